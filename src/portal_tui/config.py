@@ -58,16 +58,24 @@ class InstanceConfig(_Section):
     )
     concurrency: int = Field(default=5, ge=1, le=256, description="In-flight requests at most.")
     attempt_timeout: float = Field(default=45.0, gt=0, description="Seconds per attempt.")
-    request_deadline: float = Field(default=120.0, gt=0, description="Seconds per request, all attempts.")
+    request_deadline: float = Field(
+        default=120.0, gt=0, description="Seconds per request, all attempts."
+    )
     requests_per_second: float = Field(default=0.0, ge=0, description="Request rate cap; 0 = none.")
-    sender_emails_per_page: int = Field(default=15, ge=1, le=1000, description="per_page for sender-emails.")
-    verify_tls: bool = Field(default=True, description="Verify TLS certificates. Off is shown on screen.")
+    sender_emails_per_page: int = Field(
+        default=15, ge=1, le=1000, description="per_page for sender-emails."
+    )
+    verify_tls: bool = Field(
+        default=True, description="Verify TLS certificates. Off is shown on screen."
+    )
 
     @field_validator("base_url")
     @classmethod
     def _url(cls, value: str) -> str:
         if not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError("must be an http:// or https:// URL such as https://send.example.com/api")
+            raise ValueError(
+                "must be an http:// or https:// URL such as https://send.example.com/api"
+            )
         if "@" in value.split("//", 1)[1].split("/", 1)[0]:
             raise ValueError("must not carry credentials; name a token env var instead")
         return value.rstrip("/")
@@ -125,7 +133,9 @@ class RetryConfig(_Section):
 class BreakerConfig(_Section):
     """Circuit breaker per instance."""
 
-    failure_threshold: int = Field(default=5, ge=1, description="Consecutive health failures to open.")
+    failure_threshold: int = Field(
+        default=5, ge=1, description="Consecutive health failures to open."
+    )
     reset_timeout: float = Field(default=30.0, gt=0, description="Seconds open before one probe.")
 
 
@@ -178,7 +188,9 @@ class Config(_Section):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/London)") from None
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as Europe/London)"
+            ) from None
         return value
 
     @model_validator(mode="after")
@@ -189,7 +201,8 @@ class Config(_Section):
         for client in self.clients:
             if client.instance is not None and client.instance not in names:
                 raise ValueError(
-                    f"client {client.name!r} names instance {client.instance!r}, which is not configured"
+                    f"client {client.name!r} names instance {client.instance!r}, "
+                    "which is not configured"
                 )
         return self
 
@@ -232,7 +245,9 @@ class Secrets:
         return [v for v in self._env.values() if v]
 
 
-def find_config_path(explicit: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None) -> Path | None:
+def find_config_path(
+    explicit: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None
+) -> Path | None:
     """Where the config is: ``--config``, else ``$PORTAL_TUI_CONFIG``, else the user config dir."""
     environ = os.environ if env is None else env
     if explicit:

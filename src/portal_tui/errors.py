@@ -103,6 +103,7 @@ class UpstreamError(PortalError):
         self.message = message
         self.status_code = status_code
         self.retry_after = retry_after
+        self.attempts = 1  # set by the fetcher to the attempts made before giving up
 
     def __repr__(self) -> str:
         code = f" {self.status_code}" if self.status_code is not None else ""

@@ -253,3 +253,53 @@ def _expected(kind: str, ctx: Mapping[str, Any]) -> str:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+M = TypeVar("M")
+
+
+def read_input(
+    inputs: Mapping[str, Any],
+    label: str,
+    model: type[M],
+    *,
+    dashboard: DashboardName,
+    workspace: str,
+) -> tuple[M | None, list[ValidationIssue]]:
+    """Input ``label`` as a ``model``, or None with the issues that stop it.
+
+    The cycle passes payloads already parsed; a raw mapping (a test, a
+    snapshot) is parsed here and its field errors carry the label as prefix
+    (``stats_mtd.data.interested``). A missing label is a missing field.
+    """
+    if label not in inputs:
+        issue = ValidationIssue(
+            dashboard=dashboard,
+            workspace=workspace,
+            error_type=ValidationErrorType.MISSING_FIELD,
+            field_name=label,
+            expected="present",
+            actual="",
+            message=f"{label}: input missing",
+        )
+        return None, [issue]
+    value = inputs[label]
+    if isinstance(value, model):
+        return value, []
+    if issubclass(model, BaseModel):
+        try:
+            return model.model_validate(value), []
+        except ValidationError as exc:
+            return None, issues_from_validation_error(
+                exc, dashboard=dashboard, workspace=workspace, prefix=label
+            )
+    issue = ValidationIssue(
+        dashboard=dashboard,
+        workspace=workspace,
+        error_type=ValidationErrorType.SCHEMA_MISMATCH,
+        field_name=label,
+        expected=model.__name__,
+        actual=type(value).__name__,
+        message=f"{label}: expected {model.__name__}, got {type(value).__name__}",
+    )
+    return None, [issue]

@@ -168,3 +168,7 @@ class SenderEmailPage(ApiModel):
     data: list[SenderEmail]
     links: PageLinks = PageLinks()
     meta: PageMeta
+
+
+class SwitchResponse(ApiModel):
+    """Reply of ``POST /workspaces/v1.1/switch-workspace``; only the status matters."""

@@ -1,0 +1,182 @@
+"""``portal-tui check``: one refresh cycle, no UI, a verdict for cron.
+
+Contract (the monitoring-plugin convention): data on stdout, diagnostics on
+stderr; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (config or usage error,
+or the check could not be made).
+
+Verdict: CRITICAL when the health score is 50 or less (a dashboard in error,
+or a burst of failed calls); WARNING when the score is below 100, a
+workspace failed, or a workspace's data was rejected by validation; else OK.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, TextIO
+
+from portal_tui.dashboards.base import DashboardName
+from portal_tui.errors import ExitCode
+from portal_tui.freshness import format_age
+from portal_tui.monitor import PortalMonitor
+from portal_tui.store.records import TriggeredBy
+
+CHECK_SCHEMA_VERSION = 1
+
+
+async def run_check(
+    monitor: PortalMonitor, dashboards: list[DashboardName] | None
+) -> tuple[ExitCode, dict[str, Any]]:
+    """Restore the last snapshots, refresh ``dashboards`` once, and judge."""
+    await monitor.restore()
+    names = dashboards or list(DashboardName)
+    outcome = await monitor.refresh(names, force=True, triggered_by=TriggeredBy.CHECK.value)
+    report = build_report(monitor, names)
+    if outcome is not None:
+        report["requests"] = {
+            "made": outcome.requests_made,
+            "distinct_needed": outcome.requests_needed,
+            "attempts_logged": len(outcome.api_calls),
+            "failed_attempts": sum(1 for c in outcome.api_calls if not c.success),
+            "duration_ms": round(outcome.duration_ms, 1),
+        }
+    return ExitCode[report["status"]], report
+
+
+def verdict(monitor: PortalMonitor, names: list[DashboardName]) -> str:
+    """``OK``, ``WARNING`` or ``CRITICAL``."""
+    health = monitor.health()
+    if health.score <= 50:
+        return "CRITICAL"
+    snaps = [monitor.snapshots[n] for n in names if n in monitor.snapshots]
+    if health.score < 100 or any(s.failures or s.issues for s in snaps):
+        return "WARNING"
+    return "OK"
+
+
+def build_report(monitor: PortalMonitor, names: list[DashboardName]) -> dict[str, Any]:
+    """The ``check --json`` document (schema version :data:`CHECK_SCHEMA_VERSION`)."""
+    health = monitor.health()
+    now = monitor.clock.now()
+    boards: dict[str, Any] = {}
+    for name in names:
+        snap = monitor.snapshots.get(name)
+        fresh = monitor.freshness(name)
+        boards[name.value] = {
+            "state": fresh.state.value,
+            "overlays": sorted(o.value for o in fresh.overlays),
+            "label": fresh.label,
+            "age_seconds": None if fresh.age is None else round(fresh.age, 1),
+            "rows": len(snap.rows) if snap else 0,
+            "stale_rows": snap.stale_rows if snap else 0,
+            "workspaces_expected": snap.workspaces_expected if snap else 0,
+            "error": snap.error if snap else None,
+            "failed_workspaces": [
+                {
+                    "instance": f.instance,
+                    "workspace": f.workspace,
+                    "error_type": f.error_type,
+                    "status_code": f.status_code,
+                    "attempts": f.attempts,
+                    "message": f.message,
+                    "request": f.request,
+                    "since": f.since.isoformat(),
+                }
+                for f in (snap.failures if snap else [])
+            ],
+            "warnings": snap.warnings if snap else {},
+            "validation_errors": [
+                {
+                    "workspace": i.workspace,
+                    "field": i.field_name,
+                    "error_type": i.error_type.value,
+                    "expected": i.expected,
+                    "actual": i.actual,
+                    "severity": i.severity.value,
+                    "message": i.message,
+                }
+                for i in (snap.issues if snap else [])
+            ],
+            "totals": snap.totals if snap else {},
+        }
+    return {
+        "schema": CHECK_SCHEMA_VERSION,
+        "status": verdict(monitor, names),
+        "checked_at": now.isoformat(),
+        "demo": monitor.demo,
+        "health": {"score": health.score, "reasons": list(health.reasons)},
+        "dashboards": boards,
+        "instances": [
+            {
+                "name": b.instance,
+                "breaker": b.state.value,
+                "consecutive_failures": b.consecutive_failures,
+                "next_probe_at": b.next_probe_at.isoformat() if b.next_probe_at else None,
+                "unreachable": monitor.unreachable.get(b.instance),
+            }
+            for b in monitor.breakers()
+        ],
+        "cache": {
+            "entries": monitor.cache_stats().entries,
+            "hits": monitor.cache_stats().hits,
+            "misses": monitor.cache_stats().misses,
+        },
+    }
+
+
+def print_human(report: dict[str, Any], out: TextIO = sys.stdout) -> None:
+    """A summary that reads well in a terminal or a cron mail."""
+    demo = " [DEMO: built-in simulator]" if report["demo"] else ""
+    health = report["health"]
+    out.write(f"portal-tui check: {report['status']} (health {health['score']}/100){demo}\n")
+    for reason in health["reasons"]:
+        out.write(f"  - {reason}\n")
+    out.write("\n")
+    header = (
+        f"{'DASHBOARD':<15} {'STATE':<28} {'AGE':>7} {'ROWS':>5} "
+        f"{'FAILED':>6} {'WARN':>5} {'INVALID':>7}\n"
+    )
+    out.write(header)
+    for name, board in report["dashboards"].items():
+        failed = len({(f["instance"], f["workspace"]) for f in board["failed_workspaces"]})
+        warns = sum(len(v) for v in board["warnings"].values())
+        out.write(
+            f"{DashboardName(name).title:<15} {board['label']:<28} "
+            f"{format_age(board['age_seconds']):>7} {board['rows']:>5} {failed:>6} "
+            f"{warns:>5} {len(board['validation_errors']):>7}\n"
+        )
+    for inst in report["instances"]:
+        line = f"\ninstance {inst['name']}: breaker {inst['breaker']}"
+        if inst["next_probe_at"]:
+            line += f", next probe {inst['next_probe_at']}"
+        if inst["unreachable"]:
+            line += f"; UPSTREAM UNREACHABLE: {inst['unreachable']}"
+        out.write(line + "\n")
+    failures = [
+        (name, f)
+        for name, board in report["dashboards"].items()
+        for f in board["failed_workspaces"]
+    ]
+    if failures:
+        out.write("\nFailures:\n")
+        for name, f in failures[:50]:
+            code = f" {f['status_code']}" if f["status_code"] else ""
+            who = f["workspace"] or f"(instance {f['instance']})"
+            out.write(
+                f"  {DashboardName(name).title:<15} {who:<30} {f['error_type']}{code}"
+                f"  after {f['attempts']} attempt(s): {f['message']}\n"
+            )
+        if len(failures) > 50:
+            out.write(f"  ... and {len(failures) - 50} more (use --json)\n")
+    req = report.get("requests")
+    if req:
+        out.write(
+            f"\nrequests: {req['made']} made for {req['distinct_needed']} distinct; "
+            f"{req['failed_attempts']} failed attempt(s); {req['duration_ms'] / 1000:.1f} s\n"
+        )
+
+
+def print_json(report: dict[str, Any], out: TextIO = sys.stdout) -> None:
+    """The report as one JSON document."""
+    json.dump(report, out, indent=2, sort_keys=False)
+    out.write("\n")

@@ -1,0 +1,473 @@
+"""One refresh cycle: discover, plan, fetch each distinct request once, compute.
+
+Data flows one way: fetch → validate → compute. A cycle never touches the
+UI or the store; it returns a :class:`CycleOutcome` that the monitor records
+and publishes. One failing workspace never fails its siblings; an
+unreachable instance is reported once, not once per workspace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from portal_tui.cache import CacheResult, TtlCache
+from portal_tui.clock import Clock
+from portal_tui.config import Config
+from portal_tui.dashboards.base import (
+    ComputeContext,
+    DashboardName,
+    MailboxCost,
+    Severity,
+    ValidationErrorType,
+    ValidationIssue,
+    WorkspaceRef,
+    issues_from_validation_error,
+)
+from portal_tui.dashboards.registry import dashboard_for
+from portal_tui.dashboards.windows import ReportWindows, report_windows
+from portal_tui.discovery import Discovery, join_registry
+from portal_tui.errors import ErrorType, UpstreamError
+from portal_tui.fetch.fetcher import CallContext, Fetched, Fetcher
+from portal_tui.fetch.requests import Endpoint, RequestKey
+from portal_tui.snapshot import DashboardSnapshot, RowMeta, WorkspaceFailure
+from portal_tui.store.records import ApiCallRecord
+from portal_tui.upstream.client import PayloadError
+from portal_tui.upstream.models import ApiWorkspace
+
+# Compute order: Infrastructure before Revenue, which reads its mailbox costs.
+COMPUTE_ORDER = (
+    DashboardName.INFRASTRUCTURE,
+    DashboardName.KPI,
+    DashboardName.VOLUME,
+    DashboardName.REVENUE,
+)
+
+
+@dataclass(slots=True)
+class CycleOutcome:
+    """Everything one cycle learned, for the monitor to record and publish."""
+
+    dashboards: tuple[DashboardName, ...]
+    triggered_by: str
+    started_at: datetime
+    finished_at: datetime
+    snapshots: dict[DashboardName, DashboardSnapshot] = field(default_factory=dict)
+    api_calls: list[ApiCallRecord] = field(default_factory=list)
+    issues: list[ValidationIssue] = field(default_factory=list)
+    validated: set[tuple[str, str]] = field(default_factory=set)
+    discoveries: dict[str, Discovery] = field(default_factory=dict)
+    unreachable: dict[str, UpstreamError] = field(default_factory=dict)
+    results: dict[RequestKey, CacheResult[Fetched] | BaseException] = field(default_factory=dict)
+    # (instance, workspace id) -> dashboards that failed for it this cycle (empty: all good)
+    workspace_failures: dict[tuple[str, int], set[DashboardName]] = field(default_factory=dict)
+    workspace_names: dict[tuple[str, int], str] = field(default_factory=dict)
+    unknown_fields: dict[str, set[str]] = field(default_factory=dict)
+    requests_needed: int = 0
+    requests_made: int = 0
+    duration_ms: float = 0.0
+
+
+class RefreshCycle:
+    """Runs one cycle for a set of dashboards."""
+
+    def __init__(
+        self,
+        config: Config,
+        fetcher: Fetcher,
+        cache: TtlCache[RequestKey, Fetched],
+        clock: Clock,
+        *,
+        previous: Mapping[DashboardName, DashboardSnapshot],
+        failing_since: Mapping[tuple[str, int | None, DashboardName], datetime],
+    ) -> None:
+        self._config = config
+        self._fetcher = fetcher
+        self._cache = cache
+        self._clock = clock
+        self._previous = previous
+        self._failing_since = failing_since
+
+    def _ttl(self, name: DashboardName) -> float:
+        return float(getattr(self._config.ttl, name.value))
+
+    async def run(
+        self, names: Sequence[DashboardName], *, force: bool, triggered_by: str
+    ) -> CycleOutcome:
+        """Refresh ``names``; never raises for upstream trouble."""
+        start_mono = self._clock.monotonic()
+        now = self._clock.now()
+        made_before = self._fetcher.requests_made
+        outcome = CycleOutcome(tuple(names), triggered_by, now, now)
+        ctx = CallContext(triggered_by, tuple(n.value for n in names), outcome.api_calls.append)
+        windows = report_windows(now, self._config.zone)
+        min_ttl = min(self._ttl(n) for n in names)
+
+        discoveries = await asyncio.gather(
+            *(
+                self._discover(inst.name, ctx, outcome, force, min_ttl)
+                for inst in self._config.instances
+            )
+        )
+        refs = [
+            ws for d in discoveries for ws in d.workspaces if d.instance not in outcome.unreachable
+        ]
+        for d in discoveries:
+            outcome.discoveries[d.instance] = d
+
+        plan = self._plan(names, refs, windows)
+        outcome.requests_needed = len(plan) + sum(1 for d in discoveries if d.listed)
+        keys = list(plan)
+        results = await asyncio.gather(
+            *(self._get(key, ws, tags, ctx, force) for key, (ws, tags) in plan.items()),
+            return_exceptions=True,
+        )
+        for key, result in zip(keys, results, strict=True):
+            if isinstance(result, asyncio.CancelledError):
+                raise result
+            outcome.results[key] = result
+            if isinstance(result, CacheResult) and isinstance(result.value, Fetched):
+                if result.value.unknown_fields and not result.from_cache:
+                    outcome.unknown_fields.setdefault(key.endpoint.value, set()).update(
+                        result.value.unknown_fields
+                    )
+
+        all_refs = [ws for d in discoveries for ws in d.workspaces]
+        for ws in all_refs:
+            outcome.workspace_names[ws.key] = ws.name
+            outcome.workspace_failures.setdefault(ws.key, set())
+        costs = self._previous_costs()
+        for name in COMPUTE_ORDER:
+            if name not in names:
+                continue
+            snapshot = self._compute(name, all_refs, windows, outcome, costs, now)
+            outcome.snapshots[name] = snapshot
+            if name is DashboardName.INFRASTRUCTURE:
+                costs = mailbox_costs(snapshot)
+        outcome.finished_at = self._clock.now()
+        outcome.duration_ms = (self._clock.monotonic() - start_mono) * 1000.0
+        outcome.requests_made = self._fetcher.requests_made - made_before
+        for snapshot in outcome.snapshots.values():
+            snapshot.duration_ms = outcome.duration_ms
+        return outcome
+
+    # -- discovery ----------------------------------------------------------------------
+
+    async def _discover(
+        self, instance: str, ctx: CallContext, outcome: CycleOutcome, force: bool, ttl: float
+    ) -> Discovery:
+        registry = self._config.clients_for(instance)
+        listed: list[ApiWorkspace] | None = None
+        if self._fetcher.has_master_token(instance):
+            key = RequestKey(instance, None, Endpoint.LIST_WORKSPACES)
+
+            async def load() -> Fetched:
+                items = await self._fetcher.list_workspaces(instance, ctx)
+                from portal_tui.upstream.models import WorkspacesResponse
+
+                return Fetched(WorkspacesResponse(data=items), 0, 1)
+
+            try:
+                got = await self._cache.get(key, load, ttl=ttl, force=force, tags=("workspaces",))
+            except UpstreamError as exc:
+                if exc.error_type in (ErrorType.NETWORK, ErrorType.TIMEOUT, ErrorType.BREAKER_OPEN):
+                    outcome.unreachable[instance] = exc
+                else:
+                    outcome.unreachable.pop(instance, None)
+                    self._instance_failure(outcome, instance, exc, "list workspaces")
+            else:
+                if got.stale and isinstance(got.error, UpstreamError):
+                    if got.error.error_type in (
+                        ErrorType.NETWORK,
+                        ErrorType.TIMEOUT,
+                        ErrorType.BREAKER_OPEN,
+                    ):
+                        outcome.unreachable[instance] = got.error
+                payload = got.value.payload
+                listed = list(getattr(payload, "data", []))
+        else:
+            error = await self._fetcher.probe(instance, ctx)
+            if error is not None:
+                outcome.unreachable[instance] = error
+        found = join_registry(instance, listed, registry)
+        if listed is None and instance in outcome.unreachable:
+            # Keep showing what we knew: the previous snapshots' workspaces.
+            known = {ws.id for ws in found.workspaces}
+            for snap in self._previous.values():
+                for key, _meta in snap.row_meta.items():
+                    if key[0] == instance and key[1] not in known:
+                        known.add(key[1])
+                        name = _row_name(snap, key) or str(key[1])
+                        found.workspaces.append(
+                            WorkspaceRef(instance, key[1], name, _entry(registry, key[1], name))
+                        )
+        return found
+
+    def _instance_failure(
+        self, outcome: CycleOutcome, instance: str, exc: UpstreamError, request: str
+    ) -> None:
+        outcome.unreachable.pop(instance, None)
+        outcome.discoveries.setdefault(instance, Discovery(instance))
+        # Reported on every dashboard of the cycle by _compute via outcome.results.
+        outcome.results[RequestKey(instance, None, Endpoint.LIST_WORKSPACES)] = exc
+
+    # -- plan and fetch -----------------------------------------------------------------
+
+    def _plan(
+        self, names: Sequence[DashboardName], refs: Sequence[WorkspaceRef], windows: ReportWindows
+    ) -> dict[RequestKey, tuple[WorkspaceRef, set[str]]]:
+        plan: dict[RequestKey, tuple[WorkspaceRef, set[str]]] = {}
+        for name in names:
+            needs = dashboard_for(name).needs(windows)
+            for ws in refs:
+                for need in needs.values():
+                    key = RequestKey(ws.instance, ws.id, need.endpoint, need.params)
+                    entry = plan.setdefault(key, (ws, set()))
+                    entry[1].add(name.value)
+        return plan
+
+    async def _get(
+        self, key: RequestKey, ws: WorkspaceRef, tags: set[str], ctx: CallContext, force: bool
+    ) -> CacheResult[Fetched]:
+        ttl = min(self._ttl(DashboardName(t)) for t in tags)
+        sub = CallContext(ctx.triggered_by, tuple(sorted(tags)), ctx.record)
+
+        async def load() -> Fetched:
+            if key.endpoint is Endpoint.SENDER_EMAILS:
+                return await self._fetcher.fetch_mailboxes(ws, sub)
+            return await self._fetcher.fetch(key, ws, sub)
+
+        return await self._cache.get(key, load, ttl=ttl, force=force, tags=tags)
+
+    # -- compute ------------------------------------------------------------------------
+
+    def _previous_costs(self) -> dict[tuple[str, int], MailboxCost]:
+        infra = self._previous.get(DashboardName.INFRASTRUCTURE)
+        return mailbox_costs(infra) if infra else {}
+
+    def _compute(
+        self,
+        name: DashboardName,
+        refs: Sequence[WorkspaceRef],
+        windows: ReportWindows,
+        outcome: CycleOutcome,
+        costs: Mapping[tuple[str, int], MailboxCost],
+        now: datetime,
+    ) -> DashboardSnapshot:
+        board = dashboard_for(name)
+        previous = self._previous.get(name)
+        prev_rows = {(r.instance, r.workspace_id): r for r in (previous.rows if previous else [])}
+        snap = DashboardSnapshot(name=name, refreshed_at=now, workspaces_expected=len(refs))
+        ctx = ComputeContext(windows=windows, config=self._config, now=now, mailbox_costs=costs)
+        needs = board.needs(windows)
+        rows: list[BaseModel] = []
+        fresh_rows = 0
+        for instance, error in outcome.unreachable.items():
+            snap.failures.append(self._failure(instance, None, name, error, "upstream unreachable"))
+        list_errors = {
+            k.instance: v
+            for k, v in outcome.results.items()
+            if k.endpoint is Endpoint.LIST_WORKSPACES and isinstance(v, UpstreamError)
+        }
+        for instance, error in list_errors.items():
+            snap.failures.append(self._failure(instance, None, name, error, "list workspaces"))
+        for ws in refs:
+            inputs: dict[str, Any] = {}
+            stale_at: datetime | None = None
+            fetched_at: datetime | None = None
+            error: BaseException | None = None
+            failed_request = ""
+            for label, need in needs.items():
+                key = RequestKey(ws.instance, ws.id, need.endpoint, need.params)
+                result = outcome.results.get(key)
+                if result is None:  # instance unreachable: nothing was asked
+                    error = outcome.unreachable.get(ws.instance) or UpstreamError(
+                        ErrorType.NETWORK, "not fetched"
+                    )
+                    failed_request = key.describe()
+                    break
+                if isinstance(result, BaseException):
+                    error = result
+                    failed_request = key.describe()
+                    break
+                inputs[label] = result.value.payload
+                fetched_at = (
+                    result.fetched_at if fetched_at is None else min(fetched_at, result.fetched_at)
+                )
+                if result.stale:
+                    error = result.error
+                    failed_request = key.describe()
+                    stale_at = fetched_at
+            if error is not None and ws.instance not in outcome.unreachable:
+                if isinstance(error, UpstreamError):
+                    snap.failures.append(
+                        self._failure(ws.instance, ws, name, error, failed_request)
+                    )
+                    if isinstance(error, PayloadError):
+                        snap.issues.extend(_payload_issues(error, name, ws.name, failed_request))
+                else:
+                    snap.failures.append(
+                        self._failure(
+                            ws.instance,
+                            ws,
+                            name,
+                            UpstreamError(ErrorType.NETWORK, f"{type(error).__name__}: {error}"),
+                            failed_request,
+                        )
+                    )
+            if error is not None:
+                outcome.workspace_failures.setdefault(ws.key, set()).add(name)
+            if len(inputs) == len(needs):
+                result_row = board.compute(ws, inputs, ctx)
+                outcome.validated.add((name.value, ws.name))
+                snap.issues.extend(result_row.issues)
+                if result_row.row is not None:
+                    rows.append(result_row.row)
+                    assert fetched_at is not None
+                    stale = stale_at is not None
+                    snap.row_meta[ws.key] = RowMeta(
+                        fetched_at, stale, _text(error) if stale else None
+                    )
+                    if result_row.warnings:
+                        snap.warnings.setdefault(ws.name, []).extend(result_row.warnings)
+                    fresh_rows += 0 if stale else 1
+                    continue
+                outcome.workspace_failures.setdefault(ws.key, set()).add(name)
+                if not result_row.issues:
+                    continue
+                error = error or UpstreamError(ErrorType.VALIDATION, result_row.issues[0].message)
+                snap.failures.append(
+                    self._failure(
+                        ws.instance,
+                        ws,
+                        name,
+                        UpstreamError(
+                            ErrorType.VALIDATION, f"row rejected: {result_row.issues[0].message}"
+                        ),
+                        "compute",
+                    )
+                )
+            # Failed or excluded: keep the previous good row, flagged stale with its age.
+            old = prev_rows.get(ws.key)
+            if old is not None and previous is not None and ws.key in previous.row_meta:
+                rows.append(old)
+                old_meta = previous.row_meta[ws.key]
+                snap.row_meta[ws.key] = RowMeta(old_meta.fetched_at, True, _text(error))
+                if previous.warnings.get(ws.name):
+                    snap.warnings[ws.name] = list(previous.warnings[ws.name])
+        snap.issues = _dedupe(snap.issues)
+        summary = board.summarize(rows, ctx)
+        for workspace, extra in summary.warnings.items():
+            snap.warnings.setdefault(workspace, []).extend(extra)
+        snap.totals = summary.totals
+        snap.rows = list(board.rank(rows))
+        fresh_times = [m.fetched_at for m in snap.row_meta.values() if not m.stale]
+        if fresh_times:
+            snap.fetched_at = min(fresh_times)
+        else:
+            snap.fetched_at = previous.fetched_at if previous else None
+            if refs or outcome.unreachable or list_errors:
+                first = (
+                    snap.failures[0].message if snap.failures else "no workspace could be refreshed"
+                )
+                snap.error = f"refresh failed: {first}"
+            elif not refs:
+                snap.error = "no workspaces found (check the registry and the master token)"
+        return snap
+
+    def _failure(
+        self,
+        instance: str,
+        ws: WorkspaceRef | None,
+        name: DashboardName,
+        error: UpstreamError,
+        request: str,
+    ) -> WorkspaceFailure:
+        now = self._clock.now()
+        since = self._failing_since.get((instance, ws.id if ws else None, name), now)
+        return WorkspaceFailure(
+            instance=instance,
+            workspace=ws.name if ws else None,
+            workspace_id=ws.id if ws else None,
+            dashboard=name,
+            error_type=error.error_type.value,
+            status_code=error.status_code,
+            attempts=error.attempts,
+            message=error.message,
+            request=request,
+            since=since,
+            last_at=now,
+        )
+
+
+def mailbox_costs(snapshot: DashboardSnapshot) -> dict[tuple[str, int], MailboxCost]:
+    """Per-workspace mailbox costs from an Infrastructure snapshot, with their data's time."""
+    costs: dict[tuple[str, int], MailboxCost] = {}
+    for row in snapshot.rows:
+        key = (row.instance, row.workspace_id)
+        meta = snapshot.row_meta.get(key)
+        costs[key] = MailboxCost(
+            amount=float(getattr(row, "mailbox_cost", 0.0)),
+            as_of=meta.fetched_at if meta else snapshot.fetched_at,
+            needs_review=int(getattr(row, "needs_review", 0)),
+        )
+    return costs
+
+
+def _payload_issues(
+    error: PayloadError, name: DashboardName, workspace: str, request: str
+) -> list[ValidationIssue]:
+    if error.validation is not None:
+        return issues_from_validation_error(
+            error.validation, dashboard=name, workspace=workspace, prefix=request.split(" ")[0]
+        )
+    return [
+        ValidationIssue(
+            dashboard=name,
+            workspace=workspace,
+            error_type=ValidationErrorType.SCHEMA_MISMATCH,
+            field_name=request.split(" ")[0],
+            expected="JSON document",
+            actual="unparseable body",
+            message=error.message,
+            severity=Severity.CRITICAL,
+        )
+    ]
+
+
+def _dedupe(issues: list[ValidationIssue]) -> list[ValidationIssue]:
+    seen: set[tuple[str, str, str, str]] = set()
+    unique: list[ValidationIssue] = []
+    for issue in issues:
+        ident = (issue.dashboard.value, issue.workspace, issue.field_name, issue.error_type.value)
+        if ident not in seen:
+            seen.add(ident)
+            unique.append(issue)
+    return unique
+
+
+def _text(error: BaseException | None) -> str | None:
+    if error is None:
+        return None
+    if isinstance(error, UpstreamError):
+        return f"{error.label}: {error.message}"
+    return f"{type(error).__name__}: {error}"
+
+
+def _row_name(snap: DashboardSnapshot, key: tuple[str, int]) -> str | None:
+    for row in snap.rows:
+        if (row.instance, row.workspace_id) == key:
+            return str(row.workspace)
+    return None
+
+
+def _entry(registry: Sequence[Any], ws_id: int, name: str) -> Any:
+    for entry in registry:
+        if entry.id == ws_id or entry.name.casefold() == name.casefold():
+            return entry
+    return None

@@ -1,0 +1,425 @@
+"""Infrastructure dashboard: every sender email (mailbox) of every workspace (SPEC section 3).
+
+The input per workspace is the whole sender-email collection
+(:class:`~portal_tui.dashboards.base.MailboxCollection`). Each mailbox
+becomes a :class:`MailboxRow`, a slotted dataclass rather than a pydantic
+model: at 50,000 mailboxes per-mailbox validation would be the slowest part
+of the cycle, and the payload was validated when it was parsed. (Not
+``frozen``: a frozen dataclass's ``__init__`` costs six times as much; treat
+rows as read-only.) The workspace row is a pydantic model carrying its
+mailboxes.
+
+Provider and reseller come from the mailbox's tags (case-insensitive):
+
+* provider: a tag naming one (``Google``, ``Gmail``, ``Google Workspace``,
+  ``GSuite`` -> Google; ``Microsoft``, ``Outlook``, ``Office365``, ``O365``,
+  ``Microsoft 365`` -> Microsoft), else the sender's ``type`` when it says
+  google / microsoft / outlook, ``SMTP`` when it says smtp or imap, else
+  ``Unknown``;
+* reseller and price: :mod:`portal_tui.dashboards.pricing`.
+
+An incomplete collection (pages missing, or fewer mailboxes than
+``meta.total``) is shown with ``complete = False`` and a warning, never as
+complete. Duplicate addresses across workspaces are found in
+:meth:`InfrastructureDashboard.summarize` and reported on every workspace
+that holds one; nothing is de-duplicated.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, ValidationError
+
+from portal_tui.dashboards.base import (
+    ComputeContext,
+    DashboardName,
+    MailboxCollection,
+    MailboxCost,
+    Need,
+    RowOutcome,
+    Summary,
+    WorkspaceRef,
+    issues_from_validation_error,
+    read_input,
+)
+from portal_tui.dashboards.pricing import PriceTable, domain_of
+from portal_tui.dashboards.windows import ReportWindows
+from portal_tui.fetch.requests import Endpoint
+
+ZERO_REPLY_MIN_SENT = 50
+"""A mailbox with no reply after this many sends counts as a zero-reply mailbox."""
+
+LISTED = 5
+"""Addresses named in one warning; the rest are counted."""
+
+_PROVIDER_TAGS = {
+    "google": "Google",
+    "gmail": "Google",
+    "google workspace": "Google",
+    "gsuite": "Google",
+    "g suite": "Google",
+    "microsoft": "Microsoft",
+    "microsoft 365": "Microsoft",
+    "outlook": "Microsoft",
+    "office365": "Microsoft",
+    "office 365": "Microsoft",
+    "o365": "Microsoft",
+}
+
+
+def provider_of(tags: Iterable[str], mailbox_type: str | None) -> str:
+    """Provider from tag names (any case), else from the sender's ``type`` (see module doc)."""
+    folded = [t.strip().casefold() for t in tags]
+    found = {_PROVIDER_TAGS[t] for t in folded if t in _PROVIDER_TAGS}
+    if found:
+        return min(found)
+    kind = (mailbox_type or "").casefold()
+    if "google" in kind or "gmail" in kind:
+        return "Google"
+    if "microsoft" in kind or "outlook" in kind or "office" in kind:
+        return "Microsoft"
+    if "smtp" in kind or "imap" in kind:
+        return "SMTP"
+    return "Unknown"
+
+
+def is_connected(status: str) -> bool:
+    """True for the ``Connected`` status (any case, surrounding spaces ignored)."""
+    return status.strip().casefold() == "connected"
+
+
+def percent(part: int, whole: int) -> float:
+    """``part / whole * 100``, or 0 when ``whole`` is 0."""
+    return part / whole * 100 if whole > 0 else 0.0
+
+
+def listing(items: Sequence[str], limit: int = LISTED) -> str:
+    """``a, b, c and 4 more``."""
+    shown = ", ".join(items[:limit])
+    return f"{shown} and {len(items) - limit} more" if len(items) > limit else shown
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'es' if count != 1 else ''}"
+
+
+@dataclass(slots=True)
+class MailboxRow:
+    """One sender email as the Infrastructure pane shows it."""
+
+    id: int
+    address: str
+    workspace: str
+    status: str
+    daily_limit: int
+    sent: int
+    replied: int
+    """``total_replied_count``."""
+    unique_replied: int
+    bounced: int
+    reply_rate: float
+    """``unique_replied / sent * 100``; 0 when nothing was sent."""
+    provider: str
+    reseller: str | None
+    price: float
+    needs_review: bool
+    """Price unknown (no reseller tag): "pricing needs review"."""
+    domain_share: int = 0
+    """Mailboxes splitting a per-domain price, this one included; 0 when priced per mailbox."""
+
+    @property
+    def connected(self) -> bool:
+        """True when the status is ``Connected``."""
+        return is_connected(self.status)
+
+
+class InfrastructureRow(BaseModel):
+    """One workspace on the Infrastructure pane (and in ``check --json``).
+
+    ``mailboxes`` holds every :class:`MailboxRow`; dump with
+    ``exclude={"mailboxes"}`` for the workspace summary alone.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    instance: str = Field(min_length=1, description="Instance name.")
+    workspace_id: int = Field(ge=1, description="Workspace id on its instance.")
+    workspace: str = Field(min_length=1, description="Workspace name.")
+    complete: bool = Field(description="Every page arrived and the count matches meta.total.")
+    mailbox_count: int = Field(ge=0)
+    expected_mailboxes: int | None = Field(description="meta.total, when known.")
+    pages_fetched: int = Field(ge=0)
+    connected: int = Field(ge=0)
+    not_connected: int = Field(ge=0)
+    status_counts: dict[str, int] = Field(description="Mailboxes per status as sent.")
+    daily_capacity: int = Field(description="Sum of daily limits, every mailbox.")
+    connected_daily_capacity: int = Field(description="Sum of daily limits, Connected only.")
+    emails_sent: int
+    unique_replied: int
+    bounced: int
+    reply_rate: float = Field(description="unique replies / sent * 100 over all mailboxes.")
+    bounce_rate: float = Field(description="bounced / sent * 100 over all mailboxes.")
+    zero_reply_mailboxes: int = Field(ge=0, description="0% reply after >= 50 sent.")
+    mailbox_cost: float = Field(ge=0.0, description="Sum of mailbox prices, in cents.")
+    needs_review: int = Field(ge=0, description="Mailboxes with unknown price.")
+    mailboxes: SkipValidation[tuple[MailboxRow, ...]] = Field(default=(), repr=False)
+
+
+class InfrastructureDashboard:
+    """Mailboxes, their health and their cost, per workspace."""
+
+    name: DashboardName = DashboardName.INFRASTRUCTURE
+    row_model: type[InfrastructureRow] = InfrastructureRow
+
+    def needs(self, windows: ReportWindows) -> Mapping[str, Need]:
+        """``mailboxes``: every page of sender-emails."""
+        return {"mailboxes": Need(Endpoint.SENDER_EMAILS)}
+
+    def compute(
+        self, workspace: WorkspaceRef, inputs: Mapping[str, Any], ctx: ComputeContext
+    ) -> RowOutcome[InfrastructureRow]:
+        """One workspace's Infrastructure row with its mailbox rows."""
+        outcome: RowOutcome[InfrastructureRow] = RowOutcome(row=None)
+        warnings = outcome.warnings
+        if workspace.registry is None:
+            warnings.append("no registry entry")
+        collection, issues = read_input(
+            inputs, "mailboxes", MailboxCollection, dashboard=self.name, workspace=workspace.name
+        )
+        if collection is None:
+            outcome.issues = issues
+            return outcome
+
+        boxes = collection.mailboxes
+        name = workspace.name
+        table = PriceTable(ctx.config.pricing)
+        tag_names = [tuple([t.name for t in m.tags]) for m in boxes]
+        prices = table.prices([m.email for m in boxes], [table.match(t) for t in tag_names])
+        providers: dict[tuple[tuple[str, ...], str | None], str] = {}
+        rows: list[MailboxRow] = []
+        statuses: dict[str, int] = {}
+        not_connected: list[str] = []
+        review: list[str] = []
+        negative: list[str] = []
+        capacity = connected_capacity = sent_total = unique_total = bounced_total = 0
+        zero_reply = 0
+        cost = 0.0
+        # One pass, few calls: this loop is the cost of the cycle at 50,000 mailboxes.
+        for m, names, p in zip(boxes, tag_names, prices, strict=True):
+            sent, unique, bounced = m.emails_sent_count, m.unique_replied_count, m.bounced_count
+            replied, limit, status = m.total_replied_count, m.daily_limit, m.status
+            provider = providers.get((names, m.type))
+            if provider is None:
+                provider = providers[(names, m.type)] = provider_of(names, m.type)
+            rows.append(
+                MailboxRow(
+                    m.id,
+                    m.email,
+                    name,
+                    status,
+                    limit,
+                    sent,
+                    replied,
+                    unique,
+                    bounced,
+                    unique / sent * 100 if sent > 0 else 0.0,
+                    provider,
+                    p.reseller,
+                    p.price,
+                    p.needs_review,
+                    p.domain_share,
+                )
+            )
+            statuses[status] = statuses.get(status, 0) + 1
+            capacity += limit
+            if status == "Connected" or is_connected(status):
+                connected_capacity += limit
+            else:
+                not_connected.append(f"{m.email} ({status})")
+            sent_total += sent
+            unique_total += unique
+            bounced_total += bounced
+            if unique == 0 and sent >= ZERO_REPLY_MIN_SENT:
+                zero_reply += 1
+            cost += p.price
+            if p.needs_review:
+                review.append(m.email)
+            if sent < 0 or unique < 0 or replied < 0 or bounced < 0 or limit < 0:
+                negative.append(m.email)
+
+        meta = collection.meta
+        complete = collection.complete
+        if not complete:
+            expected = f"{meta.total}" if meta is not None else "?"
+            pages = f"{meta.last_page}" if meta is not None else "?"
+            warnings.append(
+                f"incomplete mailbox fetch: {len(boxes)} of {expected} mailboxes "
+                f"({collection.pages_fetched} of {pages} pages)"
+            )
+        if not_connected:
+            warnings.append(
+                f"mailbox status not Connected: {_plural(len(not_connected), 'mailbox')}: "
+                f"{listing(not_connected)}"
+            )
+        if review:
+            warnings.append(
+                f"pricing needs review: {_plural(len(review), 'mailbox')} without a known "
+                f"reseller tag: {listing(review)}"
+            )
+        if negative:
+            warnings.append(
+                f"negative mailbox counts: {_plural(len(negative), 'mailbox')}: {listing(negative)}"
+            )
+        addresses = [m.email.strip().casefold() for m in boxes]
+        if len(set(addresses)) != len(addresses):
+            repeated = Counter(addresses)
+            twice = [f"{a} ({n} times)" for a, n in repeated.items() if n > 1]
+            warnings.append(f"duplicate address within workspace: {listing(twice)}")
+
+        values = {
+            "instance": workspace.instance,
+            "workspace_id": workspace.id,
+            "workspace": name,
+            "complete": complete,
+            "mailbox_count": len(rows),
+            "expected_mailboxes": meta.total if meta is not None else None,
+            "pages_fetched": collection.pages_fetched,
+            "connected": len(rows) - len(not_connected),
+            "not_connected": len(not_connected),
+            "status_counts": statuses,
+            "daily_capacity": capacity,
+            "connected_daily_capacity": connected_capacity,
+            "emails_sent": sent_total,
+            "unique_replied": unique_total,
+            "bounced": bounced_total,
+            "reply_rate": percent(unique_total, sent_total),
+            "bounce_rate": percent(bounced_total, sent_total),
+            "zero_reply_mailboxes": zero_reply,
+            "mailbox_cost": round(cost, 2),
+            "needs_review": len(review),
+            "mailboxes": tuple(rows),
+        }
+        try:
+            outcome.row = InfrastructureRow.model_validate(values)
+        except ValidationError as exc:
+            outcome.issues = issues_from_validation_error(exc, dashboard=self.name, workspace=name)
+        return outcome
+
+    def summarize(self, rows: Sequence[InfrastructureRow], ctx: ComputeContext) -> Summary:
+        """Totals, plus the findings that need every workspace: the same address in
+        several workspaces (on each of them) and per-domain prices counted in
+        several workspaces."""
+        summary = Summary()
+        duplicates = _duplicate_addresses(rows, summary)
+        shared, overcount = _shared_domains(rows, summary)
+        sent = sum(r.emails_sent for r in rows)
+        summary.totals = {
+            "workspaces": len(rows),
+            "incomplete_workspaces": sum(1 for r in rows if not r.complete),
+            "mailboxes": sum(r.mailbox_count for r in rows),
+            "connected": sum(r.connected for r in rows),
+            "not_connected": sum(r.not_connected for r in rows),
+            "daily_capacity": sum(r.daily_capacity for r in rows),
+            "connected_daily_capacity": sum(r.connected_daily_capacity for r in rows),
+            "emails_sent": sent,
+            "reply_rate": percent(sum(r.unique_replied for r in rows), sent),
+            "bounce_rate": percent(sum(r.bounced for r in rows), sent),
+            "zero_reply_mailboxes": sum(r.zero_reply_mailboxes for r in rows),
+            "mailbox_cost": round(sum((r.mailbox_cost for r in rows), 0.0), 2),
+            "needs_review": sum(r.needs_review for r in rows),
+            "duplicate_addresses": duplicates,
+            "shared_domains": shared,
+            "shared_domain_overcount": overcount,
+        }
+        return summary
+
+    def rank(self, rows: Sequence[InfrastructureRow]) -> list[InfrastructureRow]:
+        """Trouble first: incomplete fetches, then most mailboxes not Connected, then
+        highest bounce rate; ties by name, instance and id."""
+        return sorted(
+            rows,
+            key=lambda r: (
+                r.complete,
+                -r.not_connected,
+                -r.bounce_rate,
+                r.workspace.casefold(),
+                r.instance,
+                r.workspace_id,
+            ),
+        )
+
+
+def _label(row: InfrastructureRow, seen_from: InfrastructureRow) -> str:
+    if row.instance == seen_from.instance:
+        return row.workspace
+    return f"{row.workspace} on {row.instance}"
+
+
+def _duplicate_addresses(rows: Sequence[InfrastructureRow], summary: Summary) -> int:
+    """Warn on every workspace holding an address another workspace also holds."""
+    first: dict[str, int] = {}
+    holders: dict[str, list[int]] = {}
+    for index, row in enumerate(rows):
+        for mailbox in row.mailboxes:
+            address = mailbox.address.strip().casefold()
+            owner = first.setdefault(address, index)
+            if owner == index:
+                continue
+            found = holders.setdefault(address, [owner])
+            if found[-1] != index:
+                found.append(index)
+    per_row: dict[int, list[str]] = {}
+    for address, indexes in holders.items():
+        for index in indexes:
+            others = [_label(rows[i], rows[index]) for i in indexes if i != index]
+            per_row.setdefault(index, []).append(f"{address} (also in {', '.join(others)})")
+    for index, found_here in per_row.items():
+        summary.warnings.setdefault(rows[index].workspace, []).append(
+            f"duplicate address across workspaces: {listing(found_here)}"
+        )
+    return len(holders)
+
+
+def _shared_domains(rows: Sequence[InfrastructureRow], summary: Summary) -> tuple[int, float]:
+    """Warn where a per-domain price is counted in several workspaces; return the
+    number of such domains and the money counted more than once."""
+    groups: dict[tuple[str, str], dict[int, float]] = {}
+    for index, row in enumerate(rows):
+        for mailbox in row.mailboxes:
+            if mailbox.domain_share > 0 and mailbox.reseller is not None:
+                key = (mailbox.reseller, domain_of(mailbox.address))
+                groups.setdefault(key, {})[index] = mailbox.price * mailbox.domain_share
+    shared = 0
+    overcount = 0.0
+    for (reseller, domain), by_row in groups.items():
+        if len(by_row) < 2:
+            continue
+        shared += 1
+        price = max(by_row.values())
+        overcount += price * (len(by_row) - 1)
+        for index in by_row:
+            others = [_label(rows[i], rows[index]) for i in by_row if i != index]
+            summary.warnings.setdefault(rows[index].workspace, []).append(
+                f"per-domain price counted in each workspace: {domain} ({reseller} "
+                f"${price:.2f}, also in {', '.join(others)})"
+            )
+    return shared, round(overcount, 2)
+
+
+def mailbox_costs(
+    rows: Iterable[InfrastructureRow], as_of: datetime | None
+) -> dict[tuple[str, int], MailboxCost]:
+    """``ComputeContext.mailbox_costs`` from Infrastructure rows fetched at ``as_of``."""
+    return {
+        (r.instance, r.workspace_id): MailboxCost(r.mailbox_cost, as_of, r.needs_review)
+        for r in rows
+    }
+
+
+INFRASTRUCTURE = InfrastructureDashboard()
+"""The Infrastructure dashboard."""

@@ -1,0 +1,59 @@
+"""What the fetcher tells its listeners while it works.
+
+The console subscribes and turns these into Textual messages; the core never
+knows who listens. Listeners are plain callables and must not block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class CallPhase(StrEnum):
+    """Where one logical request is in its life."""
+
+    IN_FLIGHT = "in flight"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryStatus:
+    """The observable status of one logical request (SPEC section 4).
+
+    ``attempt`` counts from 1; while ``RETRYING``, ``next_attempt_at`` says when
+    attempt ``attempt + 1`` starts and ``last_error_*`` why the last one failed.
+    """
+
+    instance: str
+    workspace: str | None
+    dashboards: tuple[str, ...]
+    request: str
+    phase: CallPhase
+    attempt: int
+    max_attempts: int
+    next_attempt_at: datetime | None = None
+    last_error_type: str | None = None
+    last_status_code: int | None = None
+    last_error: str | None = None
+
+    def describe(self, now: datetime) -> str:
+        """``retry 2/4 in 3 s, 503`` style text for tables."""
+        if self.phase is CallPhase.RETRYING and self.next_attempt_at is not None:
+            wait = max(0.0, (self.next_attempt_at - now).total_seconds())
+            reason = str(self.last_status_code or self.last_error_type or "error")
+            return f"retry {self.attempt + 1}/{self.max_attempts} in {wait:.0f} s, {reason}"
+        if self.phase is CallPhase.FAILED:
+            return (
+                f"failed after {self.attempt}/{self.max_attempts}: {self.last_error or ''}".strip()
+            )
+        if self.phase is CallPhase.IN_FLIGHT:
+            return f"attempt {self.attempt}/{self.max_attempts}"
+        return self.phase.value
+
+
+StatusListener = Callable[[RetryStatus], None]

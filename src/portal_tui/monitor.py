@@ -1,0 +1,401 @@
+"""The long-lived core both faces drive: state, refreshes, health, records, events.
+
+:class:`PortalMonitor` owns the fetcher, the cache and the latest snapshot of
+each dashboard. The console calls :meth:`refresh` from workers and listens
+for :class:`MonitorEvent`; ``check`` calls it once. It never imports Textual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+
+from portal_tui.cache import CacheStats, TtlCache
+from portal_tui.clock import Clock
+from portal_tui.config import Config, Secrets
+from portal_tui.cycle import CycleOutcome, RefreshCycle
+from portal_tui.dashboards.base import DashboardName, Severity
+from portal_tui.dashboards.registry import dashboard_for
+from portal_tui.fetch.breaker import BreakerStatus
+from portal_tui.fetch.events import RetryStatus
+from portal_tui.fetch.fetcher import Fetched, Fetcher
+from portal_tui.fetch.requests import RequestKey
+from portal_tui.freshness import Freshness, FreshnessState
+from portal_tui.health import HealthInputs, HealthReport, score
+from portal_tui.recording import cycle_record
+from portal_tui.snapshot import DashboardSnapshot
+from portal_tui.store.database import Store
+from portal_tui.store.records import ApiCallRecord, WorkspaceState
+
+ALL_DASHBOARDS: tuple[DashboardName, ...] = tuple(DashboardName)
+
+
+@dataclass(slots=True)
+class _Standing:
+    state: WorkspaceState = WorkspaceState.OK
+    failures_in_row: int = 0
+    successes_in_row: int = 0
+    since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotUpdated:
+    """A dashboard has a new snapshot."""
+
+    dashboard: DashboardName
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshStarted:
+    """A cycle began for these dashboards."""
+
+    dashboards: tuple[DashboardName, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshFinished:
+    """A cycle ended; ``outcome`` has its details."""
+
+    dashboards: tuple[DashboardName, ...]
+    outcome: CycleOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceTransition:
+    """A workspace started failing or recovered (after hysteresis)."""
+
+    instance: str
+    workspace: str
+    from_state: WorkspaceState
+    to_state: WorkspaceState
+    dashboards: tuple[str, ...]
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CallStatusChanged:
+    """A request's retry status changed (wraps :class:`RetryStatus`)."""
+
+    status: RetryStatus
+
+
+MonitorEvent = (
+    SnapshotUpdated | RefreshStarted | RefreshFinished | WorkspaceTransition | CallStatusChanged
+)
+EventListener = Callable[[MonitorEvent], None]
+
+
+@dataclass(slots=True)
+class HysteresisPolicy:
+    """Failed cycles in a row before "failing", good cycles in a row before "recovered"."""
+
+    fail_after: int = 2
+    recover_after: int = 2
+
+
+@dataclass(slots=True)
+class _Inflight:
+    dashboards: set[DashboardName]
+    task: asyncio.Future[CycleOutcome]
+
+
+class PortalMonitor:
+    """Fetches, computes, records and publishes the four dashboards."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        secrets: Secrets,
+        clock: Clock,
+        store: Store | None = None,
+        transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+        hysteresis: HysteresisPolicy | None = None,
+        demo: bool = False,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.store = store
+        self.demo = demo
+        self.fetcher = Fetcher(config, secrets, clock, transports=transports)
+        self.cache: TtlCache[RequestKey, Fetched] = TtlCache(
+            clock, max_staleness=config.ttl.max_staleness
+        )
+        self.snapshots: dict[DashboardName, DashboardSnapshot] = {}
+        self.last_outcome: CycleOutcome | None = None
+        self.unreachable: dict[str, str] = {}
+        self._hysteresis = hysteresis or HysteresisPolicy()
+        self._standing: dict[tuple[str, int], _Standing] = {}
+        self._failing_since: dict[tuple[str, int | None, DashboardName], datetime] = {}
+        self._recent_calls: deque[ApiCallRecord] = deque(maxlen=20_000)
+        self._critical: deque[datetime] = deque(maxlen=10_000)
+        self._listeners: list[EventListener] = []
+        self._inflight: list[_Inflight] = []
+        self.fetcher.subscribe(lambda status: self._emit(CallStatusChanged(status)))
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def restore(self) -> int:
+        """Load the last snapshots from SQLite so the faces can paint at once."""
+        if self.store is None:
+            return 0
+        restored = 0
+        for name, record in (await self.store.load_snapshots()).items():
+            try:
+                board = dashboard_for(DashboardName(name))
+                snap = DashboardSnapshot.loads(record.payload, board.row_model)
+            except (ValueError, KeyError, TypeError):
+                continue  # an old or damaged snapshot is skipped; the next refresh replaces it
+            self.snapshots[snap.name] = snap
+            restored += 1
+            self._emit(SnapshotUpdated(snap.name))
+        return restored
+
+    async def aclose(self) -> None:
+        """Close network pools (the store is closed by its owner)."""
+        for flight in list(self._inflight):
+            flight.task.cancel()
+        await self.fetcher.aclose()
+
+    def subscribe(self, listener: EventListener) -> Callable[[], None]:
+        """Call ``listener`` on every event; returns the unsubscribe function."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    # -- refresh ------------------------------------------------------------------------
+
+    @property
+    def refreshing(self) -> set[DashboardName]:
+        """Dashboards with a cycle in flight."""
+        return {d for f in self._inflight for d in f.dashboards}
+
+    async def refresh(
+        self,
+        names: Iterable[DashboardName] | None = None,
+        *,
+        force: bool = False,
+        triggered_by: str = "manual",
+    ) -> CycleOutcome | None:
+        """Refresh ``names`` (default all); a dashboard already refreshing is joined, not doubled."""
+        wanted = [n for n in ALL_DASHBOARDS if n in set(names or ALL_DASHBOARDS)]
+        busy = self.refreshing
+        joined = [f.task for f in self._inflight if f.dashboards & set(wanted)]
+        todo = [n for n in wanted if n not in busy]
+        if not todo:
+            results = await asyncio.gather(*joined)
+            return results[-1] if results else None
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self._run(todo, force, triggered_by))
+        flight = _Inflight(set(todo), task)
+        self._inflight.append(flight)
+        task.add_done_callback(lambda _t: self._inflight.remove(flight))
+        self._emit(RefreshStarted(tuple(todo)))
+        # shield: a caller that gives up (a worker cancelled) leaves the cycle to finish.
+        outcome = await asyncio.shield(task)
+        if joined:
+            await asyncio.gather(*joined, return_exceptions=True)
+        return outcome
+
+    async def _run(
+        self, names: list[DashboardName], force: bool, triggered_by: str
+    ) -> CycleOutcome:
+        cycle = RefreshCycle(
+            self.config,
+            self.fetcher,
+            self.cache,
+            self.clock,
+            previous=dict(self.snapshots),
+            failing_since=self._failing_since,
+        )
+        outcome = await cycle.run(names, force=force, triggered_by=triggered_by)
+        self._absorb(outcome)
+        transitions = self._update_standing(outcome)
+        if self.store is not None:
+            await self.store.record_cycle(cycle_record(outcome, transitions, self.config))
+        self.last_outcome = outcome
+        for name in outcome.snapshots:
+            self._emit(SnapshotUpdated(name))
+        self._emit(RefreshFinished(outcome.dashboards, outcome))
+        return outcome
+
+    def _absorb(self, outcome: CycleOutcome) -> None:
+        self.snapshots.update(outcome.snapshots)
+        self.unreachable = {k: v.message for k, v in outcome.unreachable.items()}
+        self._recent_calls.extend(outcome.api_calls)
+        for issue in outcome.issues:
+            if issue.severity is Severity.CRITICAL:
+                self._critical.append(outcome.finished_at)
+        for snap in outcome.snapshots.values():
+            for issue in snap.issues:
+                if issue.severity is Severity.CRITICAL:
+                    self._critical.append(outcome.finished_at)
+            failing_now = {(f.instance, f.workspace_id, f.dashboard) for f in snap.failures}
+            for key in failing_now:
+                self._failing_since.setdefault(key, outcome.finished_at)
+            for key in [
+                k for k in self._failing_since if k[2] is snap.name and k not in failing_now
+            ]:
+                del self._failing_since[key]
+
+    def _update_standing(self, outcome: CycleOutcome) -> list[WorkspaceTransition]:
+        transitions: list[WorkspaceTransition] = []
+        policy = self._hysteresis
+        for key, failed in outcome.workspace_failures.items():
+            standing = self._standing.setdefault(key, _Standing())
+            name = outcome.workspace_names.get(key, str(key[1]))
+            before = standing.state
+            if failed:
+                standing.failures_in_row += 1
+                standing.successes_in_row = 0
+                if (
+                    before is not WorkspaceState.FAILING
+                    and standing.failures_in_row >= policy.fail_after
+                ):
+                    standing.state = WorkspaceState.FAILING
+                    standing.since = outcome.finished_at
+                    reason = self._failure_reason(outcome, key)
+                    transitions.append(
+                        WorkspaceTransition(
+                            key[0],
+                            name,
+                            before,
+                            WorkspaceState.FAILING,
+                            tuple(sorted(d.value for d in failed)),
+                            reason,
+                            outcome.finished_at,
+                        )
+                    )
+            else:
+                standing.successes_in_row += 1
+                standing.failures_in_row = 0
+                if (
+                    before is WorkspaceState.FAILING
+                    and standing.successes_in_row >= policy.recover_after
+                ):
+                    standing.state = WorkspaceState.RECOVERED
+                    standing.since = outcome.finished_at
+                    transitions.append(
+                        WorkspaceTransition(
+                            key[0],
+                            name,
+                            before,
+                            WorkspaceState.RECOVERED,
+                            (),
+                            "refreshing normally again",
+                            outcome.finished_at,
+                        )
+                    )
+        for transition in transitions:
+            self._emit(transition)
+        return transitions
+
+    @staticmethod
+    def _failure_reason(outcome: CycleOutcome, key: tuple[str, int]) -> str:
+        for snap in outcome.snapshots.values():
+            for failure in snap.failures:
+                if (failure.instance, failure.workspace_id) == key:
+                    return f"{failure.label}: {failure.message}"
+        return "failed"
+
+    # -- reading state ------------------------------------------------------------------
+
+    def ttl(self, name: DashboardName) -> float:
+        """The dashboard's TTL in seconds."""
+        return float(getattr(self.config.ttl, name.value))
+
+    def freshness(self, name: DashboardName) -> Freshness:
+        """State, overlays and age of one dashboard now."""
+        snap = self.snapshots.get(name)
+        now = self.clock.now()
+        if snap is None:
+            return Freshness.of(None, now, self.ttl(name), refreshing=name in self.refreshing)
+        return Freshness.of(
+            snap.fetched_at,
+            now,
+            self.ttl(name),
+            refreshing=name in self.refreshing,
+            warning=bool(snap.warnings or snap.issues),
+            error=snap.error is not None,
+        )
+
+    def failing_workspaces(self) -> list[tuple[str, str, WorkspaceState]]:
+        """Workspaces currently in the FAILING state (after hysteresis)."""
+        names = {}
+        if self.last_outcome:
+            names = self.last_outcome.workspace_names
+        return [
+            (key[0], names.get(key, str(key[1])), s.state)
+            for key, s in self._standing.items()
+            if s.state is WorkspaceState.FAILING
+        ]
+
+    def health(self) -> HealthReport:
+        """The health score and its reasons, now."""
+        now = self.clock.now()
+        five_min = now - timedelta(minutes=5)
+        hour = now - timedelta(hours=1)
+        failed = sum(1 for c in self._recent_calls if not c.success and c.timestamp >= five_min)
+        critical = sum(1 for t in self._critical if t >= hour)
+        error_boards = [n.title for n, s in self.snapshots.items() if s.error and not s.restored]
+        stale = [
+            n.title
+            for n in ALL_DASHBOARDS
+            if self.freshness(n).state
+            in (FreshnessState.STALE, FreshnessState.VERY_STALE, FreshnessState.EXPIRED)
+        ]
+        failing = {
+            (f.instance, f.workspace)
+            for s in self.snapshots.values()
+            for f in s.failures
+            if f.workspace
+        }
+        return score(
+            HealthInputs(
+                error_dashboards=error_boards,
+                failed_calls_5m=failed,
+                critical_errors_1h=critical,
+                stale_dashboards=stale,
+                failing_workspaces=len(failing),
+                unreachable_instances=sorted(self.unreachable),
+            )
+        )
+
+    def breakers(self) -> list[BreakerStatus]:
+        """Breaker status per instance."""
+        return self.fetcher.breakers()
+
+    def active_calls(self) -> list[RetryStatus]:
+        """Requests in flight or waiting to retry, right now."""
+        return list(self.fetcher.active.values())
+
+    def cache_stats(self) -> CacheStats:
+        """Entries, ages, hits, misses, in-flight loads."""
+        return self.cache.stats()
+
+    def clear_cache(self, name: DashboardName | None = None) -> int:
+        """Drop one dashboard's cached responses, or all; the snapshots stay on screen."""
+        return self.cache.clear(name.value if name else None)
+
+    def _emit(self, event: MonitorEvent) -> None:
+        for listener in list(self._listeners):
+            listener(event)
+
+
+__all__ = [
+    "ALL_DASHBOARDS",
+    "CallStatusChanged",
+    "HysteresisPolicy",
+    "MonitorEvent",
+    "PortalMonitor",
+    "RefreshFinished",
+    "RefreshStarted",
+    "SnapshotUpdated",
+    "WorkspaceState",
+    "WorkspaceTransition",
+]

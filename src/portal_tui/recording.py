@@ -1,0 +1,134 @@
+"""Turn a cycle's outcome into the one SQLite transaction that records it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from portal_tui.config import Config
+from portal_tui.store.records import (
+    CacheMetadataRecord,
+    CacheStatus,
+    CycleRecord,
+    SnapshotRecord,
+    StateTransition,
+    dashboard_cache_key,
+)
+
+if TYPE_CHECKING:
+    from portal_tui.cycle import CycleOutcome
+    from portal_tui.monitor import WorkspaceTransition
+
+
+def cycle_record(
+    outcome: CycleOutcome, transitions: Sequence[WorkspaceTransition], config: Config
+) -> CycleRecord:
+    """Everything ``outcome`` learned, as one :class:`CycleRecord`."""
+    from portal_tui.fetch.fetcher import Fetched
+
+    metadata: list[CacheMetadataRecord] = []
+    snapshots: list[SnapshotRecord] = []
+    issues = []
+    for name, snap in outcome.snapshots.items():
+        issues.extend(snap.issues)
+        ttl = float(getattr(config.ttl, name.value))
+        if snap.error:
+            status = CacheStatus.ERROR
+        elif snap.failures:
+            status = CacheStatus.PARTIAL
+        else:
+            status = CacheStatus.OK
+        payload = snap.dumps() if snap.rows else None
+        metadata.append(
+            CacheMetadataRecord(
+                cache_key=dashboard_cache_key(name.value),
+                dashboard=name.value,
+                last_updated=snap.fetched_at if status is not CacheStatus.ERROR else None,
+                last_fetch_duration_ms=snap.duration_ms,
+                record_count=len(snap.rows),
+                data_size_bytes=len(payload.encode()) if payload else 0,
+                status=status.value,
+                error_message=snap.error
+                or (
+                    f"{len(snap.failed_workspaces)} workspace(s) failed" if snap.failures else None
+                ),
+                ttl_seconds=ttl,
+            )
+        )
+        if payload is not None and snap.fetched_at is not None and snap.refreshed_at is not None:
+            snapshots.append(
+                SnapshotRecord.build(
+                    name.value,
+                    payload,
+                    fetched_at=snap.fetched_at,
+                    refreshed_at=snap.refreshed_at,
+                    row_count=len(snap.rows),
+                )
+            )
+    for key, result in outcome.results.items():
+        if isinstance(result, BaseException):
+            metadata.append(
+                CacheMetadataRecord(
+                    cache_key=key.cache_key(),
+                    dashboard=None,
+                    last_updated=None,
+                    last_fetch_duration_ms=0.0,
+                    record_count=0,
+                    data_size_bytes=0,
+                    status=CacheStatus.ERROR.value,
+                    error_message=str(getattr(result, "message", result)),
+                    ttl_seconds=None,
+                )
+            )
+            continue
+        if result.from_cache and not result.stale:
+            continue  # unchanged entry: nothing new to write
+        fetched = result.value
+        count = _record_count(fetched)
+        metadata.append(
+            CacheMetadataRecord(
+                cache_key=key.cache_key(),
+                dashboard=None,
+                last_updated=None if result.stale else result.fetched_at,
+                last_fetch_duration_ms=0.0,
+                record_count=count,
+                data_size_bytes=fetched.size_bytes if isinstance(fetched, Fetched) else 0,
+                status=CacheStatus.ERROR.value if result.stale else CacheStatus.OK.value,
+                error_message=str(getattr(result.error, "message", "")) if result.stale else None,
+                ttl_seconds=None,
+            )
+        )
+    return CycleRecord(
+        triggered_by=outcome.triggered_by,
+        started_at=outcome.started_at,
+        finished_at=outcome.finished_at,
+        dashboards=[d.value for d in outcome.dashboards],
+        api_calls=outcome.api_calls,
+        validation_issues=issues,
+        validated=outcome.validated,
+        cache_metadata=metadata,
+        snapshots=snapshots,
+        transitions=[
+            StateTransition(
+                instance=t.instance,
+                workspace=t.workspace,
+                dashboard=",".join(t.dashboards) or None,
+                from_state=t.from_state.value,
+                to_state=t.to_state.value,
+                reason=t.reason,
+                at=t.at,
+            )
+            for t in transitions
+        ],
+    )
+
+
+def _record_count(fetched: object) -> int:
+    payload = getattr(fetched, "payload", None)
+    mailboxes = getattr(payload, "mailboxes", None)
+    if mailboxes is not None:
+        return len(mailboxes)
+    data = getattr(payload, "data", None)
+    if isinstance(data, list):
+        return len(data)
+    return 1 if data is not None else 0

@@ -1,0 +1,294 @@
+"""Opening the SQLite file safely: location checks, start-up check, moving a corrupt file aside.
+
+The order matters. A file that does not even start with the SQLite header
+is moved aside before SQLite opens it (SQLite would drop a -wal it cannot
+use when it closes). The version and owner of the file are read BEFORE any
+pragma that writes (``journal_mode=WAL`` rewrites the header), so a file
+from a newer portal-tui or from another program is left byte-for-byte as it
+was. A file that is not a database or fails ``quick_check`` is renamed, with
+its ``-wal`` and ``-shm``, to ``<name>.corrupt-<UTC timestamp>``; nothing is
+ever deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+
+import aiosqlite
+
+from portal_tui.errors import StoreError
+from portal_tui.store.schema import APPLICATION_ID, latest_version
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+WAL_SWITCH_ATTEMPTS = 20
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # the WAL is truncated back to this after checkpoints
+_SIDE_FILES = ("-wal", "-shm")
+_IDENTITY_SQL = """
+SELECT (SELECT user_version FROM pragma_user_version),
+       (SELECT application_id FROM pragma_application_id),
+       EXISTS (SELECT 1 FROM sqlite_master WHERE name NOT LIKE 'sqlite_%')
+"""
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_FIX_HINT = "set [storage] path in the config to a writable location"
+
+
+def error_code(exc: sqlite3.Error) -> int | None:
+    """The primary SQLite result code of an error (SQLITE_BUSY, ...), if known."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether another connection holds a lock we need (worth retrying)."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = error_code(exc)
+    if code is not None:
+        return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def is_corruption(exc: BaseException) -> bool:
+    """Whether an error says the file is damaged or not a database at all."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    code = error_code(exc)
+    if code is not None:
+        return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text
+
+
+def describe_open_error(path: Path, exc: BaseException) -> StoreError:
+    """A StoreError that says which file, what went wrong and what to do."""
+    if isinstance(exc, sqlite3.Error) and is_busy(exc):
+        return StoreError(
+            f"the local records file {path} stayed locked by another process for more than "
+            f"{BUSY_TIMEOUT_MS // 1000} s ({exc}); retry, or find the process holding it"
+        )
+    if isinstance(exc, sqlite3.Error) and error_code(exc) == sqlite3.SQLITE_FULL:
+        return StoreError(f"the disk holding {path} is full ({exc}); free some space")
+    return StoreError(
+        f"cannot use the local records file {path}: {exc}. Check that it and its directory "
+        f"are readable and writable by this user, or {_FIX_HINT}"
+    )
+
+
+def prepare_location(path: Path) -> Path:
+    """Create the parent directory and check it can hold the file (+ -wal/-shm).
+
+    Returns the path with ``~`` expanded.
+    """
+    path = path.expanduser()
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the directory {parent} for the local records file {path}: "
+            f"{exc.strerror or exc}. Create it, or {_FIX_HINT}"
+        ) from exc
+    if not parent.is_dir():
+        raise StoreError(f"{parent} is not a directory, so {path} cannot live there; {_FIX_HINT}")
+    if path.is_dir():
+        raise StoreError(f"{path} is a directory, not a records file; {_FIX_HINT}")
+    # SQLite in WAL mode creates -wal and -shm next to the file, so the
+    # directory itself must be writable, not only the file.
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StoreError(f"the directory {parent} is not writable by this user; {_FIX_HINT}")
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise StoreError(
+            f"the local records file {path} is not readable and writable by this user; "
+            f"fix its permissions (chmod u+rw) or {_FIX_HINT}"
+        )
+    return path
+
+
+async def connect(path: Path) -> aiosqlite.Connection:
+    """A connection in autocommit mode (we issue BEGIN IMMEDIATE ourselves)."""
+    try:
+        conn = await aiosqlite.connect(
+            path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+        )
+        await conn.execute_fetchall(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    except sqlite3.Error as exc:
+        raise describe_open_error(path, exc) from exc
+    return conn
+
+
+async def close_quietly(conn: aiosqlite.Connection) -> None:
+    """Close, ignoring errors: used on paths that are already failing."""
+    with contextlib.suppress(Exception):
+        await conn.close()
+
+
+async def _scalar(conn: aiosqlite.Connection, sql: str) -> object:
+    rows = list(await conn.execute_fetchall(sql))
+    return rows[0][0] if rows else None
+
+
+async def inspect(conn: aiosqlite.Connection, path: Path) -> list[str]:
+    """Problems that make the file corrupt (empty when healthy).
+
+    Raises StoreError, without writing anything, for a file from a newer
+    portal-tui, a file that belongs to another program, or one we cannot read.
+    """
+    try:
+        # One statement, so one snapshot: another process may be committing
+        # the initial schema right now, and separate reads could see a mix.
+        ((version, app_id, has_tables),) = list(await conn.execute_fetchall(_IDENTITY_SQL))
+        if version > latest_version():
+            raise StoreError(
+                f"the local records file {path} has schema version {version}, newer than this "
+                f"portal-tui understands ({latest_version()}). It was written by a newer release: "
+                f"upgrade portal-tui, or {_FIX_HINT}. The file was not changed."
+            )
+        if app_id not in (0, APPLICATION_ID) or (app_id == 0 and has_tables):
+            raise StoreError(
+                f"{path} is an SQLite file of another program, not portal-tui records; it was "
+                f"not changed. Move it, or {_FIX_HINT}"
+            )
+        rows = list(await conn.execute_fetchall("PRAGMA quick_check"))
+    except sqlite3.Error as exc:
+        if is_corruption(exc):
+            return [str(exc)]
+        raise describe_open_error(path, exc) from exc
+    problems = [str(row[0]) for row in rows]
+    return [] if problems == ["ok"] else problems
+
+
+def move_aside(path: Path, now: datetime) -> Path:
+    """Rename a damaged file (and its -wal/-shm) out of the way; returns the new name.
+
+    The -wal/-shm keep their suffix on the new name, so SQLite tools opening
+    the aside file still see its write-ahead log.
+    """
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while any(Path(f"{aside}{suffix}").exists() for suffix in ("", *_SIDE_FILES)):
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+        n += 1
+    try:
+        os.replace(path, aside)
+        for suffix in _SIDE_FILES:
+            side = Path(f"{path}{suffix}")
+            if side.exists():
+                os.replace(side, Path(f"{aside}{suffix}"))
+    except OSError as exc:
+        raise StoreError(
+            f"the local records file {path} is damaged and could not be moved aside "
+            f"({exc.strerror or exc}). Move it away by hand, or {_FIX_HINT}"
+        ) from exc
+    return aside
+
+
+async def configure(conn: aiosqlite.Connection, path: Path, notices: list[str]) -> None:
+    """Per-connection settings; WAL is persistent in the file once set."""
+    try:
+        mode = await _use_wal(conn)
+        if mode.lower() != "wal":
+            # e.g. a network filesystem without shared memory: still usable,
+            # but readers and writers now block each other.
+            notices.append(
+                f"{path}: write-ahead logging is unavailable (journal mode {mode}); "
+                "two consoles on this file may wait on each other"
+            )
+        await conn.execute_fetchall("PRAGMA synchronous = NORMAL")
+        await conn.execute_fetchall("PRAGMA foreign_keys = ON")
+        await conn.execute_fetchall(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
+    except sqlite3.Error as exc:
+        raise describe_open_error(path, exc) from exc
+
+
+async def _use_wal(conn: aiosqlite.Connection) -> str:
+    """Switch the file to WAL unless it already is; returns the resulting journal mode.
+
+    Switching needs an exclusive lock and SQLite may refuse it at once,
+    without waiting out the busy timeout, while other connections are open
+    (several consoles starting on a fresh file). So it is retried here.
+    """
+    delay = 0.02
+    for attempt in range(1, WAL_SWITCH_ATTEMPTS + 1):
+        current = str(await _scalar(conn, "PRAGMA journal_mode"))
+        if current.lower() == "wal":
+            return current
+        try:
+            return str(await _scalar(conn, "PRAGMA journal_mode = WAL"))
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or attempt == WAL_SWITCH_ATTEMPTS:
+                raise
+        # Real time, not the injected clock: another process holds the lock.
+        await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+        delay = min(delay * 2, 0.5)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def open_checked(path: Path, now: datetime) -> tuple[aiosqlite.Connection, Path, list[str]]:
+    """Connect, check, move a corrupt file aside if need be, and configure.
+
+    Returns the connection, the expanded path and the notices for the user
+    (e.g. "moved aside").
+    """
+    notices: list[str] = []
+    # Filesystem calls off the event loop: the data dir may be on a slow mount.
+    path = await asyncio.to_thread(prepare_location, path)
+    # A file that is not SQLite at all is moved aside before SQLite sees it:
+    # SQLite would otherwise discard the -wal beside it when it closes.
+    problem = await asyncio.to_thread(header_problem, path)
+    if problem is not None:
+        notices.append(await _set_aside(path, now, [problem]))
+    conn = await connect(path)
+    try:
+        problems = await inspect(conn, path)
+    except BaseException:
+        await close_quietly(conn)
+        raise
+    if problems:
+        await close_quietly(conn)
+        notices.append(await _set_aside(path, now, problems))
+        conn = await connect(path)
+    try:
+        await configure(conn, path, notices)
+    except BaseException:
+        await close_quietly(conn)
+        raise
+    return conn, path, notices
+
+
+def header_problem(path: Path) -> str | None:
+    """Why the file cannot be an SQLite database, or None (also when absent or empty)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(_SQLITE_MAGIC))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StoreError(
+            f"cannot read the local records file {path}: {exc.strerror or exc}; {_FIX_HINT}"
+        ) from exc
+    if not head or head == _SQLITE_MAGIC:
+        return None
+    return "file is not a database: it does not start with the SQLite header"
+
+
+async def _set_aside(path: Path, now: datetime, problems: list[str]) -> str:
+    aside = await asyncio.to_thread(move_aside, path, now)
+    summary = "; ".join(problems[:3]) + (" ..." if len(problems) > 3 else "")
+    notice = (
+        f"The local records file {path} was damaged ({summary}). It was moved aside to "
+        f"{aside} and a fresh file was started; history before now is in the old file. "
+        "Nothing was deleted: keep it for inspection, or remove it when no longer needed."
+    )
+    log.warning("%s", notice)
+    return notice

@@ -1,0 +1,346 @@
+"""The local records file: :class:`Store`, the one way in and out of SQLite.
+
+Two consoles and a cron ``check`` may share one file: WAL mode, short
+``BEGIN IMMEDIATE`` write transactions and retries on lock contention (see
+:mod:`portal_tui.store.transactions`) make that safe.
+
+Times: record timestamps are whatever the caller recorded (from the injected
+clock); :meth:`Store.prune` uses the injected clock too. The
+``dashboard_health_summary`` view, however, uses SQLite's real now, because
+a view cannot take a parameter: with a FakeClock far from real time,
+:meth:`Store.health_summary` sees the rows as old or in the future.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+
+import aiosqlite
+
+from portal_tui.clock import Clock
+from portal_tui.errors import StoreError
+from portal_tui.store import pruning, queries
+from portal_tui.store.connection import open_checked
+from portal_tui.store.cycle_writer import CycleRows, insert_cycle
+from portal_tui.store.history import workspace_history
+from portal_tui.store.records import (
+    ApiCallRecord,
+    CacheMetadataRecord,
+    CycleRecord,
+    CycleSummary,
+    HealthSummary,
+    SnapshotRecord,
+    StateTransition,
+    ValidationErrorRow,
+    WorkspaceHistory,
+    to_epoch,
+)
+from portal_tui.store.redaction import Redactor
+from portal_tui.store.schema import latest_version, pending
+from portal_tui.store.transactions import SharedConnection
+from portal_tui.store.validation import check_cycle
+
+log = logging.getLogger(__name__)
+
+_DAY = 86400.0
+
+
+class Store:
+    """The SQLite records file shared by the consoles and ``check``.
+
+    Open it with :meth:`open` (or ``async with await Store.open(...)``).
+    Every method raises :class:`~portal_tui.errors.StoreError` with a
+    message fit for the user when SQLite fails; a caller passing malformed
+    records (naive datetimes, unknown enum values) gets ValueError.
+    """
+
+    def __init__(
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        path: Path,
+        clock: Clock,
+        retention_days: float,
+        resolved_retention_days: float,
+        redactor: Redactor,
+        notices: list[str],
+    ) -> None:
+        self._db = SharedConnection(conn, path)
+        self._path = path
+        self._clock = clock
+        self._retention_days = retention_days
+        self._resolved_retention_days = resolved_retention_days
+        self._redactor = redactor
+        self.notices: list[str] = notices
+        """Things the user should be told once (a corrupt file moved aside, ...)."""
+
+    @classmethod
+    async def open(
+        cls,
+        path: Path | str,
+        *,
+        clock: Clock,
+        retention_days: float = 30.0,
+        resolved_retention_days: float = 90.0,
+        redact_values: Iterable[str] = (),
+        redact: Callable[[str], str] | None = None,
+    ) -> Store:
+        """Open (creating if need be) the records file at ``path`` and migrate it.
+
+        ``redact_values`` are exact values (the configured tokens) that must
+        never be written; pass only token values, not the whole environment
+        (values under 8 characters are ignored). ``redact`` is an extra
+        scrubber applied to free text after the built-in one (see
+        :mod:`portal_tui.store.redaction`). More values can be added later
+        with :meth:`add_secrets`.
+
+        A damaged file is moved aside (see :attr:`notices`); a file from a
+        newer portal-tui, another program's file, or an unusable location
+        raises StoreError and leaves the file untouched.
+        """
+        if retention_days <= 0 or resolved_retention_days <= 0:
+            raise ValueError("retention periods must be positive")
+        conn, path, notices = await open_checked(Path(path), clock.now())
+        store = cls(
+            conn,
+            path=path,
+            clock=clock,
+            retention_days=retention_days,
+            resolved_retention_days=resolved_retention_days,
+            redactor=Redactor(redact_values, redact),
+            notices=notices,
+        )
+        try:
+            await store._migrate()
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        """Close the file (after any operation in progress). Safe to call twice."""
+        await self._db.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def path(self) -> Path:
+        """The records file."""
+        return self._path
+
+    def add_secrets(self, secrets: Iterable[str]) -> None:
+        """Also redact these exact values from everything written from now on."""
+        self._redactor.add_secrets(secrets)
+
+    # -- writing --------------------------------------------------------------
+
+    async def record_cycle(self, cycle: CycleRecord) -> int:
+        """Write everything a refresh cycle learnt in one transaction; returns its id.
+
+        Either every row of the cycle (its ``refresh_cycles`` row, API calls,
+        validation upserts and resolutions, cache metadata, snapshots,
+        transitions) is committed, or none is.
+        """
+        check_cycle(cycle)
+        rows = CycleRows.build(cycle, self._redactor)
+        return await self._db.run("recording a refresh cycle", partial(insert_cycle, rows=rows))
+
+    async def prune(self, now: datetime | None = None) -> dict[str, int]:
+        """Delete rows past retention; returns rows deleted per table.
+
+        API logs, transitions and cycles older than ``retention_days``;
+        resolved validation errors resolved more than
+        ``resolved_retention_days`` ago. Open errors are kept however old.
+        """
+        at = to_epoch(now or self._clock.now())
+        deleted: dict[str, int] = {}
+        for rule in pruning.RULES:
+            days = self._resolved_retention_days if rule.resolved_only else self._retention_days
+            batch = partial(pruning.delete_batch, rule=rule, cutoff=at - days * _DAY)
+            total = 0
+            while True:
+                n = await self._db.run(f"pruning {rule.table}", batch)
+                total += n
+                if n < pruning.PRUNE_BATCH:
+                    break
+            deleted[rule.table] = total
+        await self._db.run("optimizing", _optimize, mode="bare")
+        return deleted
+
+    # -- reading --------------------------------------------------------------
+
+    async def load_snapshots(self) -> dict[str, SnapshotRecord]:
+        """The last good data per dashboard; damaged snapshots are skipped with a notice."""
+        found = await self._db.run("loading snapshots", queries.snapshots, mode="read")
+        good: dict[str, SnapshotRecord] = {}
+        for snapshot in found:
+            if snapshot.intact:
+                good[snapshot.dashboard] = snapshot
+            else:
+                notice = (
+                    f"The saved {snapshot.dashboard} snapshot in {self._path} does not match "
+                    "its checksum and was ignored; it is replaced at the next good refresh."
+                )
+                log.warning("%s", notice)
+                self.notices.append(notice)
+        return good
+
+    async def health_summary(self) -> HealthSummary:
+        """The SPEC 5 health score from the ``dashboard_health_summary`` view (real now)."""
+        return await self._db.run("reading the health summary", queries.health_summary, mode="read")
+
+    async def failed_calls_since(self, since: datetime) -> int:
+        """Failed API attempts logged at or after ``since``."""
+        query = partial(queries.failed_calls_since, since=since)
+        return await self._db.run("counting failed calls", query, mode="read")
+
+    async def open_validation_errors(
+        self, dashboard: str | None = None, *, workspace: str | None = None
+    ) -> list[ValidationErrorRow]:
+        """Unresolved validation errors, most severe and most recent first."""
+        query = partial(
+            queries.validation_errors, dashboard=dashboard, workspace=workspace, resolved=False
+        )
+        return await self._db.run("reading validation errors", query, mode="read")
+
+    async def resolved_validation_errors(
+        self, dashboard: str | None = None, *, workspace: str | None = None
+    ) -> list[ValidationErrorRow]:
+        """Resolved validation errors still within retention."""
+        query = partial(
+            queries.validation_errors, dashboard=dashboard, workspace=workspace, resolved=True
+        )
+        return await self._db.run("reading validation errors", query, mode="read")
+
+    async def recent_api_calls(
+        self,
+        *,
+        since: datetime | None = None,
+        limit: int = 200,
+        instance: str | None = None,
+        workspace: str | None = None,
+        failures_only: bool = False,
+    ) -> list[ApiCallRecord]:
+        """Logged API attempts, newest first."""
+        query = partial(
+            queries.recent_api_calls,
+            since=since,
+            limit=limit,
+            instance=instance,
+            workspace=workspace,
+            failures_only=failures_only,
+        )
+        return await self._db.run("reading API calls", query, mode="read")
+
+    async def workspace_history(
+        self,
+        since: datetime,
+        workspace: str | None = None,
+        *,
+        instance: str | None = None,
+        recent: int = 30,
+    ) -> list[WorkspaceHistory]:
+        """Per (instance, workspace) API health since ``since``, worst first.
+
+        ``recent`` is how many of the newest response times to return for a
+        sparkline. All queries run in one read transaction, so the numbers
+        agree with each other even while another console writes.
+        """
+        query = partial(
+            workspace_history, since=since, instance=instance, workspace=workspace, recent=recent
+        )
+        return await self._db.run("reading workspace history", query, mode="read")
+
+    async def state_transitions(
+        self, since: datetime, *, workspace: str | None = None
+    ) -> list[StateTransition]:
+        """Workspace state changes at or after ``since``, oldest first."""
+        query = partial(queries.state_transitions, since=since, workspace=workspace)
+        return await self._db.run("reading state transitions", query, mode="read")
+
+    async def cache_metadata(self) -> list[CacheMetadataRecord]:
+        """Every ``data_cache_metadata`` row, by key."""
+        return await self._db.run("reading cache metadata", queries.cache_metadata, mode="read")
+
+    async def recent_cycles(self, limit: int = 20) -> list[CycleSummary]:
+        """The newest committed refresh cycles first."""
+        query = partial(queries.recent_cycles, limit=limit)
+        return await self._db.run("reading refresh cycles", query, mode="read")
+
+    # -- maintenance ----------------------------------------------------------
+
+    async def integrity_check(self) -> list[str]:
+        """Problems found by a full ``PRAGMA integrity_check``; empty when the file is sound."""
+        rows = await self._db.run("checking integrity", _integrity_rows, mode="bare")
+        return [] if rows == ["ok"] else rows
+
+    async def size_bytes(self) -> int:
+        """Bytes on disk: the file plus its write-ahead log."""
+        return await asyncio.to_thread(_file_sizes, self._path)
+
+    # -- internals ------------------------------------------------------------
+
+    async def _migrate(self) -> None:
+        # Only take the write lock when there is something to do, so an
+        # up-to-date file opens without waiting for another console's write.
+        version = await self._db.run("reading the schema version", _user_version, mode="read")
+        if version < latest_version():
+            await self._db.run("upgrading the schema", partial(_apply_migrations, path=self._path))
+
+
+def _file_sizes(path: Path) -> int:
+    total = 0
+    for candidate in (path, Path(f"{path}-wal")):
+        with contextlib.suppress(FileNotFoundError):
+            total += candidate.stat().st_size
+    return total
+
+
+async def _user_version(conn: aiosqlite.Connection) -> int:
+    rows = list(await conn.execute_fetchall("PRAGMA user_version"))
+    return int(rows[0][0])
+
+
+async def _apply_migrations(conn: aiosqlite.Connection, *, path: Path) -> None:
+    # Re-read under the write lock: another process may have migrated meanwhile.
+    current = await _user_version(conn)
+    if current > latest_version():
+        raise StoreError(
+            f"{path} was upgraded to schema version {current} by a newer portal-tui while "
+            f"opening; this release understands {latest_version()}. Upgrade portal-tui."
+        )
+    for migration in pending(current):
+        log.info(
+            "migrating %s to schema version %d (%s)", path, migration.version, migration.description
+        )
+        for statement in migration.statements:
+            await conn.execute(statement)
+        await conn.execute(f"PRAGMA user_version = {migration.version}")
+
+
+async def _integrity_rows(conn: aiosqlite.Connection) -> list[str]:
+    return [str(r[0]) for r in await conn.execute_fetchall("PRAGMA integrity_check")]
+
+
+async def _optimize(conn: aiosqlite.Connection) -> None:
+    # execute_fetchall, not execute: a row-returning statement left unfinished
+    # would keep a read snapshot open and pin the WAL.
+    await conn.execute_fetchall("PRAGMA optimize")
+    # PASSIVE never waits for readers; journal_size_limit then trims the WAL.
+    await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")

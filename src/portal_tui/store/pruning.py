@@ -1,0 +1,48 @@
+"""Retention: what is deleted when, in batches small enough not to starve other writers.
+
+One big ``DELETE`` of a month of logs would hold the write lock for seconds
+and make the other console (or the cron check) wait past its busy timeout,
+so rows go in batches of :data:`PRUNE_BATCH`, each its own transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiosqlite
+
+PRUNE_BATCH = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionRule:
+    """Rows of ``table`` whose ``column`` is older than the cut-off (and match ``where``)."""
+
+    table: str
+    column: str
+    resolved_only: bool = False  # governed by the longer, resolved-error retention
+
+    def delete_sql(self) -> str:
+        """One batch of deletions; parameters: cut-off epoch seconds, batch size."""
+        extra = " AND resolved = 1" if self.resolved_only else ""
+        return (
+            f"DELETE FROM {self.table} WHERE rowid IN ("
+            f"SELECT rowid FROM {self.table} WHERE {self.column} < ?{extra} LIMIT ?)"
+        )
+
+
+RULES: tuple[RetentionRule, ...] = (
+    RetentionRule("api_health_logs", "timestamp"),
+    RetentionRule("workspace_state_transitions", "at"),
+    RetentionRule("refresh_cycles", "finished_at"),
+    # Open validation errors are never pruned, however old: they are current.
+    RetentionRule("data_validation_errors", "resolved_at", resolved_only=True),
+)
+
+
+async def delete_batch(conn: aiosqlite.Connection, rule: RetentionRule, cutoff: float) -> int:
+    """Delete up to :data:`PRUNE_BATCH` expired rows; returns how many went."""
+    cursor = await conn.execute(rule.delete_sql(), (cutoff, PRUNE_BATCH))
+    deleted = cursor.rowcount
+    await cursor.close()
+    return max(0, deleted)

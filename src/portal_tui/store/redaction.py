@@ -1,0 +1,93 @@
+"""Defence in depth: scrub anything token-like from text before it reaches the file.
+
+The upstream client is meant never to put a token in an error message, but
+an exception from a library can quote a request header or a URL. So every
+free-text column (``error_message``, ``message``, ``actual``, ``expected``,
+``reason``, ``endpoint``) passes through a :class:`Redactor` first. It
+removes, in this order:
+
+1. every exact secret value it was given (e.g. the configured tokens);
+2. ``Authorization: ...`` / ``'Authorization': '...'`` header values;
+3. ``Bearer <token>``;
+4. ``token=``, ``api_key=``, ``access_token=``, ``secret=``, ``password=``
+   style query or form parameters, and ``"token": "..."`` style JSON fields;
+5. ``user:password@`` in URLs.
+
+Then the text is clipped to :data:`MAX_TEXT_CHARS`, because an upstream
+HTML error page is not worth keeping in full.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import overload
+
+REDACTED = "[REDACTED]"
+MAX_TEXT_CHARS = 2000
+# Shorter values are not real tokens, and replacing them (a "1", a "/root")
+# everywhere would garble messages; Email Bison tokens are far longer.
+MIN_SECRET_CHARS = 8
+
+_SECRET_NAME = r"[\w.-]*(?:token|api[_-]?key|apikey|secret|password|passwd)"
+
+_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"(?i)\b(authorization)([\"']?\s*[:=]\s*[\"']?)[^\"'\r\n,;}]+"),
+        rf"\1\2{REDACTED}",
+    ),
+    (re.compile(r"(?i)\b(bearer)\s+[\w\-.~+/|=]+"), rf"\1 {REDACTED}"),
+    (re.compile(rf"(?i)\b({_SECRET_NAME})=[^&\s\"'#<>;,]+"), rf"\1={REDACTED}"),
+    (
+        re.compile(rf"(?i)([\"']{_SECRET_NAME}[\"']\s*:\s*[\"'])[^\"']*"),
+        rf"\1{REDACTED}",
+    ),
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@"), rf"\1{REDACTED}@"),
+)
+
+
+class Redactor:
+    """Scrubs secrets and token-like patterns from text.
+
+    ``secrets`` are exact values to remove wherever they appear (values
+    shorter than :data:`MIN_SECRET_CHARS` are ignored); ``extra`` is an
+    optional further scrubber applied last (e.g. a site-specific pattern).
+    """
+
+    def __init__(
+        self,
+        secrets: Iterable[str] = (),
+        extra: Callable[[str], str] | None = None,
+    ) -> None:
+        self._secrets: set[str] = set()
+        self._secret_pattern: re.Pattern[str] | None = None
+        self._extra = extra
+        self.add_secrets(secrets)
+
+    def add_secrets(self, secrets: Iterable[str]) -> None:
+        """Also remove these exact values from now on."""
+        self._secrets.update(s for s in secrets if len(s) >= MIN_SECRET_CHARS)
+        if self._secrets:
+            # Longest first, so a secret containing another is removed whole.
+            ordered = sorted(self._secrets, key=len, reverse=True)
+            self._secret_pattern = re.compile("|".join(re.escape(s) for s in ordered))
+
+    @overload
+    def __call__(self, text: str) -> str: ...
+
+    @overload
+    def __call__(self, text: None) -> None: ...
+
+    def __call__(self, text: str | None) -> str | None:
+        """``text`` with secrets removed and clipped; None stays None."""
+        if text is None:
+            return None
+        if self._secret_pattern is not None:
+            text = self._secret_pattern.sub(REDACTED, text)
+        for pattern, replacement in _RULES:
+            text = pattern.sub(replacement, text)
+        if self._extra is not None:
+            text = self._extra(text)
+        if len(text) > MAX_TEXT_CHARS:
+            text = text[: MAX_TEXT_CHARS - 1] + "…"
+        return text

@@ -1,0 +1,223 @@
+"""One HTTP attempt against an Email Bison instance, classified.
+
+:class:`EmailBisonClient` owns the instance's long-lived ``httpx.AsyncClient``
+and turns every outcome into either a validated payload model or an
+:class:`~portal_tui.errors.UpstreamError`. It never retries, waits or counts:
+that is the fetcher's job. A non-2xx status is never parsed as data.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from portal_tui.config import InstanceConfig
+from portal_tui.errors import ErrorType, UpstreamError
+
+M = TypeVar("M", bound=BaseModel)
+
+_SECRET_QUERY = re.compile(r"(?i)((?:api_?)?(?:token|key|secret)=)[^&\s]+")
+_BEARER = re.compile(r"(?i)bearer\s+[^\s,;]+")
+
+
+def redact(text: str) -> str:
+    """Strip bearer tokens and token-bearing query parameters from ``text``."""
+    return _BEARER.sub("Bearer [redacted]", _SECRET_QUERY.sub(r"\1[redacted]", text))
+
+
+class PayloadError(UpstreamError):
+    """A 2xx response whose body is not the payload we expect.
+
+    ``validation`` holds the pydantic error so each failing field can be
+    recorded in ``data_validation_errors``.
+    """
+
+    def __init__(
+        self, message: str, *, status_code: int, validation: ValidationError | None
+    ) -> None:
+        super().__init__(ErrorType.VALIDATION, message, status_code=status_code)
+        self.validation = validation
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A successful, validated response and what it cost."""
+
+    payload: BaseModel
+    status_code: int
+    size_bytes: int
+    unknown_fields: frozenset[str]
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+class EmailBisonClient:
+    """Speaks the Email Bison endpoints for one instance, one attempt at a time."""
+
+    def __init__(
+        self,
+        instance: InstanceConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        now: Any = None,
+    ) -> None:
+        self.instance = instance
+        self._origin = _origin(instance.base_url)
+        self._now = now or (lambda: datetime.now(UTC))
+        pool = max(instance.concurrency, 1)
+        self._http = httpx.AsyncClient(
+            base_url=instance.base_url + "/",
+            transport=transport,
+            verify=instance.verify_tls,
+            timeout=httpx.Timeout(instance.attempt_timeout),
+            headers={"Accept": "application/json", "User-Agent": "portal-tui"},
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=pool * 2, max_keepalive_connections=pool * 2),
+            trust_env=False,
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    def same_origin(self, url: str) -> bool:
+        """True when ``url`` points at this instance (tokens are only sent there)."""
+        return _origin(url) == self._origin
+
+    async def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        token: SecretStr,
+        model: type[M],
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> Reply:
+        """Make one attempt; return the validated payload or raise :class:`UpstreamError`.
+
+        ``path_or_url`` is a path under ``base_url`` or an absolute URL on the
+        same origin (``links.next``); another origin is refused so a token is
+        never sent elsewhere.
+        """
+        if path_or_url.startswith(("http://", "https://")):
+            if not self.same_origin(path_or_url):
+                raise UpstreamError(
+                    ErrorType.VALIDATION,
+                    "pagination link points at another host; not followed",
+                )
+            url = path_or_url
+        else:
+            url = path_or_url.lstrip("/")
+        headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
+        try:
+            response = await self._http.request(
+                method, url, params=dict(params) if params else None, json=body, headers=headers
+            )
+            content = response.content
+        except httpx.TimeoutException as exc:
+            raise UpstreamError(ErrorType.TIMEOUT, _describe(exc)) from None
+        except (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError) as exc:
+            raise UpstreamError(ErrorType.NETWORK, _describe(exc)) from None
+        except httpx.TransportError as exc:
+            raise UpstreamError(ErrorType.NETWORK, _describe(exc)) from None
+        return self._classify(response, content, model)
+
+    def _classify(self, response: httpx.Response, content: bytes, model: type[M]) -> Reply:
+        status = response.status_code
+        if status == 429:
+            wait = parse_retry_after(response.headers.get("Retry-After"), self._now())
+            hint = f", Retry-After {wait:g} s" if wait is not None else ""
+            raise UpstreamError(
+                ErrorType.RATE_LIMITED,
+                f"HTTP 429 rate limited{hint}",
+                status_code=429,
+                retry_after=wait,
+            )
+        if status >= 500:
+            raise UpstreamError(
+                ErrorType.SERVER_5XX, f"HTTP {status} {_reason(response)}", status_code=status
+            )
+        if status >= 400 or status < 200 or status >= 300:
+            kind = ErrorType.CLIENT_4XX
+            text = f"HTTP {status} {_reason(response)}"
+            if status == 401:
+                text += " (token missing, wrong or revoked)"
+            elif status == 403:
+                text += " (token lacks access to this workspace)"
+            raise UpstreamError(kind, text, status_code=status)
+        try:
+            raw = json.loads(content)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise PayloadError(
+                f"malformed JSON at byte {getattr(exc, 'pos', '?')} ({len(content)} bytes)",
+                status_code=status,
+                validation=None,
+            ) from None
+        try:
+            payload = model.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise PayloadError(
+                f"schema mismatch: {where}: {first['msg']}"
+                + (f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""),
+                status_code=status,
+                validation=exc,
+            ) from None
+        return Reply(payload, status, len(content), _unknown_fields(raw, model))
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return (parts.scheme.lower(), parts.netloc.lower())
+
+
+def _reason(response: httpx.Response) -> str:
+    return response.reason_phrase or ""
+
+
+def _describe(exc: Exception) -> str:
+    name = type(exc).__name__
+    text = redact(str(exc)).strip()
+    return f"{name}: {text}" if text else name
+
+
+def _unknown_fields(raw: Any, model: type[BaseModel]) -> frozenset[str]:
+    """Top-level ``data`` fields the model does not know (schema drift, reported once)."""
+    data = raw.get("data") if isinstance(raw, dict) else None
+    item = data[0] if isinstance(data, list) and data else data
+    if not isinstance(item, dict):
+        return frozenset()
+    inner = model.model_fields.get("data")
+    known: set[str] = set()
+    annotation = getattr(inner, "annotation", None)
+    target = getattr(annotation, "__args__", (annotation,))[0] if annotation else None
+    if isinstance(target, type) and issubclass(target, BaseModel):
+        known = set(target.model_fields)
+    return frozenset(k for k in item if k not in known) if known else frozenset()

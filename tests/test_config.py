@@ -1,0 +1,126 @@
+"""Config: every mistake is one message naming file, key and line; tokens only by env name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from portal_tui.config import Config, Secrets, find_config_path, load_config, parse_config
+from portal_tui.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
+
+GOOD = """
+reporting_timezone = "Europe/London"
+
+[[instances]]
+name = "main"
+base_url = "https://send.example.com/api/"
+master_token_env = "BISON_MASTER"
+
+[[clients]]
+name = "Acme Corp"
+monthly_kpi = 30
+api_key_env = "ACME_TOKEN"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "portal.toml"
+    path.write_text(text)
+    return path
+
+
+def test_good_config_loads_with_defaults(tmp_path: Path) -> None:
+    env = {"BISON_MASTER": "m", "ACME_TOKEN": "a"}
+    config = load_config(write(tmp_path, GOOD), secrets=Secrets(env))
+    assert config.instances[0].base_url == "https://send.example.com/api"
+    assert config.instances[0].concurrency == 5
+    assert config.ttl.kpi == 120 and config.ttl.infrastructure == 600
+    assert config.retry.attempts == 4
+    assert config.clients_for("main")[0].name == "Acme Corp"
+    assert str(config.zone) == "Europe/London"
+
+
+def test_example_config_documents_a_valid_file() -> None:
+    config = parse_config(EXAMPLE.read_text(), source=str(EXAMPLE))
+    assert isinstance(config, Config)
+    assert config.instances and config.clients
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line", "words"),
+    [
+        ("[ttl]\nkpi = 'soon'\n", "ttl.kpi", 2, "valid number"),
+        ("[ttl]\nkpi = 10\nbogus = 1\n", "ttl.bogus", 3, "unknown key"),
+        ("[[instances]]\nname='a'\nbase_url='ftp://x'\n", "instances.0.base_url", 3, "http"),
+        (
+            "[[instances]]\nname='a'\nbase_url='https://x/api'\n[[instances]]\nname='b'\nbase_url='https://y'\nconcurrency=0\n",
+            "instances.1.concurrency",
+            7,
+            "greater than or equal",
+        ),
+        ("[[clients]]\nname='A'\nbilling_type='free'\n", "clients.0.billing_type", 3, "per_lead"),
+        ("reporting_timezone = 'Mars/Olympus'\n", "reporting_timezone", 1, "unknown time zone"),
+        (
+            "[[clients]]\nname='A'\napi_key_env='sk_live_abc123 xyz'\n",
+            "clients.0.api_key_env",
+            3,
+            "literal tokens are refused",
+        ),
+    ],
+)
+def test_bad_values_name_key_and_line(text: str, key: str, line: int, words: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, source="bad.toml")
+    err = info.value
+    assert (err.key, err.line) == (key, line)
+    assert words in str(err)
+    assert str(err).startswith(f"bad.toml, line {line}: key '{key}'")
+
+
+def test_toml_syntax_error_names_the_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config("[ttl]\nkpi = = 3\n", source="x.toml")
+    assert info.value.line == 2
+    assert "TOML syntax error" in str(info.value)
+
+
+def test_missing_env_var_is_named_with_its_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, GOOD), secrets=Secrets({"BISON_MASTER": "m"}))
+    assert "ACME_TOKEN is not set" in str(info.value)
+    assert info.value.line == 12 and info.value.key == "api_key_env"
+
+
+def test_unreadable_and_missing_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="directory"):
+        load_config(tmp_path)
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ConfigError, match="UTF-8"):
+        load_config(binary)
+
+
+def test_client_naming_unknown_instance_is_refused() -> None:
+    with pytest.raises(ConfigError, match="not configured"):
+        parse_config(
+            "[[instances]]\nname='a'\nbase_url='https://x'\n[[clients]]\nname='A'\ninstance='b'\n"
+        )
+
+
+def test_lookup_order(tmp_path: Path) -> None:
+    explicit = tmp_path / "a.toml"
+    assert find_config_path(str(explicit), env={"PORTAL_TUI_CONFIG": "b.toml"}) == explicit
+    assert find_config_path(None, env={"PORTAL_TUI_CONFIG": "b.toml"}) == Path("b.toml")
+
+
+def test_secrets_never_repr_the_token() -> None:
+    secrets = Secrets({"T": "super-secret-value"})
+    token = secrets.get("T")
+    assert token is not None
+    assert "super-secret-value" not in repr(token) and "super-secret-value" not in str(token)
+    assert secrets.get("MISSING") is None

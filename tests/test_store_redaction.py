@@ -1,0 +1,115 @@
+"""No token, Authorization header or token-bearing URL reaches the SQLite file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from portal_tui.clock import FakeClock
+from portal_tui.dashboards.base import DashboardName, ValidationErrorType, ValidationIssue
+from portal_tui.errors import ErrorType
+from portal_tui.store import (
+    ApiCallRecord,
+    CacheMetadataRecord,
+    CycleRecord,
+    Redactor,
+    StateTransition,
+    Store,
+    dashboard_cache_key,
+)
+from portal_tui.store.redaction import MAX_TEXT_CHARS, REDACTED
+
+TOKEN = "42|s3cr3tT0kenValueForTheMasterAccount"
+START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "leak"),
+    [
+        ("Authorization: Bearer abc.def-ghi", "abc.def-ghi"),
+        ("headers={'Authorization': 'Bearer 7|xyzSECRET', 'Accept': 'json'}", "7|xyzSECRET"),
+        ("401 for Bearer 9|tokenvalue123", "9|tokenvalue123"),
+        ("GET https://h/api/stats?api_key=K3Y-VALUE&page=2", "K3Y-VALUE"),
+        ("redirect to /next?token=abc123&x=1", "abc123"),
+        ("url=https://h/x?access_token=qq.ww.ee#frag", "qq.ww.ee"),
+        ('{"api_token": "jsonsecret", "page": 1}', "jsonsecret"),
+        ("proxy https://user:p4ssw0rd@proxy.local:8080 refused", "p4ssw0rd"),
+    ],
+)
+def test_token_like_patterns_are_redacted(text: str, leak: str) -> None:
+    cleaned = Redactor()(text)
+    assert leak not in cleaned
+    assert REDACTED in cleaned
+
+
+def test_harmless_text_is_left_alone() -> None:
+    text = "5xx 503: Service Unavailable for workspace Acme (cache_key=kpi, page=2)"
+    assert Redactor()(text) == text
+    assert Redactor()(None) is None
+
+
+def test_exact_secrets_are_removed_and_short_values_ignored() -> None:
+    redact = Redactor([TOKEN, "1", ""], extra=lambda t: t.replace("internal-host", "[HOST]"))
+    cleaned = redact(f"echo {TOKEN} on internal-host took 1 s")
+    assert cleaned == f"echo {REDACTED} on [HOST] took 1 s"
+    redact.add_secrets(["later-added-secret"])
+    assert redact("x later-added-secret y") == f"x {REDACTED} y"
+
+
+def test_long_text_is_clipped() -> None:
+    assert len(Redactor()("x" * 50_000)) == MAX_TEXT_CHARS
+
+
+async def test_nothing_secret_reaches_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "records.sqlite3"
+    async with await Store.open(path, clock=FakeClock(START), redact_values=[TOKEN]) as store:
+        leak = f"httpx error: Authorization: Bearer {TOKEN}"
+        await store.record_cycle(
+            CycleRecord(
+                "manual",
+                START,
+                START,
+                api_calls=[
+                    ApiCallRecord(
+                        "send",
+                        f"/sender-emails?page=2&api_key={TOKEN}",
+                        "GET",
+                        "Acme",
+                        401,
+                        12.0,
+                        False,
+                        ErrorType.CLIENT_4XX,
+                        leak,
+                        1,
+                        "manual",
+                        START,
+                    )
+                ],
+                validation_issues=[
+                    ValidationIssue(
+                        DashboardName.KPI,
+                        "Acme",
+                        ValidationErrorType.INVALID_TYPE,
+                        "data.note",
+                        "string",
+                        repr(TOKEN),
+                        f"token {TOKEN} leaked",
+                    )
+                ],
+                cache_metadata=[
+                    CacheMetadataRecord(
+                        dashboard_cache_key("kpi"), "kpi", None, 1.0, 0, 0, "error", leak, 120.0
+                    )
+                ],
+                transitions=[StateTransition("send", "Acme", "kpi", "ok", "failing", leak, START)],
+            )
+        )
+        (logged,) = await store.recent_api_calls()
+        assert logged.error_message is not None and REDACTED in logged.error_message
+    raw = path.read_bytes() + (
+        Path(f"{path}-wal").read_bytes() if Path(f"{path}-wal").exists() else b""
+    )
+    assert b"s3cr3tT0ken" not in raw
+    assert b"Authorization" in raw  # the header name stays, so the message still makes sense
