@@ -41,7 +41,7 @@ def test_demo_config_registry_and_tokens() -> None:
     by_id = [c for c in config.clients if c.id is not None]
     assert len(by_id) == 1 and by_id[0].id == workspaces[4].id
     with_key = [c for c in config.clients if c.api_key_env]
-    assert len(with_key) == 2 and len(setup.tokens) == 3
+    assert len(with_key) == 21 and len(setup.tokens) == 22  # 3 registered use the master token
     for client in with_key:
         assert client.api_key_env is not None
         owner = next(w for w in workspaces if w.name.lower() == client.name.lower())

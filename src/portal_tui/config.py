@@ -240,9 +240,11 @@ class Secrets:
         wanted += [c.api_key_env for c in config.clients if c.enabled]
         return sorted({n for n in wanted if n and not self._env.get(n)})
 
-    def values(self) -> list[str]:
-        """Every token value this source can hand out (for redaction)."""
-        return [v for v in self._env.values() if v]
+    def token_values(self, config: Config) -> list[str]:
+        """The values of every token variable ``config`` names (for redaction)."""
+        names = [i.master_token_env for i in config.instances]
+        names += [c.api_key_env for c in config.clients]
+        return sorted({v for n in names if n and (v := self._env.get(n))})
 
 
 def find_config_path(

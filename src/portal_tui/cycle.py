@@ -35,7 +35,7 @@ from portal_tui.discovery import Discovery, join_registry
 from portal_tui.errors import ErrorType, UpstreamError
 from portal_tui.fetch.fetcher import CallContext, Fetched, Fetcher
 from portal_tui.fetch.requests import Endpoint, RequestKey
-from portal_tui.snapshot import DashboardSnapshot, RowMeta, WorkspaceFailure
+from portal_tui.snapshot import DashboardSnapshot, RowMeta, WorkspaceFailure, json_safe
 from portal_tui.store.records import ApiCallRecord
 from portal_tui.upstream.client import PayloadError
 from portal_tui.upstream.models import ApiWorkspace
@@ -364,7 +364,7 @@ class RefreshCycle:
         summary = board.summarize(rows, ctx)
         for workspace, extra in summary.warnings.items():
             snap.warnings.setdefault(workspace, []).extend(extra)
-        snap.totals = summary.totals
+        snap.totals = json_safe(summary.totals)
         snap.rows = list(board.rank(rows))
         fresh_times = [m.fetched_at for m in snap.row_meta.values() if not m.stale]
         if fresh_times:

@@ -77,7 +77,7 @@ async def open_runtime(
         clock=clock,
         retention_days=config.storage.retention_days,
         resolved_retention_days=config.storage.resolved_retention_days,
-        redact_values=secrets.values() if not demo else list(secrets.values()),
+        redact_values=secrets.token_values(config),
     )
     monitor = PortalMonitor(
         config, secrets=secrets, clock=clock, store=store, transports=transports, demo=demo

@@ -131,7 +131,7 @@ class DashboardSnapshot:
 
     def dumps(self) -> str:
         """Compact JSON text with sorted keys (so checksums compare content)."""
-        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"), default=_jsonable)
 
     @classmethod
     def loads(cls, text: str, row_model: type[BaseModel]) -> DashboardSnapshot:
@@ -187,6 +187,23 @@ class DashboardSnapshot:
             duration_ms=raw["duration_ms"],
             restored=True,
         )
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with datetimes turned into ISO text, recursively (for totals)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _iso(value: datetime | None) -> str | None:

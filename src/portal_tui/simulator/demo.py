@@ -33,7 +33,10 @@ DEMO_MASTER_TOKEN_ENV = "PORTAL_TUI_DEMO_MASTER_TOKEN"
 
 # Positions (in list order) of workspaces with a special role in the demo.
 _NO_REGISTRY_ENTRY = frozenset({7, 16, 25})
-_API_USER_TOKEN = (1, 3)
+# Workspaces read through the master token (switch + fetch under a lock, so
+# serialised); every other registered workspace has its own api-user token,
+# as SPEC section 1 recommends for parallelism.
+_MASTER_TOKEN_ONLY = frozenset({0, 2, 5})
 _MATCHED_BY_ID = 4
 _LOWER_CASE_NAME = 2
 
@@ -96,7 +99,7 @@ def _client_entry(workspace: GeneratedWorkspace, position: int, seed: int) -> Cl
     else:  # the first paused client keeps a target, so "zero emails but has a target" shows
         target, kpi = (30_000, 10) if position % 18 == 4 else (0, 0)
     retainer = position % 3 == 0
-    env = f"PORTAL_TUI_DEMO_WS_{workspace.id}_TOKEN" if position in _API_USER_TOKEN else None
+    env = f"PORTAL_TUI_DEMO_WS_{workspace.id}_TOKEN" if position not in _MASTER_TOKEN_ONLY else None
     name = workspace.name.lower() if position == _LOWER_CASE_NAME else workspace.name
     return ClientEntry(
         name=name,
@@ -126,7 +129,8 @@ def build_demo(
     ``faults``: ``"default"`` for :func:`demo_fault_spec`, ``""`` for none, or
     any spec / :class:`FaultSet`. Most workspaces get a registry entry with
     KPI, sending target and billing; three (positions 7, 16, 25) get none;
-    two (positions 1 and 3) are read with their own api-user token.
+    three (positions 0, 2 and 5) are read through the master token, the rest
+    with their own api-user token.
     """
     dataset = generate_dataset(workspaces, seed=seed)
     if isinstance(faults, FaultSet):
