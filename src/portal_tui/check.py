@@ -141,7 +141,7 @@ def print_human(report: dict[str, Any], out: TextIO = sys.stdout) -> None:
         failed = len({(f["instance"], f["workspace"]) for f in board["failed_workspaces"]})
         warns = sum(len(v) for v in board["warnings"].values())
         out.write(
-            f"{DashboardName(name).title:<15} {board['label']:<28} "
+            f"{DashboardName(name).display_name:<15} {board['label']:<28} "
             f"{format_age(board['age_seconds']):>7} {board['rows']:>5} {failed:>6} "
             f"{warns:>5} {len(board['validation_errors']):>7}\n"
         )
@@ -163,7 +163,7 @@ def print_human(report: dict[str, Any], out: TextIO = sys.stdout) -> None:
             code = f" {f['status_code']}" if f["status_code"] else ""
             who = f["workspace"] or f"(instance {f['instance']})"
             out.write(
-                f"  {DashboardName(name).title:<15} {who:<30} {f['error_type']}{code}"
+                f"  {DashboardName(name).display_name:<15} {who:<30} {f['error_type']}{code}"
                 f"  after {f['attempts']} attempt(s): {f['message']}\n"
             )
         if len(failures) > 50:

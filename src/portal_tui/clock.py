@@ -12,9 +12,9 @@ import heapq
 import itertools
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -32,15 +32,9 @@ class Clock(Protocol):
         """Wait ``seconds`` on this clock."""
         ...
 
-    def timeout(self, seconds: float | None) -> AsyncContextManagerNone:
+    def timeout(self, seconds: float | None) -> AbstractAsyncContextManager[Any]:
         """Raise :class:`TimeoutError` if the block runs longer than ``seconds``."""
         ...
-
-
-class AsyncContextManagerNone(Protocol):
-    async def __aenter__(self) -> None: ...
-
-    async def __aexit__(self, *exc: object) -> bool | None: ...
 
 
 class SystemClock:
@@ -55,7 +49,7 @@ class SystemClock:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
 
-    def timeout(self, seconds: float | None) -> AsyncContextManagerNone:
+    def timeout(self, seconds: float | None) -> AbstractAsyncContextManager[Any]:
         return asyncio.timeout(seconds)
 
 
@@ -148,7 +142,7 @@ class FakeClock:
         finally:
             dog.cancel()
 
-    def timeout(self, seconds: float | None) -> AsyncContextManagerNone:
+    def timeout(self, seconds: float | None) -> AbstractAsyncContextManager[Any]:
         if seconds is None:
             return _NullTimeout()
         return self._timeout(seconds)
@@ -183,9 +177,6 @@ class FakeClock:
             heapq.heapify(self._sleepers)
 
 
-class _NullTimeout:
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, *exc: object) -> bool | None:
+class _NullTimeout(AbstractAsyncContextManager[None]):
+    async def __aexit__(self, *exc: object) -> None:
         return None

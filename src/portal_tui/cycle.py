@@ -14,19 +14,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
-
 from portal_tui.cache import CacheResult, TtlCache
 from portal_tui.clock import Clock
-from portal_tui.config import Config
+from portal_tui.config import ClientEntry, Config
 from portal_tui.dashboards.base import (
     ComputeContext,
     DashboardName,
+    MailboxCollection,
     MailboxCost,
+    Need,
     Severity,
     ValidationErrorType,
     ValidationIssue,
     WorkspaceRef,
+    WorkspaceRow,
     issues_from_validation_error,
 )
 from portal_tui.dashboards.registry import dashboard_for
@@ -38,7 +39,7 @@ from portal_tui.fetch.requests import Endpoint, RequestKey
 from portal_tui.snapshot import DashboardSnapshot, RowMeta, WorkspaceFailure, json_safe
 from portal_tui.store.records import ApiCallRecord
 from portal_tui.upstream.client import PayloadError
-from portal_tui.upstream.models import ApiWorkspace
+from portal_tui.upstream.models import ApiWorkspace, WorkspacesResponse
 
 # Compute order: Infrastructure before Revenue, which reads its mailbox costs.
 COMPUTE_ORDER = (
@@ -68,6 +69,8 @@ class CycleOutcome:
     workspace_failures: dict[tuple[str, int], set[DashboardName]] = field(default_factory=dict)
     workspace_names: dict[tuple[str, int], str] = field(default_factory=dict)
     unknown_fields: dict[str, set[str]] = field(default_factory=dict)
+    # instance -> why its workspace list could not be read (4xx, bad payload)
+    list_errors: dict[str, UpstreamError] = field(default_factory=dict)
     requests_needed: int = 0
     requests_made: int = 0
     duration_ms: float = 0.0
@@ -121,7 +124,6 @@ class RefreshCycle:
             outcome.discoveries[d.instance] = d
 
         plan = self._plan(names, refs, windows)
-        outcome.requests_needed = len(plan) + sum(1 for d in discoveries if d.listed)
         keys = list(plan)
         results = await asyncio.gather(
             *(self._get(key, ws, tags, ctx, force) for key, (ws, tags) in plan.items()),
@@ -131,12 +133,15 @@ class RefreshCycle:
             if isinstance(result, asyncio.CancelledError):
                 raise result
             outcome.results[key] = result
-            if isinstance(result, CacheResult) and isinstance(result.value, Fetched):
-                if result.value.unknown_fields and not result.from_cache:
-                    outcome.unknown_fields.setdefault(key.endpoint.value, set()).update(
-                        result.value.unknown_fields
-                    )
+            fresh = isinstance(result, CacheResult) and not result.from_cache
+            if fresh and isinstance(result, CacheResult) and result.value.unknown_fields:
+                outcome.unknown_fields.setdefault(key.endpoint.value, set()).update(
+                    result.value.unknown_fields
+                )
 
+        outcome.requests_needed = sum(1 for d in discoveries if d.listed) + sum(
+            self._needed(key, ws, outcome.results.get(key)) for key, (ws, _) in plan.items()
+        )
         all_refs = [ws for d in discoveries for ws in d.workspaces]
         for ws in all_refs:
             outcome.workspace_names[ws.key] = ws.name
@@ -161,60 +166,51 @@ class RefreshCycle:
     async def _discover(
         self, instance: str, ctx: CallContext, outcome: CycleOutcome, force: bool, ttl: float
     ) -> Discovery:
+        """The instance's workspaces; records it as unreachable or unlisted on failure."""
         registry = self._config.clients_for(instance)
         listed: list[ApiWorkspace] | None = None
         if self._fetcher.has_master_token(instance):
             key = RequestKey(instance, None, Endpoint.LIST_WORKSPACES)
 
             async def load() -> Fetched:
-                items = await self._fetcher.list_workspaces(instance, ctx)
-                from portal_tui.upstream.models import WorkspacesResponse
-
-                return Fetched(WorkspacesResponse(data=items), 0, 1)
+                return await self._fetcher.fetch(key, None, ctx)
 
             try:
                 got = await self._cache.get(key, load, ttl=ttl, force=force, tags=("workspaces",))
             except UpstreamError as exc:
-                if exc.error_type in (ErrorType.NETWORK, ErrorType.TIMEOUT, ErrorType.BREAKER_OPEN):
+                if _means_unreachable(exc):
                     outcome.unreachable[instance] = exc
                 else:
-                    outcome.unreachable.pop(instance, None)
-                    self._instance_failure(outcome, instance, exc, "list workspaces")
+                    outcome.list_errors[instance] = exc
             else:
                 if got.stale and isinstance(got.error, UpstreamError):
-                    if got.error.error_type in (
-                        ErrorType.NETWORK,
-                        ErrorType.TIMEOUT,
-                        ErrorType.BREAKER_OPEN,
-                    ):
+                    if _means_unreachable(got.error):
                         outcome.unreachable[instance] = got.error
+                    else:
+                        outcome.list_errors[instance] = got.error
                 payload = got.value.payload
-                listed = list(getattr(payload, "data", []))
+                assert isinstance(payload, WorkspacesResponse)
+                listed = list(payload.data)
         else:
             error = await self._fetcher.probe(instance, ctx)
             if error is not None:
                 outcome.unreachable[instance] = error
         found = join_registry(instance, listed, registry)
-        if listed is None and instance in outcome.unreachable:
-            # Keep showing what we knew: the previous snapshots' workspaces.
-            known = {ws.id for ws in found.workspaces}
-            for snap in self._previous.values():
-                for key, _meta in snap.row_meta.items():
-                    if key[0] == instance and key[1] not in known:
-                        known.add(key[1])
-                        name = _row_name(snap, key) or str(key[1])
-                        found.workspaces.append(
-                            WorkspaceRef(instance, key[1], name, _entry(registry, key[1], name))
-                        )
+        if listed is None:
+            self._add_known_workspaces(found, registry)
         return found
 
-    def _instance_failure(
-        self, outcome: CycleOutcome, instance: str, exc: UpstreamError, request: str
-    ) -> None:
-        outcome.unreachable.pop(instance, None)
-        outcome.discoveries.setdefault(instance, Discovery(instance))
-        # Reported on every dashboard of the cycle by _compute via outcome.results.
-        outcome.results[RequestKey(instance, None, Endpoint.LIST_WORKSPACES)] = exc
+    def _add_known_workspaces(self, found: Discovery, registry: Sequence[ClientEntry]) -> None:
+        """Without the API's list, keep showing the workspaces the last snapshots had."""
+        known = {ws.id for ws in found.workspaces}
+        for snap in self._previous.values():
+            for row in snap.rows:
+                if row.instance == found.instance and row.workspace_id not in known:
+                    known.add(row.workspace_id)
+                    entry = _registry_entry(registry, row.workspace_id, row.workspace)
+                    found.workspaces.append(
+                        WorkspaceRef(found.instance, row.workspace_id, row.workspace, entry)
+                    )
 
     # -- plan and fetch -----------------------------------------------------------------
 
@@ -244,6 +240,19 @@ class RefreshCycle:
 
         return await self._cache.get(key, load, ttl=ttl, force=force, tags=tags)
 
+    def _needed(
+        self, key: RequestKey, ws: WorkspaceRef, result: CacheResult[Fetched] | BaseException | None
+    ) -> int:
+        """Upstream requests this key needs at the least: its pages, and a switch for each
+        under the master token. A cache hit needs none."""
+        if isinstance(result, CacheResult) and result.from_cache:
+            return 0
+        pages = 1
+        if isinstance(result, CacheResult) and isinstance(result.value.payload, MailboxCollection):
+            meta = result.value.payload.meta
+            pages = meta.last_page if meta else 1
+        return pages * (2 if self._fetcher.token_mode(ws) == "master" else 1)
+
     # -- compute ------------------------------------------------------------------------
 
     def _previous_costs(self) -> dict[tuple[str, int], MailboxCost]:
@@ -259,105 +268,51 @@ class RefreshCycle:
         costs: Mapping[tuple[str, int], MailboxCost],
         now: datetime,
     ) -> DashboardSnapshot:
+        """One dashboard's snapshot from this cycle's results (and, for failures, the last one)."""
         board = dashboard_for(name)
         previous = self._previous.get(name)
-        prev_rows = {(r.instance, r.workspace_id): r for r in (previous.rows if previous else [])}
+        kept = {row.key: row for row in previous.rows} if previous else {}
         snap = DashboardSnapshot(name=name, refreshed_at=now, workspaces_expected=len(refs))
         ctx = ComputeContext(windows=windows, config=self._config, now=now, mailbox_costs=costs)
         needs = board.needs(windows)
-        rows: list[BaseModel] = []
-        fresh_rows = 0
         for instance, error in outcome.unreachable.items():
             snap.failures.append(self._failure(instance, None, name, error, "upstream unreachable"))
-        list_errors = {
-            k.instance: v
-            for k, v in outcome.results.items()
-            if k.endpoint is Endpoint.LIST_WORKSPACES and isinstance(v, UpstreamError)
-        }
-        for instance, error in list_errors.items():
+        for instance, error in outcome.list_errors.items():
             snap.failures.append(self._failure(instance, None, name, error, "list workspaces"))
+        rows: list[WorkspaceRow] = []
         for ws in refs:
-            inputs: dict[str, Any] = {}
-            stale_at: datetime | None = None
-            fetched_at: datetime | None = None
-            error: BaseException | None = None
-            failed_request = ""
-            for label, need in needs.items():
-                key = RequestKey(ws.instance, ws.id, need.endpoint, need.params)
-                result = outcome.results.get(key)
-                if result is None:  # instance unreachable: nothing was asked
-                    error = outcome.unreachable.get(ws.instance) or UpstreamError(
-                        ErrorType.NETWORK, "not fetched"
-                    )
-                    failed_request = key.describe()
-                    break
-                if isinstance(result, BaseException):
-                    error = result
-                    failed_request = key.describe()
-                    break
-                inputs[label] = result.value.payload
-                fetched_at = (
-                    result.fetched_at if fetched_at is None else min(fetched_at, result.fetched_at)
-                )
-                if result.stale:
-                    error = result.error
-                    failed_request = key.describe()
-                    stale_at = fetched_at
-            if error is not None and ws.instance not in outcome.unreachable:
-                if isinstance(error, UpstreamError):
-                    snap.failures.append(
-                        self._failure(ws.instance, ws, name, error, failed_request)
-                    )
-                    if isinstance(error, PayloadError):
-                        snap.issues.extend(_payload_issues(error, name, ws.name, failed_request))
-                else:
-                    snap.failures.append(
-                        self._failure(
-                            ws.instance,
-                            ws,
-                            name,
-                            UpstreamError(ErrorType.NETWORK, f"{type(error).__name__}: {error}"),
-                            failed_request,
-                        )
-                    )
-            if error is not None:
-                outcome.workspace_failures.setdefault(ws.key, set()).add(name)
-            if len(inputs) == len(needs):
-                result_row = board.compute(ws, inputs, ctx)
+            got = _gather(ws, needs, outcome)
+            row: WorkspaceRow | None = None
+            if got.complete:
+                result = board.compute(ws, got.values, ctx)
                 outcome.validated.add((name.value, ws.name))
-                snap.issues.extend(result_row.issues)
-                if result_row.row is not None:
-                    rows.append(result_row.row)
-                    assert fetched_at is not None
-                    stale = stale_at is not None
-                    snap.row_meta[ws.key] = RowMeta(
-                        fetched_at, stale, _text(error) if stale else None
-                    )
-                    if result_row.warnings:
-                        snap.warnings.setdefault(ws.name, []).extend(result_row.warnings)
-                    fresh_rows += 0 if stale else 1
-                    continue
+                snap.issues.extend(result.issues)
+                row = result.row
+                if row is None:
+                    first = result.issues[0].message if result.issues else "row rejected"
+                    got.error = UpstreamError(ErrorType.VALIDATION, f"row rejected: {first}")
+                    got.request = "validation"
+                elif result.warnings:
+                    snap.warnings.setdefault(ws.name, []).extend(result.warnings)
+            if got.error is not None:
                 outcome.workspace_failures.setdefault(ws.key, set()).add(name)
-                if not result_row.issues:
-                    continue
-                error = error or UpstreamError(ErrorType.VALIDATION, result_row.issues[0].message)
-                snap.failures.append(
-                    self._failure(
-                        ws.instance,
-                        ws,
-                        name,
-                        UpstreamError(
-                            ErrorType.VALIDATION, f"row rejected: {result_row.issues[0].message}"
-                        ),
-                        "compute",
+                if ws.instance not in outcome.unreachable:
+                    snap.failures.append(
+                        self._failure(ws.instance, ws, name, got.error, got.request)
                     )
+                    if isinstance(got.error, PayloadError):
+                        snap.issues.extend(_payload_issues(got.error, name, ws.name, got.request))
+            if row is not None:
+                assert got.fetched_at is not None
+                rows.append(row)
+                stale = got.error is not None
+                snap.row_meta[ws.key] = RowMeta(got.fetched_at, stale, _text(got.error))
+            elif previous is not None and ws.key in kept and ws.key in previous.row_meta:
+                # Failed or rejected: keep the last good row, flagged stale with its own age.
+                rows.append(kept[ws.key])
+                snap.row_meta[ws.key] = RowMeta(
+                    previous.row_meta[ws.key].fetched_at, True, _text(got.error)
                 )
-            # Failed or excluded: keep the previous good row, flagged stale with its age.
-            old = prev_rows.get(ws.key)
-            if old is not None and previous is not None and ws.key in previous.row_meta:
-                rows.append(old)
-                old_meta = previous.row_meta[ws.key]
-                snap.row_meta[ws.key] = RowMeta(old_meta.fetched_at, True, _text(error))
                 if previous.warnings.get(ws.name):
                     snap.warnings[ws.name] = list(previous.warnings[ws.name])
         snap.issues = _dedupe(snap.issues)
@@ -371,11 +326,8 @@ class RefreshCycle:
             snap.fetched_at = min(fresh_times)
         else:
             snap.fetched_at = previous.fetched_at if previous else None
-            if refs or outcome.unreachable or list_errors:
-                first = (
-                    snap.failures[0].message if snap.failures else "no workspace could be refreshed"
-                )
-                snap.error = f"refresh failed: {first}"
+            if snap.failures:
+                snap.error = f"refresh failed: {snap.failures[0].message}"
             elif not refs:
                 snap.error = "no workspaces found (check the registry and the master token)"
         return snap
@@ -459,15 +411,50 @@ def _text(error: BaseException | None) -> str | None:
     return f"{type(error).__name__}: {error}"
 
 
-def _row_name(snap: DashboardSnapshot, key: tuple[str, int]) -> str | None:
-    for row in snap.rows:
-        if (row.instance, row.workspace_id) == key:
-            return str(row.workspace)
-    return None
-
-
-def _entry(registry: Sequence[Any], ws_id: int, name: str) -> Any:
+def _registry_entry(registry: Sequence[ClientEntry], ws_id: int, name: str) -> ClientEntry | None:
     for entry in registry:
         if entry.id == ws_id or entry.name.casefold() == name.casefold():
             return entry
     return None
+
+
+@dataclass(slots=True)
+class _Gathered:
+    """One workspace's inputs for one dashboard, and the first thing that went wrong."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    fetched_at: datetime | None = None
+    error: UpstreamError | None = None
+    request: str = ""
+    complete: bool = False
+
+
+def _gather(ws: WorkspaceRef, needs: Mapping[str, Need], outcome: CycleOutcome) -> _Gathered:
+    got = _Gathered()
+    for label, need in needs.items():
+        key = RequestKey(ws.instance, ws.id, need.endpoint, need.params)
+        result = outcome.results.get(key)
+        if result is None or isinstance(result, BaseException):
+            got.error = _as_upstream(result, outcome.unreachable.get(ws.instance))
+            got.request = key.describe()
+            return got
+        got.values[label] = result.value.payload
+        if got.fetched_at is None or result.fetched_at < got.fetched_at:
+            got.fetched_at = result.fetched_at
+        if result.stale and got.error is None:
+            got.error = _as_upstream(result.error, None)
+            got.request = key.describe()
+    got.complete = True
+    return got
+
+
+def _as_upstream(error: BaseException | None, unreachable: UpstreamError | None) -> UpstreamError:
+    if isinstance(error, UpstreamError):
+        return error
+    if error is None:
+        return unreachable or UpstreamError(ErrorType.NETWORK, "not fetched")
+    return UpstreamError(ErrorType.NETWORK, f"{type(error).__name__}: {error}")
+
+
+def _means_unreachable(error: UpstreamError) -> bool:
+    return error.error_type in (ErrorType.NETWORK, ErrorType.TIMEOUT, ErrorType.BREAKER_OPEN)

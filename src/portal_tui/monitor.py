@@ -182,7 +182,7 @@ class PortalMonitor:
         force: bool = False,
         triggered_by: str = "manual",
     ) -> CycleOutcome | None:
-        """Refresh ``names`` (default all); a dashboard already refreshing is joined, not doubled."""
+        """Refresh ``names`` (default all); a dashboard already refreshing is joined."""
         wanted = [n for n in ALL_DASHBOARDS if n in set(names or ALL_DASHBOARDS)]
         busy = self.refreshing
         joined = [f.task for f in self._inflight if f.dashboards & set(wanted)]
@@ -342,9 +342,11 @@ class PortalMonitor:
         hour = now - timedelta(hours=1)
         failed = sum(1 for c in self._recent_calls if not c.success and c.timestamp >= five_min)
         critical = sum(1 for t in self._critical if t >= hour)
-        error_boards = [n.title for n, s in self.snapshots.items() if s.error and not s.restored]
+        error_boards = [
+            n.display_name for n, s in self.snapshots.items() if s.error and not s.restored
+        ]
         stale = [
-            n.title
+            n.display_name
             for n in ALL_DASHBOARDS
             if self.freshness(n).state
             in (FreshnessState.STALE, FreshnessState.VERY_STALE, FreshnessState.EXPIRED)

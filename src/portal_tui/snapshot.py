@@ -12,9 +12,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
-
-from portal_tui.dashboards.base import DashboardName, Severity, ValidationErrorType, ValidationIssue
+from portal_tui.dashboards.base import (
+    DashboardName,
+    Severity,
+    ValidationErrorType,
+    ValidationIssue,
+    WorkspaceRow,
+)
 
 SNAPSHOT_FORMAT = 1
 
@@ -59,7 +63,7 @@ class DashboardSnapshot:
     """One dashboard's latest result, including stale rows kept for failed workspaces."""
 
     name: DashboardName
-    rows: list[BaseModel] = field(default_factory=list)
+    rows: list[WorkspaceRow] = field(default_factory=list)
     row_meta: dict[tuple[str, int], RowMeta] = field(default_factory=dict)
     warnings: dict[str, list[str]] = field(default_factory=dict)
     issues: list[ValidationIssue] = field(default_factory=list)
@@ -134,7 +138,7 @@ class DashboardSnapshot:
         return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"), default=_jsonable)
 
     @classmethod
-    def loads(cls, text: str, row_model: type[BaseModel]) -> DashboardSnapshot:
+    def loads(cls, text: str, row_model: type[WorkspaceRow]) -> DashboardSnapshot:
         """Rebuild from :meth:`dumps` output; raises ValueError on an unknown format."""
         raw = json.loads(text)
         if raw.get("format") != SNAPSHOT_FORMAT:

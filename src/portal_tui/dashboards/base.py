@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from portal_tui.config import ClientEntry, Config
 from portal_tui.dashboards.windows import ReportWindows
@@ -31,7 +31,7 @@ class DashboardName(StrEnum):
     INFRASTRUCTURE = "infrastructure"
 
     @property
-    def title(self) -> str:
+    def display_name(self) -> str:
         """Name as shown on screen."""
         return "KPI" if self is DashboardName.KPI else self.value.capitalize()
 
@@ -102,6 +102,9 @@ class MailboxCollection:
     mailboxes: Sequence[SenderEmail]
     meta: PageMeta | None
     pages_fetched: int
+    # Things the pages said that do not add up (a looping links.next, a page
+    # that claims another number); the data may still be whole.
+    anomalies: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -130,8 +133,22 @@ class ComputeContext:
     mailbox_costs: Mapping[tuple[str, int], MailboxCost] = field(default_factory=dict)
 
 
-R = TypeVar("R", bound=BaseModel)
-R_co = TypeVar("R_co", bound=BaseModel, covariant=True)
+class WorkspaceRow(BaseModel):
+    """Base of every dashboard row: which workspace it describes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    instance: str = Field(min_length=1, description="Instance name.")
+    workspace_id: int = Field(ge=1, description="Workspace id on its instance.")
+    workspace: str = Field(min_length=1, description="Workspace name.")
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """``(instance, workspace_id)``, as :attr:`WorkspaceRef.key`."""
+        return (self.instance, self.workspace_id)
+
+
+R = TypeVar("R", bound=WorkspaceRow)
 
 
 @dataclass(slots=True)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SkipValidation, ValidationError
+from pydantic import Field, SkipValidation, ValidationError
 
 from portal_tui.dashboards.base import (
     ComputeContext,
@@ -44,6 +44,7 @@ from portal_tui.dashboards.base import (
     RowOutcome,
     Summary,
     WorkspaceRef,
+    WorkspaceRow,
     issues_from_validation_error,
     read_input,
 )
@@ -138,18 +139,13 @@ class MailboxRow:
         return is_connected(self.status)
 
 
-class InfrastructureRow(BaseModel):
+class InfrastructureRow(WorkspaceRow):
     """One workspace on the Infrastructure pane (and in ``check --json``).
 
     ``mailboxes`` holds every :class:`MailboxRow`; dump with
     ``exclude={"mailboxes"}`` for the workspace summary alone.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-    instance: str = Field(min_length=1, description="Instance name.")
-    workspace_id: int = Field(ge=1, description="Workspace id on its instance.")
-    workspace: str = Field(min_length=1, description="Workspace name.")
     complete: bool = Field(description="Every page arrived and the count matches meta.total.")
     mailbox_count: int = Field(ge=0)
     expected_mailboxes: int | None = Field(description="meta.total, when known.")
@@ -261,6 +257,7 @@ class InfrastructureDashboard:
                 f"incomplete mailbox fetch: {len(boxes)} of {expected} mailboxes "
                 f"({collection.pages_fetched} of {pages} pages)"
             )
+        warnings.extend(f"pagination anomaly: {a}" for a in collection.anomalies)
         if not_connected:
             warnings.append(
                 f"mailbox status not Connected: {_plural(len(not_connected), 'mailbox')}: "

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from portal_tui.dashboards.base import (
     ComputeContext,
@@ -25,6 +25,7 @@ from portal_tui.dashboards.base import (
     RowOutcome,
     Summary,
     WorkspaceRef,
+    WorkspaceRow,
     issues_from_validation_error,
     read_input,
 )
@@ -55,14 +56,9 @@ def stats_needs(windows: ReportWindows) -> dict[str, Need]:
     }
 
 
-class KpiRow(BaseModel):
+class KpiRow(WorkspaceRow):
     """One workspace on the KPI pane (and in ``check --json``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-    instance: str = Field(min_length=1, description="Instance name.")
-    workspace_id: int = Field(ge=1, description="Workspace id on its instance.")
-    workspace: str = Field(min_length=1, description="Workspace name.")
     leads_generated: NON_NEGATIVE = Field(description="MTD interested leads.")
     projected_replies: NON_NEGATIVE = Field(description="round(leads / day * dim).")
     monthly_kpi: NON_NEGATIVE = Field(description="Interested leads per month (registry).")

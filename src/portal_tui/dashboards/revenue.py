@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from portal_tui.dashboards.base import (
     ComputeContext,
@@ -24,6 +24,7 @@ from portal_tui.dashboards.base import (
     RowOutcome,
     Summary,
     WorkspaceRef,
+    WorkspaceRow,
     issues_from_validation_error,
     read_input,
 )
@@ -47,14 +48,9 @@ def margin(profit: float, revenue: float) -> float:
     return profit / revenue * 100 if revenue > 0 else 0.0
 
 
-class RevenueRow(BaseModel):
+class RevenueRow(WorkspaceRow):
     """One workspace on the Revenue pane (and in ``check --json``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-    instance: str = Field(min_length=1, description="Instance name.")
-    workspace_id: int = Field(ge=1, description="Workspace id on its instance.")
-    workspace: str = Field(min_length=1, description="Workspace name.")
     billing_type: Literal["per_lead", "retainer"] | None = Field(
         description="From the registry; None without a registry entry."
     )

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from portal_tui.dashboards.base import (
     ComputeContext,
@@ -26,6 +26,7 @@ from portal_tui.dashboards.base import (
     RowOutcome,
     Summary,
     WorkspaceRef,
+    WorkspaceRow,
     issues_from_validation_error,
     read_input,
 )
@@ -51,17 +52,12 @@ class PaceStatus(StrEnum):
     NO_TARGET = "No Target"  # no sending target in the registry
 
 
-class VolumeRow(BaseModel):
+class VolumeRow(WorkspaceRow):
     """One workspace on the Volume pane (and in ``check --json``).
 
     Counts are not constrained: a negative count is a warning here, not an exclusion.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-    instance: str = Field(min_length=1, description="Instance name.")
-    workspace_id: int = Field(ge=1, description="Workspace id on its instance.")
-    workspace: str = Field(min_length=1, description="Workspace name.")
     emails: int = Field(description="MTD emails sent.")
     emails_today: int = Field(description="Sum of emails_being_sent, today's schedules.")
     emails_tomorrow: int = Field(description="Sum of emails_being_sent, tomorrow's schedules.")

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
 
+from urllib.parse import parse_qs, urlsplit
+
 import httpx
 from pydantic import BaseModel, SecretStr
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
@@ -217,14 +219,22 @@ class Fetcher:
                 pages[number] = page
         mailboxes: list[SenderEmail] = []
         seen_pages: set[int] = set()
+        anomalies: list[str] = []
         for number in sorted(pages):
             page = pages[number]
+            if page.meta.current_page != number:
+                anomalies.append(f"page {number} came back as page {page.meta.current_page}")
             # A page that claims to be another page (a loop upstream) is not counted twice.
             if page.meta.current_page in seen_pages:
                 continue
             seen_pages.add(page.meta.current_page)
             mailboxes.extend(page.data)
-        collection = MailboxCollection(mailboxes, meta, pages_fetched=len(seen_pages))
+        last_next = pages[max(pages)].links.next
+        if last_next:
+            anomalies.append(f"last page {max(pages)} links.next is not null ({_page_of(last_next)})")
+        collection = MailboxCollection(
+            mailboxes, meta, pages_fetched=len(seen_pages), anomalies=tuple(anomalies)
+        )
         return Fetched(collection, size, attempts, pages=len(pages))
 
     async def probe(self, instance: str, ctx: CallContext) -> UpstreamError | None:
@@ -514,6 +524,12 @@ class Fetcher:
         error: UpstreamError | None,
     ) -> None:
         self._publish(call_id, _replace(status, phase, attempts, error=error))
+
+
+def _page_of(url: str) -> str:
+    """``page=N`` of a pagination link, without the rest of the URL."""
+    query = parse_qs(urlsplit(url).query)
+    return f"points at page {query['page'][0]}" if "page" in query else "a link without a page"
 
 
 def _retryable(exc: BaseException) -> bool:
