@@ -8,9 +8,9 @@ file. Nothing here is mocked.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -47,37 +47,68 @@ def hand_dataset() -> Dataset:
         2,
         "Acme Corp",
         daily={
-            date(2026, 11, 3): DayStats(emails_sent=1000, total_leads_contacted=400, interested=6, bounced=30),
+            date(2026, 11, 3): DayStats(
+                emails_sent=1000, total_leads_contacted=400, interested=6, bounced=30
+            ),
             date(2026, 11, 18): DayStats(emails_sent=500, total_leads_contacted=200, interested=4),
-            date(2026, 10, 25): DayStats(emails_sent=800, total_leads_contacted=300, interested=5, bounced=8),
+            date(2026, 10, 25): DayStats(
+                emails_sent=800, total_leads_contacted=300, interested=5, bounced=8
+            ),
             date(2026, 10, 5): DayStats(emails_sent=300, total_leads_contacted=100, interested=2),
         },
         schedules={
-            "today": [SimSchedule(1, "Q4 push", daily_limit=150, emails_being_sent=120),
-                      SimSchedule(2, "Nurture", daily_limit=100, emails_being_sent=80)],
+            "today": [
+                SimSchedule(1, "Q4 push", daily_limit=150, emails_being_sent=120),
+                SimSchedule(2, "Nurture", daily_limit=100, emails_being_sent=80),
+            ],
             "tomorrow": [SimSchedule(1, "Q4 push", daily_limit=150, emails_being_sent=150)],
         },
         mailboxes=[
-            SimMailbox(11, "a@acme.io", tags=["CheapInboxes"], daily_limit=30,
-                       emails_sent_count=100, total_replied_count=6, unique_replied_count=5, bounced_count=2),
-            SimMailbox(12, "b@acme.io", status="Not connected", tags=["Zapmail"], daily_limit=40,
-                       emails_sent_count=60),
-            SimMailbox(13, "c@acme.io", tags=["Mailr"], daily_limit=20,
-                       emails_sent_count=10, total_replied_count=1, unique_replied_count=1),
+            SimMailbox(
+                11,
+                "a@acme.io",
+                tags=["CheapInboxes"],
+                daily_limit=30,
+                emails_sent_count=100,
+                total_replied_count=6,
+                unique_replied_count=5,
+                bounced_count=2,
+            ),
+            SimMailbox(
+                12,
+                "b@acme.io",
+                status="Not connected",
+                tags=["Zapmail"],
+                daily_limit=40,
+                emails_sent_count=60,
+            ),
+            SimMailbox(
+                13,
+                "c@acme.io",
+                tags=["Mailr"],
+                daily_limit=20,
+                emails_sent_count=10,
+                total_replied_count=1,
+                unique_replied_count=1,
+            ),
         ],
         token="acme-api-user-token-0001",
     )
     globex = SimWorkspace(
         3,
         "Globex",
-        daily={date(2026, 11, 10): DayStats(emails_sent=2000, total_leads_contacted=900, interested=25)},
+        daily={
+            date(2026, 11, 10): DayStats(emails_sent=2000, total_leads_contacted=900, interested=25)
+        },
         mailboxes=[SimMailbox(21, "x@globex.io", tags=["Zapmail"], emails_sent_count=5)],
         token="globex-api-user-token-02",
     )
     initech = SimWorkspace(
         4,
         "Initech",
-        daily={date(2026, 11, 20): DayStats(emails_sent=40, total_leads_contacted=40, interested=1)},
+        daily={
+            date(2026, 11, 20): DayStats(emails_sent=40, total_leads_contacted=40, interested=1)
+        },
         mailboxes=[SimMailbox(31, "y@initech.io", tags=["Mailr"], emails_sent_count=1)],
         token="initech-api-user-token-3",
     )
@@ -87,12 +118,25 @@ def hand_dataset() -> Dataset:
 def registry(dataset: Dataset, *, api_user: bool) -> list[ClientEntry]:
     """Registry entries: Acme and Globex with targets; Initech left unregistered."""
     entries = [
-        ClientEntry(name="Acme Corp", monthly_kpi=30, monthly_sending_target=6000,
-                    billing_type="per_lead", price_per_lead=100.0, monthly_costs=200.0,
-                    api_key_env="ACME_TOKEN" if api_user else None),
-        ClientEntry(name="globex", id=3, monthly_kpi=20, monthly_sending_target=3000,
-                    billing_type="retainer", retainer_amount=4000.0, monthly_costs=100.0,
-                    api_key_env="GLOBEX_TOKEN" if api_user else None),
+        ClientEntry(
+            name="Acme Corp",
+            monthly_kpi=30,
+            monthly_sending_target=6000,
+            billing_type="per_lead",
+            price_per_lead=100.0,
+            monthly_costs=200.0,
+            api_key_env="ACME_TOKEN" if api_user else None,
+        ),
+        ClientEntry(
+            name="globex",
+            id=3,
+            monthly_kpi=20,
+            monthly_sending_target=3000,
+            billing_type="retainer",
+            retainer_amount=4000.0,
+            monthly_costs=100.0,
+            api_key_env="GLOBEX_TOKEN" if api_user else None,
+        ),
     ]
     return entries
 
@@ -116,7 +160,9 @@ class PinnedClock(SystemClock):
 class Rig:
     """A monitor wired to a simulator and a SQLite file."""
 
-    def __init__(self, monitor: PortalMonitor, simulator: Simulator, store: Store, clock: Clock) -> None:
+    def __init__(
+        self, monitor: PortalMonitor, simulator: Simulator, store: Store, clock: Clock
+    ) -> None:
         self.monitor = monitor
         self.sim = simulator
         self.store = store
@@ -147,27 +193,49 @@ async def rig(
     data = dataset or hand_dataset()
     clock: Clock = PinnedClock() if http else FakeClock(NOW)
     sim_clock: Clock = clock
-    sim = Simulator(data, FaultSet.parse(faults, seed=3), sim_clock, max_per_page=100,
-                    latency=latency or LatencyModel.fixed(0.01))
+    sim = Simulator(
+        data,
+        FaultSet.parse(faults, seed=3),
+        sim_clock,
+        max_per_page=100,
+        latency=latency or LatencyModel.fixed(0.01),
+    )
     fast = http  # real time: keep every wait short
-    retry = RetryConfig(attempts=attempts, jitter=0.0, backoff_initial=0.05 if fast else 1.0,
-                        backoff_max=0.2 if fast else 10.0, retry_after_cap=2.0 if fast else 60.0)
+    retry = RetryConfig(
+        attempts=attempts,
+        jitter=0.0,
+        backoff_initial=0.05 if fast else 1.0,
+        backoff_max=0.2 if fast else 10.0,
+        retry_after_cap=2.0 if fast else 60.0,
+    )
     breaker = BreakerConfig(failure_threshold=threshold, reset_timeout=0.5 if fast else 30.0)
 
     async def build(base_url: str, transports: dict[str, object] | None) -> Rig:
         config = Config(
-            instances=[InstanceConfig(
-                name="sim", base_url=base_url, master_token_env="SIM_MASTER",
-                concurrency=concurrency, sender_emails_per_page=per_page,
-                attempt_timeout=1.0 if fast else 45.0, request_deadline=4.0 if fast else 120.0,
-            )],
+            instances=[
+                InstanceConfig(
+                    name="sim",
+                    base_url=base_url,
+                    master_token_env="SIM_MASTER",
+                    concurrency=concurrency,
+                    sender_emails_per_page=per_page,
+                    attempt_timeout=1.0 if fast else 45.0,
+                    request_deadline=4.0 if fast else 120.0,
+                )
+            ],
             clients=list(clients if clients is not None else registry(data, api_user=api_user)),
             retry=retry,
             breaker=breaker,
         )
         store = await Store.open(tmp_path / "records.sqlite3", clock=clock)
-        monitor = PortalMonitor(config, secrets=Secrets(token_env(data)), clock=clock, store=store,
-                                transports=transports, hysteresis=hysteresis)  # type: ignore[arg-type]
+        monitor = PortalMonitor(
+            config,
+            secrets=Secrets(token_env(data)),
+            clock=clock,
+            store=store,
+            transports=transports,
+            hysteresis=hysteresis,
+        )  # type: ignore[arg-type]
         return Rig(monitor, sim, store, clock)
 
     if http:

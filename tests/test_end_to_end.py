@@ -12,13 +12,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from support import NOW, hand_dataset, rig
 
 from portal_tui.dashboards.base import DashboardName, ValidationErrorType
 from portal_tui.fetch.breaker import BreakerState
 from portal_tui.freshness import FreshnessState, Overlay
 from portal_tui.simulator import LatencyModel
 from portal_tui.snapshot import DashboardSnapshot
+from support import NOW, hand_dataset, rig
 
 KPI, VOLUME, REVENUE, INFRA = (
     DashboardName.KPI,
@@ -128,7 +128,9 @@ async def test_one_request_per_distinct_key_and_dashboards_share_responses(tmp_p
 
 async def test_concurrent_refreshes_share_one_call_per_key(tmp_path: Path) -> None:
     async with rig(tmp_path) as r:
-        await asyncio.gather(r.monitor.refresh([KPI]), r.monitor.refresh([VOLUME]), r.monitor.refresh([KPI]))
+        await asyncio.gather(
+            r.monitor.refresh([KPI]), r.monitor.refresh([VOLUME]), r.monitor.refresh([KPI])
+        )
         assert r.sim.counters.by_endpoint["stats"] == 3 * 4
 
 
@@ -162,7 +164,9 @@ async def test_revoked_token_fails_the_workspace_and_keeps_the_old_value_stale(
         assert "401" in (snap.row_meta[GLOBEX].error or "")
         assert not snap.row_meta[ACME].stale  # siblings unaffected
         logs = await r.store.recent_api_calls(failures_only=True)
-        assert {(c.workspace, c.error_type, c.status_code) for c in logs} == {("Globex", "4xx", 401)}
+        assert {(c.workspace, c.error_type, c.status_code) for c in logs} == {
+            ("Globex", "4xx", 401)
+        }
         assert all(c.attempt == 1 for c in logs)  # 4xx is never retried
 
 
@@ -234,7 +238,9 @@ async def test_unreachable_instance_reported_once(tmp_path: Path) -> None:
     async with rig(tmp_path, faults="down", attempts=2) as r:
         await r.monitor.refresh()
         for snap in r.monitor.snapshots.values():
-            assert [(f.workspace, f.request) for f in snap.failures] == [(None, "upstream unreachable")]
+            assert [(f.workspace, f.request) for f in snap.failures] == [
+                (None, "upstream unreachable")
+            ]
         assert r.monitor.unreachable.keys() == {"sim"}
         assert any("unreachable" in reason for reason in r.monitor.health().reasons)
         logs = await r.store.recent_api_calls(limit=1000)
@@ -295,9 +301,13 @@ async def test_fault_lands_in_state_and_record(
 
 
 async def test_schema_drift_recorded_field_by_field(tmp_path: Path) -> None:
-    async with rig(tmp_path, faults="drift@2/stats=missing:interested,drift@3/stats=wrong_type:bounced") as r:
+    async with rig(
+        tmp_path, faults="drift@2/stats=missing:interested,drift@3/stats=wrong_type:bounced"
+    ) as r:
         await r.monitor.refresh([KPI])
-        issues = {(i.workspace, i.field_name, i.error_type) for i in r.monitor.snapshots[KPI].issues}
+        issues = {
+            (i.workspace, i.field_name, i.error_type) for i in r.monitor.snapshots[KPI].issues
+        }
         assert ("Acme Corp", "stats.data.interested", ValidationErrorType.MISSING_FIELD) in issues
         assert ("Globex", "stats.data.bounced", ValidationErrorType.INVALID_TYPE) in issues
         stored = await r.store.open_validation_errors("kpi")
@@ -336,8 +346,10 @@ async def test_pagination_that_loops_is_reported_and_not_followed(tmp_path: Path
         # back cannot loop us; the data is whole, and the anomaly is said.
         assert acme.mailbox_count == 3 and acme.complete  # type: ignore[attr-defined]
         assert r.sim.counters.by_endpoint["sender-emails"] == 2 + 1 + 1
-        assert any("last page 2 links.next is not null (points at page 1)" in w
-                   for w in snap.warnings["Acme Corp"])
+        assert any(
+            "last page 2 links.next is not null (points at page 1)" in w
+            for w in snap.warnings["Acme Corp"]
+        )
 
 
 async def test_pagination_over_http_follows_pages(tmp_path: Path) -> None:
@@ -383,8 +395,12 @@ async def test_cycle_is_recorded_and_snapshots_restore(tmp_path: Path) -> None:
         assert set(snaps) == {d.value for d in DashboardName}
         from portal_tui.monitor import PortalMonitor
 
-        fresh = PortalMonitor(r.monitor.config, secrets=r.monitor.fetcher._secrets,  # noqa: SLF001
-                              clock=r.clock, store=r.store)
+        fresh = PortalMonitor(
+            r.monitor.config,
+            secrets=r.monitor.fetcher._secrets,
+            clock=r.clock,
+            store=r.store,
+        )
         assert await fresh.restore() == 4
         assert fresh.snapshots[KPI].restored
         assert [x.model_dump() for x in fresh.snapshots[KPI].rows] == [
@@ -402,7 +418,9 @@ async def test_workspace_transitions_need_a_run_of_failures_then_recover(tmp_pat
 
         r.faults.add_spec("revoked@3")
         await r.monitor.refresh([KPI], force=True)
-        assert not [e for e in events if isinstance(e, WorkspaceTransition)]  # one blip pages nobody
+        assert not [
+            e for e in events if isinstance(e, WorkspaceTransition)
+        ]  # one blip pages nobody
         await r.monitor.refresh([KPI], force=True)
         flips = [e for e in events if isinstance(e, WorkspaceTransition)]
         assert [(f.workspace, f.to_state.value) for f in flips] == [("Globex", "failing")]
@@ -412,14 +430,17 @@ async def test_workspace_transitions_need_a_run_of_failures_then_recover(tmp_pat
         flips = [e for e in events if isinstance(e, WorkspaceTransition)]
         assert [f.to_state.value for f in flips] == ["failing", "recovered"]
         stored = await r.store.state_transitions(NOW - timedelta(hours=1))
-        assert [(t.workspace, t.to_state) for t in stored] == [("Globex", "failing"), ("Globex", "recovered")]
+        assert [(t.workspace, t.to_state) for t in stored] == [
+            ("Globex", "failing"),
+            ("Globex", "recovered"),
+        ]
 
 
 async def test_health_score_follows_the_spec(tmp_path: Path) -> None:
     async with rig(tmp_path, attempts=1) as r:
         await r.monitor.refresh()
         assert r.monitor.health().score == 100
-        r.monitor.fetcher._instances["sim"].breaker._threshold = 1000  # noqa: SLF001
+        r.monitor.fetcher._instances["sim"].breaker._threshold = 1000
         r.faults.add_spec("5xx@2=1,5xx@3=1")
         await r.monitor.refresh(force=True)
         health = r.monitor.health()

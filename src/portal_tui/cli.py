@@ -97,6 +97,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("portal-tui: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line for the user, the details in a file
+        where = _write_crash_report(exc)
+        print(
+            f"portal-tui: internal error ({type(exc).__name__}: {exc}); this is a bug. "
+            f"Details: {where}",
+            file=sys.stderr,
+        )
+        return ExitCode.UNKNOWN
+
+
+def _write_crash_report(exc: BaseException) -> str:
+    """Write the traceback (redacted) beside the database; return where it went."""
+    import traceback
+    from datetime import UTC, datetime
+
+    from portal_tui.locations import data_dir
+    from portal_tui.upstream.client import redact
+
+    text = redact("".join(traceback.format_exception(exc)))
+    try:
+        folder = data_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "crash.log"
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(f"--- {datetime.now(UTC).isoformat()}\n{text}\n")
+        return str(path)
+    except OSError:
+        return "(could not write crash.log; run with PYTHONFAULTHANDLER=1 for more)"
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -17,7 +17,6 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
-
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -231,7 +230,9 @@ class Fetcher:
             mailboxes.extend(page.data)
         last_next = pages[max(pages)].links.next
         if last_next:
-            anomalies.append(f"last page {max(pages)} links.next is not null ({_page_of(last_next)})")
+            anomalies.append(
+                f"last page {max(pages)} links.next is not null ({_page_of(last_next)})"
+            )
         collection = MailboxCollection(
             mailboxes, meta, pages_fetched=len(seen_pages), anomalies=tuple(anomalies)
         )

@@ -1,0 +1,99 @@
+"""Small text formatters for table cells: numbers, money, times, sparklines.
+
+Pure functions, so render code and tests share them. ``—`` stands for "no
+value" everywhere, never a zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+NONE = "—"
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def fmt_int(value: float | None) -> str:
+    """``12,345`` (rounded), or ``—``."""
+    if value is None:
+        return NONE
+    return f"{round(value):,}"
+
+
+def fmt_pct(value: float | None, digits: int = 0) -> str:
+    """A percentage already in percent: ``84%`` / ``84.2%``."""
+    if value is None:
+        return NONE
+    return f"{value:,.{digits}f}%"
+
+
+def fmt_ratio(value: float | None, digits: int = 0) -> str:
+    """A ratio (0.4) shown as a percentage (``40%``)."""
+    return NONE if value is None else fmt_pct(value * 100, digits)
+
+
+def fmt_money(value: float | None) -> str:
+    """``$1,234`` for large amounts, ``$0.91`` for small ones."""
+    if value is None:
+        return NONE
+    sign = "-" if value < 0 else ""
+    amount = abs(value)
+    if amount >= 1000:
+        return f"{sign}${amount:,.0f}"
+    return f"{sign}${amount:,.2f}"
+
+
+def fmt_compact(value: float | None) -> str:
+    """``1.2M``, ``34k``, ``950`` for summary lines."""
+    if value is None:
+        return NONE
+    amount = abs(value)
+    sign = "-" if value < 0 else ""
+    if amount >= 1_000_000:
+        return f"{sign}{amount / 1_000_000:.1f}M"
+    if amount >= 10_000:
+        return f"{sign}{amount / 1000:.0f}k"
+    return f"{value:,.0f}"
+
+
+def fmt_ms(value: float | None) -> str:
+    """``83 ms`` or ``1.2 s``."""
+    if value is None:
+        return NONE
+    if value >= 1000:
+        return f"{value / 1000:.1f} s"
+    return f"{value:.0f} ms"
+
+
+def fmt_clock(when: datetime | None, now: datetime | None = None) -> str:
+    """``12:00:16Z`` (UTC); with the date when it is not ``now``'s day."""
+    if when is None:
+        return NONE
+    if now is not None and when.date() != now.date():
+        return f"{when:%m-%d %H:%M}Z"
+    return f"{when:%H:%M:%S}Z"
+
+
+def fmt_bool(value: bool | None, yes: str = "✔ yes", no: str = "✗ no") -> str:
+    """A boolean as a word with a symbol."""
+    if value is None:
+        return NONE
+    return yes if value else no
+
+
+def sparkline(values: Sequence[float], width: int = 20) -> str:
+    """The last ``width`` values as block characters, scaled to their own range."""
+    data = list(values)[-width:]
+    if not data:
+        return ""
+    low, high = min(data), max(data)
+    span = high - low
+    top = len(SPARK_BLOCKS) - 1
+    if span <= 0:
+        return SPARK_BLOCKS[0] * len(data)
+    return "".join(SPARK_BLOCKS[round((v - low) / span * top)] for v in data)
+
+
+def clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters with an ellipsis."""
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"

@@ -1,0 +1,179 @@
+"""What a table shows, independent of drawing: columns, rows, filter and sort.
+
+:class:`TableView` is pure (no Textual), so filtering and sorting are
+unit-tested directly, and the one table widget
+(:class:`~portal_tui.console.widgets.row_table.RowTable`) only draws the
+rows it is handed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from rich.cells import cell_len
+
+Tone = Literal["", "good", "warn", "bad", "muted", "accent"]
+"""A cell's emphasis; colour is a third cue only, the text always says it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column: its label, alignment, width policy and sort direction."""
+
+    key: str
+    label: str
+    align: Literal["left", "right"] = "left"
+    width: int | None = None
+    """Fixed width; None fits the content (sampled), up to ``max_width``."""
+    max_width: int = 40
+    numeric: bool = False
+    """Numeric columns sort largest first on the first press."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceRef:
+    """Which workspace a row is about, for the detail screen."""
+
+    instance: str
+    workspace: str
+    workspace_id: int | None = None
+
+
+@dataclass(slots=True)
+class TableRow:
+    """One row: display texts, raw values to sort by, tones, and what it refers to."""
+
+    key: str
+    cells: tuple[str, ...]
+    sort_values: tuple[Any, ...] = ()
+    tones: tuple[Tone, ...] = ()
+    workspace: WorkspaceRef | None = None
+    target: str | None = None
+    """A pane id this row leads to on ``enter`` (Overview's dashboard rows)."""
+    search: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.search:
+            self.search = " ".join(self.cells).casefold()
+        if not self.sort_values:
+            self.sort_values = self.cells
+
+    def tone(self, index: int) -> Tone:
+        """The tone of cell ``index`` (plain when unset)."""
+        return self.tones[index] if index < len(self.tones) else ""
+
+
+SAMPLE_ROWS = 2000
+"""Rows measured to size a fitted column; a 50,000-row table is not measured whole."""
+
+
+class TableView:
+    """All rows of a table, and the filtered, sorted subset to show."""
+
+    def __init__(self, columns: Sequence[Column]) -> None:
+        self.columns: tuple[Column, ...] = tuple(columns)
+        self._rows: list[TableRow] = []
+        self._visible: list[TableRow] = []
+        self.filter_text = ""
+        self.sort_index: int | None = None
+        """Column sorted by; None keeps the order the rows came in (the dashboard's rank)."""
+        self.sort_descending = False
+        self.widths: tuple[int, ...] = tuple(self._fit(i, []) for i in range(len(self.columns)))
+
+    # -- content ------------------------------------------------------------------------
+
+    @property
+    def total(self) -> int:
+        """Rows before filtering."""
+        return len(self._rows)
+
+    @property
+    def rows(self) -> list[TableRow]:
+        """The rows to show, filtered and sorted."""
+        return self._visible
+
+    def set_rows(self, rows: Sequence[TableRow]) -> None:
+        """Replace every row; filter and sort are kept."""
+        self._rows = list(rows)
+        self.widths = tuple(self._fit(i, self._rows) for i in range(len(self.columns)))
+        self._apply()
+
+    def index_of(self, key: str) -> int | None:
+        """Position of the row ``key`` among the visible rows."""
+        for index, row in enumerate(self._visible):
+            if row.key == key:
+                return index
+        return None
+
+    # -- filter and sort ----------------------------------------------------------------
+
+    def set_filter(self, text: str) -> None:
+        """Keep rows containing every word of ``text`` (case-insensitive)."""
+        self.filter_text = text.strip()
+        self._apply()
+
+    def cycle_sort(self) -> str:
+        """Next sort: the given order, then each column in turn; returns its description."""
+        if self.sort_index is None:
+            self.sort_index = 0
+        elif self.sort_index + 1 < len(self.columns):
+            self.sort_index += 1
+        else:
+            self.sort_index = None
+        if self.sort_index is not None:
+            self.sort_descending = self.columns[self.sort_index].numeric
+        self._apply()
+        return self.sort_description
+
+    @property
+    def sort_description(self) -> str:
+        """``Leads ↓`` or ``default order``."""
+        if self.sort_index is None:
+            return "default order"
+        arrow = "↓" if self.sort_descending else "↑"
+        return f"{self.columns[self.sort_index].label} {arrow}"
+
+    @property
+    def filter_description(self) -> str:
+        """``'acme' 3/26`` or empty when no filter is set."""
+        if not self.filter_text:
+            return ""
+        return f"'{self.filter_text}' {len(self._visible)}/{len(self._rows)}"
+
+    def _apply(self) -> None:
+        rows = self._rows
+        if self.filter_text:
+            words = self.filter_text.casefold().split()
+            rows = [r for r in rows if all(w in r.search for w in words)]
+        else:
+            rows = list(rows)
+        if self.sort_index is not None:
+            rows = _sorted(rows, self.sort_index, self.sort_descending)
+        self._visible = rows
+
+    def _fit(self, index: int, rows: Sequence[TableRow]) -> int:
+        column = self.columns[index]
+        if column.width is not None:
+            return column.width
+        widest = cell_len(column.label) + 2  # room for the sort arrow
+        for row in rows[:SAMPLE_ROWS]:
+            if index < len(row.cells):
+                widest = max(widest, cell_len(row.cells[index]))
+        return min(widest, column.max_width)
+
+
+def _sorted(rows: list[TableRow], index: int, descending: bool) -> list[TableRow]:
+    """Sort by column ``index``; missing values always last, ties keep their order."""
+
+    def value(row: TableRow) -> Any:
+        return row.sort_values[index] if index < len(row.sort_values) else None
+
+    present = [r for r in rows if value(r) is not None]
+    missing = [r for r in rows if value(r) is None]
+    try:
+        present.sort(key=value, reverse=descending)
+    except TypeError:  # mixed types in one column: compare as text
+        present.sort(key=lambda r: str(value(r)), reverse=descending)
+    return present + missing
