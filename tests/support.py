@@ -9,8 +9,8 @@ file. Nothing here is mocked.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from portal_tui.simulator import (
     SimWorkspace,
     serve_simulator,
 )
+from portal_tui.simulator.server import SimulatorServer
 from portal_tui.store.database import Store
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -167,6 +168,8 @@ class Rig:
         self.sim = simulator
         self.store = store
         self.clock = clock
+        self.server: SimulatorServer | None = None
+        """The loopback HTTP server (``http=True`` rigs only)."""
 
     @property
     def faults(self) -> FaultSet:
@@ -188,8 +191,17 @@ async def rig(
     threshold: int = 5,
     latency: LatencyModel | None = None,
     hysteresis: HysteresisPolicy | None = None,
+    attempt_timeout: float | None = None,
+    request_deadline: float | None = None,
+    reset_timeout: float | None = None,
+    front: Callable[[str], AbstractAsyncContextManager[str]] | None = None,
 ) -> AsyncIterator[Rig]:
-    """Open a rig; in-process on a FakeClock at :data:`NOW`, or over loopback HTTP."""
+    """Open a rig; in-process on a FakeClock at :data:`NOW`, or over loopback HTTP.
+
+    ``attempt_timeout``, ``request_deadline`` and ``reset_timeout`` override the
+    defaults (1 s / 4 s / 0.5 s over HTTP). ``front`` (HTTP only) wraps the
+    simulator's base URL, e.g. in a delaying proxy, and yields the URL to use.
+    """
     data = dataset or hand_dataset()
     clock: Clock = PinnedClock() if http else FakeClock(NOW)
     sim_clock: Clock = clock
@@ -208,7 +220,10 @@ async def rig(
         backoff_max=0.2 if fast else 10.0,
         retry_after_cap=2.0 if fast else 60.0,
     )
-    breaker = BreakerConfig(failure_threshold=threshold, reset_timeout=0.5 if fast else 30.0)
+    breaker = BreakerConfig(
+        failure_threshold=threshold,
+        reset_timeout=reset_timeout or (0.5 if fast else 30.0),
+    )
 
     async def build(base_url: str, transports: dict[str, object] | None) -> Rig:
         config = Config(
@@ -219,8 +234,8 @@ async def rig(
                     master_token_env="SIM_MASTER",
                     concurrency=concurrency,
                     sender_emails_per_page=per_page,
-                    attempt_timeout=1.0 if fast else 45.0,
-                    request_deadline=4.0 if fast else 120.0,
+                    attempt_timeout=attempt_timeout or (1.0 if fast else 45.0),
+                    request_deadline=request_deadline or (4.0 if fast else 120.0),
                 )
             ],
             clients=list(clients if clients is not None else registry(data, api_user=api_user)),
@@ -239,8 +254,13 @@ async def rig(
         return Rig(monitor, sim, store, clock)
 
     if http:
-        async with serve_simulator(sim, host="127.0.0.1", port=0) as server:
-            built = await build(server.base_url, None)
+        async with AsyncExitStack() as stack:
+            server = await stack.enter_async_context(serve_simulator(sim, port=0))
+            base_url = server.base_url
+            if front is not None:
+                base_url = await stack.enter_async_context(front(base_url))
+            built = await build(base_url, None)
+            built.server = server
             try:
                 yield built
             finally:

@@ -54,7 +54,7 @@ async def test_fresh_file_gets_every_table_the_view_and_the_version(tmp_path: Pa
     assert found["view"] == {"dashboard_health_summary"}
     assert "uq_data_validation_errors_open" in found["index"]
     assert "idx_api_health_logs_workspace" in found["index"]
-    assert pragma(path, "user_version") == SCHEMA_VERSION == 1
+    assert pragma(path, "user_version") == SCHEMA_VERSION == 2
     assert pragma(path, "application_id") == schema.APPLICATION_ID
     assert pragma(path, "journal_mode") == "wal"
 
@@ -100,14 +100,15 @@ async def test_a_new_migration_applies_only_what_is_pending(
 ) -> None:
     path = tmp_path / "records.sqlite3"
     await (await Store.open(path, clock=clock())).close()
-    v2 = schema.Migration(
-        2, "add a note column", ("ALTER TABLE refresh_cycles ADD COLUMN note TEXT",)
+    nxt = SCHEMA_VERSION + 1
+    extra = schema.Migration(
+        nxt, "add a note column", ("ALTER TABLE refresh_cycles ADD COLUMN note TEXT",)
     )
-    monkeypatch.setattr(schema, "MIGRATIONS", (*schema.MIGRATIONS, v2))
-    assert [m.version for m in schema.pending(1)] == [2]
-    for _ in range(2):  # the second open must not re-apply v2
+    monkeypatch.setattr(schema, "MIGRATIONS", (*schema.MIGRATIONS, extra))
+    assert [m.version for m in schema.pending(SCHEMA_VERSION)] == [nxt]
+    for _ in range(2):  # the second open must not re-apply it
         await (await Store.open(path, clock=clock())).close()
-    assert pragma(path, "user_version") == 2
+    assert pragma(path, "user_version") == nxt
     with sqlite3.connect(path) as raw:
         columns = [r[1] for r in raw.execute("PRAGMA table_info(refresh_cycles)")]
     assert columns.count("note") == 1
@@ -118,11 +119,13 @@ async def test_a_failing_migration_leaves_the_old_version(
 ) -> None:
     path = tmp_path / "records.sqlite3"
     await (await Store.open(path, clock=clock())).close()
-    broken = schema.Migration(2, "broken", ("CREATE TABLE extra (x)", "THIS IS NOT SQL"))
+    broken = schema.Migration(
+        SCHEMA_VERSION + 1, "broken", ("CREATE TABLE extra (x)", "THIS IS NOT SQL")
+    )
     monkeypatch.setattr(schema, "MIGRATIONS", (*schema.MIGRATIONS, broken))
     with pytest.raises(StoreError, match="upgrading the schema"):
         await Store.open(path, clock=clock())
-    assert pragma(path, "user_version") == 1
+    assert pragma(path, "user_version") == SCHEMA_VERSION
     assert "extra" not in objects(path)["table"]
 
 

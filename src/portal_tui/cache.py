@@ -67,7 +67,7 @@ class TtlCache(Generic[K, V]):
         self._clock = clock
         self._max_staleness = max_staleness
         self._entries: dict[K, _Entry[V]] = {}
-        self._loading: dict[K, asyncio.Task[V]] = {}
+        self._loading: dict[K, asyncio.Task[_Entry[V]]] = {}
         self.hits = 0
         self.misses = 0
         self.stale_served = 0
@@ -90,7 +90,8 @@ class TtlCache(Generic[K, V]):
         now = self._clock.monotonic()
         if entry is not None:
             entry.tags.update(tags)
-            if not force and now - entry.fetched_mono < ttl:
+            # Never a hit older than max_staleness, whatever TTL the caller brings.
+            if not force and now - entry.fetched_mono < min(ttl, self._max_staleness):
                 self.hits += 1
                 return CacheResult(entry.value, entry.fetched_at, now - entry.fetched_mono, True)
         self.misses += 1
@@ -102,7 +103,7 @@ class TtlCache(Generic[K, V]):
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
         try:
             # shield: one caller giving up must not cancel the load others wait on.
-            value = await asyncio.shield(task)
+            stored = await asyncio.shield(task)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -115,20 +116,22 @@ class TtlCache(Generic[K, V]):
                         fallback.value, fallback.fetched_at, age, True, stale=True, error=exc
                     )
             raise
-        stored = self._entries[key]
+        # The entry the load made, not a lookup: a clear() between the load finishing
+        # and this waiter resuming must not turn a good answer into a KeyError.
         stored.tags.update(tags)
         return CacheResult(
-            value, stored.fetched_at, self._clock.monotonic() - stored.fetched_mono, False
+            stored.value, stored.fetched_at, self._clock.monotonic() - stored.fetched_mono, False
         )
 
-    async def _load(self, key: K, loader: Callable[[], Awaitable[V]], tags: set[str]) -> V:
+    async def _load(self, key: K, loader: Callable[[], Awaitable[V]], tags: set[str]) -> _Entry[V]:
         try:
             value = await loader()
             previous = self._entries.get(key)
             if previous is not None:
                 tags |= previous.tags
-            self._entries[key] = _Entry(value, self._clock.now(), self._clock.monotonic(), tags)
-            return value
+            entry = _Entry(value, self._clock.now(), self._clock.monotonic(), tags)
+            self._entries[key] = entry
+            return entry
         finally:
             self._loading.pop(key, None)
 

@@ -58,6 +58,7 @@ def build_report(monitor: PortalMonitor, names: list[DashboardName]) -> dict[str
     """The ``check --json`` document (schema version :data:`CHECK_SCHEMA_VERSION`)."""
     health = monitor.health()
     now = monitor.clock.now()
+    verify_tls = {i.name: i.verify_tls for i in monitor.config.instances}
     boards: dict[str, Any] = {}
     for name in names:
         snap = monitor.snapshots.get(name)
@@ -113,6 +114,7 @@ def build_report(monitor: PortalMonitor, names: list[DashboardName]) -> dict[str
                 "consecutive_failures": b.consecutive_failures,
                 "next_probe_at": b.next_probe_at.isoformat() if b.next_probe_at else None,
                 "unreachable": monitor.unreachable.get(b.instance),
+                "verify_tls": verify_tls.get(b.instance, True),
             }
             for b in monitor.breakers()
         ],
@@ -124,8 +126,10 @@ def build_report(monitor: PortalMonitor, names: list[DashboardName]) -> dict[str
     }
 
 
-def print_human(report: dict[str, Any], out: TextIO = sys.stdout) -> None:
-    """A summary that reads well in a terminal or a cron mail."""
+def print_human(report: dict[str, Any], out: TextIO | None = None) -> None:
+    """A summary that reads well in a terminal or a cron mail (default: stdout)."""
+    # sys.stdout looked up now, not at import: it may have been replaced since.
+    out = out or sys.stdout
     demo = " [DEMO: built-in simulator]" if report["demo"] else ""
     health = report["health"]
     out.write(f"portal-tui check: {report['status']} (health {health['score']}/100){demo}\n")
@@ -151,6 +155,8 @@ def print_human(report: dict[str, Any], out: TextIO = sys.stdout) -> None:
             line += f", next probe {inst['next_probe_at']}"
         if inst["unreachable"]:
             line += f"; UPSTREAM UNREACHABLE: {inst['unreachable']}"
+        if not inst.get("verify_tls", True):
+            line += "; TLS VERIFICATION OFF (verify_tls = false in the config)"
         out.write(line + "\n")
     failures = [
         (name, f)
@@ -176,7 +182,8 @@ def print_human(report: dict[str, Any], out: TextIO = sys.stdout) -> None:
         )
 
 
-def print_json(report: dict[str, Any], out: TextIO = sys.stdout) -> None:
-    """The report as one JSON document."""
+def print_json(report: dict[str, Any], out: TextIO | None = None) -> None:
+    """The report as one JSON document (default: stdout)."""
+    out = out or sys.stdout
     json.dump(report, out, indent=2, sort_keys=False)
     out.write("\n")

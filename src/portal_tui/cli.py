@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any, NoReturn
 
 from portal_tui import __version__
 from portal_tui.errors import ConfigError, ExitCode, PortalError, StoreError
@@ -65,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="limit to a dashboard (repeatable)",
     )
 
+    _offline_commands(sub)
+
     sim = sub.add_parser("simulate", help="serve the Email Bison simulator over HTTP on loopback")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8765)
@@ -76,6 +79,65 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _span(text: str) -> timedelta:
+    """argparse type for ``--since``: ``30m``, ``1h``, ``24h``, ``7d`` (bad → exit 3)."""
+    from portal_tui.timespan import parse_span
+
+    try:
+        return parse_span(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 120:
+        raise argparse.ArgumentTypeError(f"invalid seconds {text!r}: a number in (0, 120]")
+    return value
+
+
+def _offline_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """``export``, ``history`` and ``doctor``."""
+    export = sub.add_parser(
+        "export",
+        help="incident report from the local records alone (no network, no tokens)",
+        description="Health, dashboard states and ages, failing workspaces, open consistency "
+        "findings and validation errors, API errors and the timeline, from SQLite alone.",
+    )
+    _common(export)
+    export.add_argument("--format", choices=("md", "json"), default="md", help="default: md")
+    export.add_argument(
+        "-o", "--output", metavar="FILE", help="write FILE (atomically) instead of stdout"
+    )
+    export.add_argument(
+        "--since", type=_span, default="1h", metavar="SPAN", help="window, e.g. 1h (default), 24h"
+    )
+
+    history = sub.add_parser(
+        "history",
+        help="per instance and workspace: success rate, p50/p95, errors, transitions",
+    )
+    _common(history)
+    history.add_argument(
+        "--since", type=_span, default="24h", metavar="SPAN", help="1h, 24h (default), 7d, ..."
+    )
+    history.add_argument("--workspace", metavar="NAME", help="one workspace (any case)")
+    history.add_argument("--json", action="store_true", help="print JSON")
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="check config, tokens, data dir, database and upstream; exit codes as check",
+    )
+    _common(doctor)
+    doctor.add_argument("--json", action="store_true", help="print JSON")
+    doctor.add_argument(
+        "--timeout", type=_seconds, default=5.0, metavar="SECONDS", help="per upstream probe"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -84,6 +146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
         if args.command == "simulate":
             return _simulate(args)
+        if args.command == "export":
+            return _export(args)
+        if args.command == "history":
+            return _history(args)
+        if args.command == "doctor":
+            return _doctor(args)
         return _console(args)
     except ConfigError as exc:
         print(f"portal-tui: config error: {exc}", file=sys.stderr)
@@ -97,25 +165,71 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("portal-tui: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout closed early (``| head``): not an error worth a word
+        _silence_stdout()
+        return ExitCode.OK
     except Exception as exc:  # a bug: one line for the user, the details in a file
-        where = _write_crash_report(exc)
+        scrub = _scrubber(args)
+        where = _write_crash_report(exc, scrub)
         print(
-            f"portal-tui: internal error ({type(exc).__name__}: {exc}); this is a bug. "
-            f"Details: {where}",
+            f"portal-tui: internal error ({type(exc).__name__}: {scrub(str(exc))}); this is a "
+            f"bug. Details: {where}",
             file=sys.stderr,
         )
         return ExitCode.UNKNOWN
 
 
-def _write_crash_report(exc: BaseException) -> str:
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _scrubber(args: argparse.Namespace) -> Callable[[str], str]:
+    """Redaction for crash text: bearer headers, token query parameters and token values.
+
+    The values are those of the variables the config names (when it can be
+    read) and of any variable whose name says it holds a secret: a crash
+    message or traceback may quote a token verbatim.
+    """
+    import contextlib
+    import os
+    import re
+
+    from portal_tui.config import Secrets, find_config_path, load_config
+    from portal_tui.upstream.client import redact
+
+    secret_name = re.compile(r"(?i)token|secret|passw|api_?key|bearer|auth")
+    values = {v for k, v in os.environ.items() if secret_name.search(k) and len(v) >= 8}
+    with contextlib.suppress(Exception):  # best effort: the config may be what is broken
+        path = find_config_path(getattr(args, "config", None))
+        if path is not None:
+            config = load_config(path, check_env=False)
+            values.update(v for v in Secrets().token_values(config) if len(v) >= 8)
+    ordered = sorted(values, key=len, reverse=True)  # a token inside another goes second
+
+    def scrub(text: str) -> str:
+        text = redact(text)
+        for value in ordered:
+            text = text.replace(value, "[redacted]")
+        return text
+
+    return scrub
+
+
+def _write_crash_report(exc: BaseException, scrub: Callable[[str], str]) -> str:
     """Write the traceback (redacted) beside the database; return where it went."""
     import traceback
     from datetime import UTC, datetime
 
     from portal_tui.locations import data_dir
-    from portal_tui.upstream.client import redact
 
-    text = redact("".join(traceback.format_exception(exc)))
+    text = scrub("".join(traceback.format_exception(exc)))
     try:
         folder = data_dir()
         folder.mkdir(parents=True, exist_ok=True)
@@ -145,6 +259,93 @@ def _check(args: argparse.Namespace) -> int:
         return int(code)
 
     return asyncio.run(go())
+
+
+def _export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from portal_tui.clock import SystemClock
+    from portal_tui.export import build_report, render_json, write_atomically
+    from portal_tui.export_markdown import render_markdown
+    from portal_tui.local_records import locate_records, open_records
+
+    location = locate_records(config_arg=args.config, demo=args.demo, db_arg=args.db)
+    target = Path(args.output).expanduser() if args.output else None
+    if target is not None and (target.is_dir() or not target.parent.is_dir()):
+        print(
+            f"portal-tui export: cannot write {target}: "
+            + ("it is a directory" if target.is_dir() else f"no directory {target.parent}"),
+            file=sys.stderr,
+        )
+        return ExitCode.UNKNOWN
+
+    async def go() -> dict[str, object]:
+        clock = SystemClock()
+        store = await open_records(location, clock)
+        try:
+            for notice in store.notices:
+                print(f"portal-tui: {notice}", file=sys.stderr)
+            return await build_report(store, location, now=clock.now(), since=args.since)
+        finally:
+            await store.close()
+
+    report = asyncio.run(go())
+    text = render_json(report) if args.format == "json" else render_markdown(report)
+    if target is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            write_atomically(target, text)
+        except OSError as exc:
+            print(
+                f"portal-tui export: cannot write {target}: {exc.strerror or exc}", file=sys.stderr
+            )
+            return ExitCode.UNKNOWN
+        print(f"portal-tui export: wrote {target}", file=sys.stderr)
+    return ExitCode.OK
+
+
+def _history(args: argparse.Namespace) -> int:
+    from portal_tui.clock import SystemClock
+    from portal_tui.history_report import build_history, print_history, print_history_json
+    from portal_tui.local_records import locate_records, open_records
+
+    location = locate_records(config_arg=args.config, demo=args.demo, db_arg=args.db)
+
+    async def go() -> dict[str, Any]:
+        clock = SystemClock()
+        store = await open_records(location, clock)
+        try:
+            for notice in store.notices:
+                print(f"portal-tui: {notice}", file=sys.stderr)
+            return await build_history(
+                store, now=clock.now(), since=args.since, workspace=args.workspace
+            )
+        finally:
+            await store.close()
+
+    doc = asyncio.run(go())
+    if args.workspace and not doc["workspaces"]:
+        known = ", ".join(doc["known_workspaces"][:15]) or "none"
+        print(
+            f"portal-tui history: nothing recorded for workspace {args.workspace!r} in the last "
+            f"{doc['window']}; workspaces with records: {known}",
+            file=sys.stderr,
+        )
+    (print_history_json if args.json else print_history)(doc, sys.stdout)
+    return ExitCode.OK
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from portal_tui.doctor import print_doctor, print_doctor_json, run_doctor
+
+    report = asyncio.run(
+        run_doctor(
+            config_arg=args.config, demo=args.demo, db_arg=args.db, probe_seconds=args.timeout
+        )
+    )
+    (print_doctor_json if args.json else print_doctor)(report, sys.stdout)
+    return int(report.exit_code)
 
 
 def _simulate(args: argparse.Namespace) -> int:

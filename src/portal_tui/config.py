@@ -37,14 +37,34 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_LITERAL_TOKEN_REFUSED = (
+    "must be the NAME of an environment variable holding the token, not the token "
+    "itself (literal tokens are refused: put it in the environment and name it here)"
+)
+SECRET_KEY_WORDS = ("token", "api_key", "apikey", "secret", "password", "bearer", "auth")
+"""Words that mark a config key as an attempt to put a secret in the file."""
+
+
+def looks_like_token(value: str) -> bool:
+    """Whether ``value`` reads as a credential rather than an environment variable's name.
+
+    Env var names are words (``EMAILBISON_MASTER_TOKEN``); tokens are long runs
+    of mixed letters and digits (``sk_live_4eC39HqLy...``, hex, base62) or JWTs.
+    """
+    if value.startswith("eyJ"):
+        return True
+    for part in re.split(r"[_\-.]", value):
+        if len(part) >= 16 and re.search(r"\d", part) and re.search(r"[A-Za-z]", part):
+            return True
+    mixed = re.search(r"[a-z]", value) and re.search(r"[A-Z]", value) and re.search(r"\d", value)
+    return len(value) >= 24 and bool(mixed)
+
+
 def _check_env_name(value: str | None) -> str | None:
     if value is None or value == "":
         return None
-    if not ENV_NAME.match(value):
-        raise ValueError(
-            "must be the NAME of an environment variable holding the token, not the token "
-            "itself (literal tokens are refused: put it in the environment and name it here)"
-        )
+    if not ENV_NAME.match(value) or looks_like_token(value):
+        raise ValueError(_LITERAL_TOKEN_REFUSED)
     return value
 
 
@@ -78,7 +98,23 @@ class InstanceConfig(_Section):
             )
         if "@" in value.split("//", 1)[1].split("/", 1)[0]:
             raise ValueError("must not carry credentials; name a token env var instead")
+        if "?" in value or "#" in value:
+            # A token in a query string would travel in every URL, log line and error.
+            raise ValueError(
+                "must not carry a query string or fragment (tokens never go in the URL; "
+                "name a token env var with master_token_env instead)"
+            )
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _timeouts(self) -> InstanceConfig:
+        if self.attempt_timeout > self.request_deadline:
+            raise ValueError(
+                f"attempt_timeout ({self.attempt_timeout:g} s) is longer than request_deadline "
+                f"({self.request_deadline:g} s): no attempt could ever time out on its own, "
+                "so retries and the circuit breaker would never see a timeout"
+            )
+        return self
 
     @field_validator("master_token_env")
     @classmethod
@@ -117,6 +153,17 @@ class TtlConfig(_Section):
     revenue: float = Field(default=300.0, gt=0)
     infrastructure: float = Field(default=600.0, gt=0)
     max_staleness: float = Field(default=3600.0, gt=0, description="Oldest data served on failure.")
+
+    @model_validator(mode="after")
+    def _within_staleness(self) -> TtlConfig:
+        for name in ("kpi", "volume", "revenue", "infrastructure"):
+            if getattr(self, name) > self.max_staleness:
+                raise ValueError(
+                    f"{name} TTL ({getattr(self, name):g} s) is longer than max_staleness "
+                    f"({self.max_staleness:g} s): data would count as fresh after it may no "
+                    "longer be served"
+                )
+        return self
 
 
 class RetryConfig(_Section):
@@ -267,6 +314,9 @@ def load_config(path: Path, *, secrets: Secrets | None = None, check_env: bool =
     must be set. Raises :class:`ConfigError` with file, key and line.
     """
     shown = str(path)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        # A FIFO or device would block the read forever (a cron check that never ends).
+        raise ConfigError("is not a regular file (a FIFO, socket or device?)", path=shown)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -311,7 +361,13 @@ def parse_config(text: str, *, source: str = "<config>") -> Config:
         key = ".".join(str(p) for p in loc) or None
         line = _locate(text, loc)
         message = first["msg"]
-        if first["type"] == "extra_forbidden":
+        if first["type"] == "extra_forbidden" and _names_a_secret(str(loc[-1]) if loc else ""):
+            message = (
+                "unknown key: tokens never live in the config file (it gets copied, shared "
+                "and left world-readable). Put the token in an environment variable and name "
+                "that variable with master_token_env or api_key_env"
+            )
+        elif first["type"] == "extra_forbidden":
             message = "unknown key (see config.example.toml for every key)"
         elif first["type"] == "missing":
             message = "required key is missing"
@@ -322,6 +378,12 @@ def parse_config(text: str, *, source: str = "<config>") -> Config:
         if more:
             message += f" (and {more} more problem{'s' if more > 1 else ''})"
         raise ConfigError(message, path=source, key=key, line=line) from None
+
+
+def _names_a_secret(key: str) -> bool:
+    """Whether an unknown key looks like an attempt to put a token in the file."""
+    folded = key.casefold()
+    return not folded.endswith("_env") and any(word in folded for word in SECRET_KEY_WORDS)
 
 
 def _short(value: Any) -> str:

@@ -125,10 +125,7 @@ class RefreshCycle:
 
         plan = self._plan(names, refs, windows)
         keys = list(plan)
-        results = await asyncio.gather(
-            *(self._get(key, ws, tags, ctx, force) for key, (ws, tags) in plan.items()),
-            return_exceptions=True,
-        )
+        results = await self._fetch_planned(plan, ctx, force)
         for key, result in zip(keys, results, strict=True):
             if isinstance(result, asyncio.CancelledError):
                 raise result
@@ -139,8 +136,8 @@ class RefreshCycle:
                     result.value.unknown_fields
                 )
 
-        outcome.requests_needed = sum(1 for d in discoveries if d.listed) + sum(
-            self._needed(key, ws, outcome.results.get(key)) for key, (ws, _) in plan.items()
+        outcome.requests_needed = sum(1 for d in discoveries if d.listed) + self._needed(
+            plan, outcome.results
         )
         all_refs = [ws for d in discoveries for ws in d.workspaces]
         for ws in all_refs:
@@ -227,6 +224,24 @@ class RefreshCycle:
                     entry[1].add(name.value)
         return plan
 
+    async def _fetch_planned(
+        self,
+        plan: Mapping[RequestKey, tuple[WorkspaceRef, set[str]]],
+        ctx: CallContext,
+        force: bool,
+    ) -> list[CacheResult[Fetched] | BaseException]:
+        """Every planned request at once, results in plan order.
+
+        All are started together and the fetcher's per-instance limiter is the
+        sliding window: a request starts the moment a slot frees. (This is the
+        seam the benchmarks use to compare fixed batches and sequential runs
+        over the same client.)
+        """
+        return await asyncio.gather(
+            *(self._get(key, ws, tags, ctx, force) for key, (ws, tags) in plan.items()),
+            return_exceptions=True,
+        )
+
     async def _get(
         self, key: RequestKey, ws: WorkspaceRef, tags: set[str], ctx: CallContext, force: bool
     ) -> CacheResult[Fetched]:
@@ -241,17 +256,29 @@ class RefreshCycle:
         return await self._cache.get(key, load, ttl=ttl, force=force, tags=tags)
 
     def _needed(
-        self, key: RequestKey, ws: WorkspaceRef, result: CacheResult[Fetched] | BaseException | None
+        self,
+        plan: Mapping[RequestKey, tuple[WorkspaceRef, set[str]]],
+        results: Mapping[RequestKey, CacheResult[Fetched] | BaseException],
     ) -> int:
-        """Upstream requests this key needs at the least: its pages, and a switch for each
-        under the master token. A cache hit needs none."""
-        if isinstance(result, CacheResult) and result.from_cache:
-            return 0
-        pages = 1
-        if isinstance(result, CacheResult) and isinstance(result.value.payload, MailboxCollection):
-            meta = result.value.payload.meta
-            pages = meta.last_page if meta else 1
-        return pages * (2 if self._fetcher.token_mode(ws) == "master" else 1)
+        """Upstream requests the plan needs at the least: every page of every key not
+        served from the cache, plus one switch per master-token workspace that needed
+        anything (its requests share one session: see :mod:`portal_tui.fetch.sessions`)."""
+        needed = 0
+        switched: set[tuple[str, int]] = set()
+        for key, (ws, _) in plan.items():
+            result = results.get(key)
+            if isinstance(result, CacheResult) and result.from_cache:
+                continue
+            pages = 1
+            if isinstance(result, CacheResult) and isinstance(
+                result.value.payload, MailboxCollection
+            ):
+                meta = result.value.payload.meta
+                pages = meta.last_page if meta else 1
+            needed += pages
+            if self._fetcher.token_mode(ws) == "master":
+                switched.add(ws.key)
+        return needed + len(switched)
 
     # -- compute ------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import httpx
 from portal_tui.cache import CacheStats, TtlCache
 from portal_tui.clock import Clock
 from portal_tui.config import Config, Secrets
+from portal_tui.consistency import ConsistencyChecker, OpenFinding
 from portal_tui.cycle import CycleOutcome, RefreshCycle
 from portal_tui.dashboards.base import DashboardName, Severity
 from portal_tui.dashboards.registry import dashboard_for
@@ -137,6 +138,7 @@ class PortalMonitor:
         self._critical: deque[datetime] = deque(maxlen=10_000)
         self._listeners: list[EventListener] = []
         self._inflight: list[_Inflight] = []
+        self.consistency = ConsistencyChecker()
         self.fetcher.subscribe(lambda status: self._emit(CallStatusChanged(status)))
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -145,6 +147,7 @@ class PortalMonitor:
         """Load the last snapshots from SQLite so the faces can paint at once."""
         if self.store is None:
             return 0
+        await self.consistency.load(self.store)
         restored = 0
         for name, record in (await self.store.load_snapshots()).items():
             try:
@@ -217,7 +220,11 @@ class PortalMonitor:
         self._absorb(outcome)
         transitions = self._update_standing(outcome)
         if self.store is not None:
-            await self.store.record_cycle(cycle_record(outcome, transitions, self.config))
+            await self.consistency.load(self.store)
+        checked = self.consistency.check(outcome, self.snapshots, self.config)
+        if self.store is not None:
+            record = cycle_record(outcome, transitions, self.config, consistency=checked)
+            await self.store.record_cycle(record)
         self.last_outcome = outcome
         for name in outcome.snapshots:
             self._emit(SnapshotUpdated(name))
@@ -323,6 +330,11 @@ class PortalMonitor:
             warning=bool(snap.warnings or snap.issues),
             error=snap.error is not None,
         )
+
+    @property
+    def findings(self) -> list[OpenFinding]:
+        """Open consistency findings, most severe first, then oldest first."""
+        return self.consistency.findings
 
     def failing_workspaces(self) -> list[tuple[str, str, WorkspaceState]]:
         """Workspaces currently in the FAILING state (after hysteresis)."""

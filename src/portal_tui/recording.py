@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from portal_tui.config import Config
+from portal_tui.store.consistency_records import ConsistencyRecord
 from portal_tui.store.records import (
     CacheMetadataRecord,
     CacheStatus,
@@ -21,9 +22,14 @@ if TYPE_CHECKING:
 
 
 def cycle_record(
-    outcome: CycleOutcome, transitions: Sequence[WorkspaceTransition], config: Config
+    outcome: CycleOutcome,
+    transitions: Sequence[WorkspaceTransition],
+    config: Config,
+    *,
+    consistency: ConsistencyRecord | None = None,
 ) -> CycleRecord:
-    """Everything ``outcome`` learned, as one :class:`CycleRecord`."""
+    """Everything ``outcome`` learned, as one :class:`CycleRecord` (with the consistency
+    checks' result, written in the same transaction)."""
     from portal_tui.fetch.fetcher import Fetched
 
     metadata: list[CacheMetadataRecord] = []
@@ -120,6 +126,7 @@ def cycle_record(
             )
             for t in transitions
         ],
+        consistency=consistency,
     )
 
 

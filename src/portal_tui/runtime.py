@@ -44,7 +44,14 @@ def resolve_config(config_arg: str | None, *, secrets: Secrets) -> tuple[Config,
             f"no config found: pass --config PATH, set PORTAL_TUI_CONFIG, or create "
             f"{default_config_path()} (see config.example.toml); or try --demo"
         )
-    return load_config(path, secrets=secrets), path
+    config = load_config(path, secrets=secrets)
+    if not config.instances:
+        raise ConfigError(
+            "no [[instances]] configured, so there is nothing to fetch: add an Email Bison "
+            "instance (name, base_url, master_token_env; see config.example.toml)",
+            path=str(path),
+        )
+    return config, path
 
 
 async def open_runtime(

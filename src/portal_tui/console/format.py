@@ -97,3 +97,15 @@ def sparkline(values: Sequence[float], width: int = 20) -> str:
 def clip(text: str, width: int) -> str:
     """``text`` cut to ``width`` characters with an ellipsis."""
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def fmt_duration(seconds: float) -> str:
+    """A configured duration: ``2m``, ``90s``, ``1m30s``, ``1h``."""
+    whole = int(seconds)
+    if whole % 3600 == 0 and whole >= 3600:
+        return f"{whole // 3600}h"
+    if whole % 60 == 0 and whole >= 60:
+        return f"{whole // 60}m"
+    if whole < 60:
+        return f"{whole}s"
+    return f"{whole // 60}m{whole % 60:02d}s"

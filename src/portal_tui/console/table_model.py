@@ -124,6 +124,7 @@ class TableView:
             self.sort_index = None
         if self.sort_index is not None:
             self.sort_descending = self.columns[self.sort_index].numeric
+        self.widths = tuple(self._fit(i, self._rows) for i in range(len(self.columns)))
         self._apply()
         return self.sort_description
 
@@ -157,7 +158,8 @@ class TableView:
         column = self.columns[index]
         if column.width is not None:
             return column.width
-        widest = cell_len(column.label) + 2  # room for the sort arrow
+        # The sorted column's label carries an arrow (" ↓"): make room for it.
+        widest = cell_len(column.label) + (2 if index == self.sort_index else 0)
         for row in rows[:SAMPLE_ROWS]:
             if index < len(row.cells):
                 widest = max(widest, cell_len(row.cells[index]))

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field, SkipValidation, ValidationError
+from pydantic import Field, SkipValidation, ValidationError, field_validator
 
 from portal_tui.dashboards.base import (
     ComputeContext,
@@ -164,6 +164,15 @@ class InfrastructureRow(WorkspaceRow):
     mailbox_cost: float = Field(ge=0.0, description="Sum of mailbox prices, in cents.")
     needs_review: int = Field(ge=0, description="Mailboxes with unknown price.")
     mailboxes: SkipValidation[tuple[MailboxRow, ...]] = Field(default=(), repr=False)
+
+    @field_validator("mailboxes", mode="before")
+    @classmethod
+    def _mailboxes_from_json(cls, value: Any) -> Any:
+        # Validation is skipped for speed, but a snapshot restored from SQLite brings
+        # plain dicts: without this, the first kept row after a restart crashed summarize().
+        if isinstance(value, list | tuple) and value and isinstance(value[0], dict):
+            return tuple(MailboxRow(**item) for item in value)
+        return value
 
 
 class InfrastructureDashboard:

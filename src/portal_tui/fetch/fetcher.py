@@ -1,10 +1,12 @@
-"""Fetch one logical request with retries, deadline, breaker, limiter and token lock.
+"""Fetch one logical request with retries, deadline, breaker, limiter and token sessions.
 
 :class:`Fetcher` is the only place that decides how hard to try. Each call
 gets a fresh tenacity ``AsyncRetrying``; each attempt takes (in this order)
-the master-token lock when the workspace has no token of its own, then a
-limiter slot, then the breaker's admission. Every attempt is recorded as an
-``api_health_logs`` row and every change of status is published to listeners.
+a place in the master token's session for its workspace when the workspace
+has no token of its own (see :mod:`portal_tui.fetch.sessions`: one switch per
+workspace, never two workspaces at once), then a limiter slot, then the
+breaker's admission. Every attempt is recorded as an ``api_health_logs`` row
+and every change of status is published to listeners.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import asyncio
 import itertools
 import random
 from collections.abc import Callable, Mapping
-from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
@@ -29,9 +30,11 @@ from portal_tui.config import Config, InstanceConfig, RetryConfig, Secrets
 from portal_tui.dashboards.base import MailboxCollection, WorkspaceRef
 from portal_tui.errors import ErrorType, UpstreamError
 from portal_tui.fetch.breaker import BreakerStatus, CircuitBreaker
+from portal_tui.fetch.compact import MailboxCompactor
 from portal_tui.fetch.events import CallPhase, RetryStatus, StatusListener
 from portal_tui.fetch.limiter import RequestLimiter
 from portal_tui.fetch.requests import Endpoint, RequestKey
+from portal_tui.fetch.sessions import TokenSessions
 from portal_tui.store.records import ApiCallRecord
 from portal_tui.upstream.client import EmailBisonClient, Reply
 from portal_tui.upstream.models import (
@@ -84,7 +87,7 @@ class _Instance:
     breaker: CircuitBreaker
     limiter: RequestLimiter
     master_token: SecretStr | None
-    master_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    sessions: TokenSessions = field(default_factory=TokenSessions)
 
 
 class Fetcher:
@@ -108,6 +111,8 @@ class Fetcher:
         self._ids = itertools.count(1)
         self.active: dict[int, RetryStatus] = {}
         self.requests_made = 0
+        # Collections sit in the cache for their TTL: share what repeats (fetch.compact).
+        self._compactor = MailboxCompactor()
         self._instances: dict[str, _Instance] = {}
         for inst in config.instances:
             transport = (transports or {}).get(inst.name)
@@ -143,6 +148,10 @@ class Fetcher:
     def limiter(self, instance: str) -> RequestLimiter:
         """The instance's limiter (for stats and tests)."""
         return self._instances[instance].limiter
+
+    def token_sessions(self, instance: str) -> TokenSessions:
+        """The instance's master-token sessions (for stats and tests)."""
+        return self._instances[instance].sessions
 
     def has_master_token(self, instance: str) -> bool:
         """Whether the instance can list and switch workspaces."""
@@ -198,10 +207,24 @@ class Fetcher:
             )
         pages: dict[int, SenderEmailPage] = {1: first}
         if last_page > 1:
-            results = await asyncio.gather(
-                *(self._page(workspace, ctx, n, per_page) for n in range(2, last_page + 1)),
-                return_exceptions=True,
-            )
+            # Under the master token, page 1's session is kept open until the other
+            # pages have joined it, so the collection costs one switch, not two.
+            master = self.token_mode(workspace) == "master"
+            release = inst.sessions.hold(workspace.id) if master else None
+            tasks = [
+                asyncio.ensure_future(self._page(workspace, ctx, n, per_page))
+                for n in range(2, last_page + 1)
+            ]
+            try:
+                await asyncio.sleep(0)  # one loop iteration: every page has joined or queued
+            except BaseException:
+                for task in tasks:
+                    task.cancel()
+                raise
+            finally:
+                if release is not None:
+                    release()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
             for number, result in zip(range(2, last_page + 1), results, strict=True):
                 if isinstance(result, BaseException):
                     if isinstance(result, UpstreamError):
@@ -233,6 +256,7 @@ class Fetcher:
             anomalies.append(
                 f"last page {max(pages)} links.next is not null ({_page_of(last_next)})"
             )
+        self._compactor.compact(mailboxes)
         collection = MailboxCollection(
             mailboxes, meta, pages_fetched=len(seen_pages), anomalies=tuple(anomalies)
         )
@@ -282,6 +306,8 @@ class Fetcher:
             path=Endpoint.SENDER_EMAILS.path,
             params=params,
             model=SenderEmailPage,
+            # Later pages are on their collection's critical path: ahead in the queue.
+            priority=number > 1,
         )
         assert isinstance(reply.payload, SenderEmailPage)
         return reply.payload, attempts, reply.size_bytes
@@ -301,6 +327,7 @@ class Fetcher:
         path: str,
         params: Mapping[str, str],
         model: type[BaseModel],
+        priority: bool = False,
     ) -> tuple[Reply, int]:
         inst = self._instances[instance]
         policy = self._retry
@@ -313,14 +340,30 @@ class Fetcher:
         deadline_at = self._clock.monotonic() + inst.config.request_deadline
 
         tries = 0
+        last_error: UpstreamError | None = None
 
         async def attempt() -> Reply:
-            nonlocal tries
+            nonlocal tries, last_error
             tries += 1
             number = tries
             if number > 1:
                 self._publish(call_id, _replace(status, CallPhase.IN_FLIGHT, number))
-            return await self._attempt(inst, workspace, ctx, endpoint, path, params, model, number)
+            try:
+                return await self._attempt(
+                    inst,
+                    workspace,
+                    ctx,
+                    endpoint,
+                    path,
+                    params,
+                    model,
+                    number,
+                    deadline_at=deadline_at,
+                    priority=priority,
+                )
+            except UpstreamError as exc:
+                last_error = exc
+                raise
 
         def before_sleep(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
@@ -350,11 +393,21 @@ class Fetcher:
                 reply: Reply = await retrying(attempt)
         except TimeoutError:
             attempts = max(tries, 1)
-            error = UpstreamError(
-                ErrorType.TIMEOUT,
+            cut = (
                 f"request deadline of {inst.config.request_deadline:g} s passed during attempt "
-                f"{attempts}/{policy.attempts}",
+                f"{attempts}/{policy.attempts}"
             )
+            if last_error is None:
+                error = UpstreamError(ErrorType.TIMEOUT, cut)
+            else:
+                # The deadline cut a retry short: what the upstream last SAID (a 429, a
+                # 503) is the cause, not a timeout of the few moments the retry had.
+                error = UpstreamError(
+                    last_error.error_type,
+                    f"{last_error.message}; {cut}",
+                    status_code=last_error.status_code,
+                    retry_after=last_error.retry_after,
+                )
             error.attempts = attempts
             self._finish(call_id, status, CallPhase.FAILED, attempts, error)
             raise error from None
@@ -380,6 +433,9 @@ class Fetcher:
         params: Mapping[str, str],
         model: type[BaseModel],
         number: int,
+        *,
+        deadline_at: float | None = None,
+        priority: bool = False,
     ) -> Reply:
         token = self._workspace_token(workspace) if workspace else None
         master = token is None
@@ -390,30 +446,58 @@ class Fetcher:
                 ErrorType.CLIENT_4XX,
                 "no token: set the workspace's api_key_env or the instance's master_token_env",
             )
-        # With the master token the current workspace is server-side state of the
-        # token: switch and fetch must not interleave with another workspace's pair.
-        needs_switch = master and workspace is not None
-        lock: AbstractAsyncContextManager[object] = (
-            inst.master_lock if needs_switch else nullcontext()
-        )
-        async with lock:
-            if needs_switch:
-                assert workspace is not None
-                await self._exchange(
-                    inst,
-                    workspace,
-                    ctx,
-                    Endpoint.SWITCH_WORKSPACE,
-                    "POST",
-                    Endpoint.SWITCH_WORKSPACE.path,
-                    {},
-                    SwitchResponse,
-                    token,
-                    number,
-                    body={"team_id": workspace.id},
-                )
+        if not master or workspace is None:
             return await self._exchange(
-                inst, workspace, ctx, endpoint, "GET", path, params, model, token, number
+                inst,
+                workspace,
+                ctx,
+                endpoint,
+                "GET",
+                path,
+                params,
+                model,
+                token,
+                number,
+                deadline_at=deadline_at,
+                priority=priority,
+            )
+        # With the master token the current workspace is server-side state of the
+        # token: this attempt runs inside its workspace's session (one switch for
+        # the whole group, never two workspaces at once), ahead in the limiter's
+        # queue because every other master-token workspace waits for this session.
+        master_token, ws = token, workspace
+
+        async def switch() -> Reply:
+            return await self._exchange(
+                inst,
+                ws,
+                ctx,
+                Endpoint.SWITCH_WORKSPACE,
+                "POST",
+                Endpoint.SWITCH_WORKSPACE.path,
+                {},
+                SwitchResponse,
+                master_token,
+                number,
+                body={"team_id": ws.id},
+                deadline_at=deadline_at,
+                priority=True,
+            )
+
+        async with inst.sessions.session(ws.id, switch):
+            return await self._exchange(
+                inst,
+                workspace,
+                ctx,
+                endpoint,
+                "GET",
+                path,
+                params,
+                model,
+                token,
+                number,
+                deadline_at=deadline_at,
+                priority=True,
             )
 
     async def _exchange(
@@ -429,8 +513,11 @@ class Fetcher:
         token: SecretStr,
         number: int,
         body: Mapping[str, object] | None = None,
+        *,
+        deadline_at: float | None = None,
+        priority: bool = False,
     ) -> Reply:
-        async with inst.limiter.slot():
+        async with inst.limiter.slot(priority=priority):
             probe = False
             start = self._clock.monotonic()
             try:
@@ -461,8 +548,26 @@ class Fetcher:
                     )
                 )
                 raise error from None
-            except BaseException:
+            except BaseException as exc:
                 inst.breaker.record_cancelled(probe)
+                if (
+                    isinstance(exc, asyncio.CancelledError)
+                    and deadline_at is not None
+                    and self._clock.monotonic() >= deadline_at
+                ):
+                    # The whole-request deadline cut this attempt: it was made, so it is
+                    # logged (a timeout). Not counted by the breaker: the time it had
+                    # may have been a sliver, which says nothing about the upstream.
+                    cut = UpstreamError(
+                        ErrorType.TIMEOUT,
+                        f"request deadline of {inst.config.request_deadline:g} s passed "
+                        "during this attempt",
+                    )
+                    ctx.record(
+                        self._record(
+                            inst.config.name, endpoint, method, workspace, ctx, start, number, cut
+                        )
+                    )
                 raise
             inst.breaker.record_success(probe)
             ctx.record(

@@ -4,8 +4,17 @@ Open a :class:`Store`, hand it a :class:`CycleRecord` after each refresh
 cycle, and read health, history and snapshots back. Never imports Textual.
 """
 
+from portal_tui.store.consistency_records import (
+    ChecksumRecord,
+    ConsistencyRecord,
+    ConsistencyState,
+    FieldRecord,
+    FindingRecord,
+    FindingRow,
+)
 from portal_tui.store.database import Store
 from portal_tui.store.records import (
+    ApiCallCount,
     ApiCallRecord,
     CacheMetadataRecord,
     CacheStatus,
@@ -26,11 +35,18 @@ from portal_tui.store.schema import SCHEMA_VERSION
 
 __all__ = [
     "SCHEMA_VERSION",
+    "ApiCallCount",
     "ApiCallRecord",
     "CacheMetadataRecord",
     "CacheStatus",
+    "ChecksumRecord",
+    "ConsistencyRecord",
+    "ConsistencyState",
     "CycleRecord",
     "CycleSummary",
+    "FieldRecord",
+    "FindingRecord",
+    "FindingRow",
     "HealthSummary",
     "Redactor",
     "SnapshotRecord",

@@ -102,9 +102,20 @@ def prepare_location(path: Path) -> Path:
         raise StoreError(f"{parent} is not a directory, so {path} cannot live there; {_FIX_HINT}")
     if path.is_dir():
         raise StoreError(f"{path} is a directory, not a records file; {_FIX_HINT}")
+    if path.exists() and not path.is_file():
+        # A FIFO or device: reading its header would block forever (a hung cron check).
+        raise StoreError(
+            f"{path} is not a regular file (a FIFO, socket or device?), so it cannot hold "
+            f"the local records; {_FIX_HINT}"
+        )
     # SQLite in WAL mode creates -wal and -shm next to the file, so the
     # directory itself must be writable, not only the file.
     if not os.access(parent, os.W_OK | os.X_OK):
+        if _read_only_mount(parent):
+            raise StoreError(
+                f"the directory {parent} is on a read-only file system, so the local records "
+                f"file {path} cannot be written there; {_FIX_HINT}. Nothing was changed."
+            )
         raise StoreError(f"the directory {parent} is not writable by this user; {_FIX_HINT}")
     if path.exists() and not os.access(path, os.R_OK | os.W_OK):
         raise StoreError(
@@ -112,6 +123,14 @@ def prepare_location(path: Path) -> Path:
             f"fix its permissions (chmod u+rw) or {_FIX_HINT}"
         )
     return path
+
+
+def _read_only_mount(folder: Path) -> bool:
+    """Whether ``folder`` is on a file system mounted read-only (root included)."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 async def connect(path: Path) -> aiosqlite.Connection:

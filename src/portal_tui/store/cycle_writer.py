@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from portal_tui.store.consistency_writer import ConsistencyRows, insert_consistency
 from portal_tui.store.records import CycleRecord, to_epoch
 
 Row = tuple[object, ...]
@@ -109,6 +110,7 @@ class CycleRows:
     cache: Sequence[Row]
     snapshots: Sequence[Row]
     transitions: Sequence[Row]
+    consistency: ConsistencyRows | None = None
 
     @classmethod
     def build(cls, cycle: CycleRecord, redact: Callable[[str], str]) -> CycleRows:
@@ -214,7 +216,21 @@ class CycleRows:
             )
             for t in cycle.transitions
         ]
-        return cls(summary, calls, list(latest.values()), resolve, cache, snapshots, transitions)
+        consistency = (
+            None
+            if cycle.consistency is None
+            else ConsistencyRows.build(cycle.consistency, finished, redact)
+        )
+        return cls(
+            summary,
+            calls,
+            list(latest.values()),
+            resolve,
+            cache,
+            snapshots,
+            transitions,
+            consistency,
+        )
 
 
 async def insert_cycle(conn: aiosqlite.Connection, rows: CycleRows) -> int:
@@ -236,4 +252,6 @@ async def insert_cycle(conn: aiosqlite.Connection, rows: CycleRows) -> int:
         await conn.executemany(_UPSERT_SNAPSHOT, rows.snapshots)
     if rows.transitions:
         await conn.executemany(_INSERT_TRANSITION, rows.transitions)
+    if rows.consistency is not None:
+        await insert_consistency(conn, rows.consistency)
     return cycle_id

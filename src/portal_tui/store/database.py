@@ -26,11 +26,13 @@ import aiosqlite
 
 from portal_tui.clock import Clock
 from portal_tui.errors import StoreError
-from portal_tui.store import pruning, queries
+from portal_tui.store import consistency_queries, pruning, queries
 from portal_tui.store.connection import open_checked
+from portal_tui.store.consistency_records import ConsistencyState, FindingRow
 from portal_tui.store.cycle_writer import CycleRows, insert_cycle
 from portal_tui.store.history import workspace_history
 from portal_tui.store.records import (
+    ApiCallCount,
     ApiCallRecord,
     CacheMetadataRecord,
     CycleRecord,
@@ -283,7 +285,33 @@ class Store:
         query = partial(queries.recent_cycles, limit=limit)
         return await self._db.run("reading refresh cycles", query, mode="read")
 
+    async def api_call_counts(self, since: datetime) -> list[ApiCallCount]:
+        """Attempts per instance and failed attempts per error kind since ``since``."""
+        query = partial(queries.api_call_counts, since=since)
+        return await self._db.run("counting API calls", query, mode="read")
+
+    # -- consistency ----------------------------------------------------------
+
+    async def open_findings(self) -> list[FindingRow]:
+        """Unresolved consistency findings, most severe first, then oldest first."""
+        query = consistency_queries.open_findings
+        return await self._db.run("reading consistency findings", query, mode="read")
+
+    async def findings_since(self, since: datetime) -> list[FindingRow]:
+        """Consistency findings opened, seen or resolved since ``since``, oldest first."""
+        query = partial(consistency_queries.findings_since, since=since)
+        return await self._db.run("reading consistency findings", query, mode="read")
+
+    async def consistency_state(self) -> ConsistencyState:
+        """Open findings, dashboard checksums and known fields (what the rules compare to)."""
+        query = consistency_queries.consistency_state
+        return await self._db.run("reading consistency state", query, mode="read")
+
     # -- maintenance ----------------------------------------------------------
+
+    async def schema_version(self) -> int:
+        """The file's schema version (``PRAGMA user_version``)."""
+        return await self._db.run("reading the schema version", _user_version, mode="read")
 
     async def integrity_check(self) -> list[str]:
         """Problems found by a full ``PRAGMA integrity_check``; empty when the file is sound."""

@@ -37,6 +37,8 @@ RULES: tuple[RetentionRule, ...] = (
     RetentionRule("refresh_cycles", "finished_at"),
     # Open validation errors are never pruned, however old: they are current.
     RetentionRule("data_validation_errors", "resolved_at", resolved_only=True),
+    # Likewise open consistency findings stay; resolved ones go with resolved errors.
+    RetentionRule("consistency_findings", "resolved_at", resolved_only=True),
 )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import aiosqlite
 
 from portal_tui.store.records import (
+    ApiCallCount,
     ApiCallRecord,
     CacheMetadataRecord,
     CycleSummary,
@@ -247,4 +248,25 @@ async def recent_cycles(conn: aiosqlite.Connection, *, limit: int) -> list[Cycle
             failures=r[6],
         )
         for r in await _rows(conn, sql, (max(0, limit),))
+    ]
+
+
+async def api_call_counts(conn: aiosqlite.Connection, *, since: datetime) -> list[ApiCallCount]:
+    """Attempts per instance, then failed attempts per ``(instance, error_type, status)``."""
+    at = (to_epoch(since),)
+    totals = await _rows(
+        conn,
+        "SELECT instance, count(*), count(*) - coalesce(sum(success), 0)"
+        " FROM api_health_logs WHERE timestamp >= ? GROUP BY instance ORDER BY instance",
+        at,
+    )
+    errors = await _rows(
+        conn,
+        "SELECT instance, coalesce(error_type, 'unknown'), status_code, count(*)"
+        " FROM api_health_logs WHERE timestamp >= ? AND success = 0"
+        " GROUP BY 1, 2, 3 ORDER BY 1, 4 DESC, 2, 3",
+        at,
+    )
+    return [ApiCallCount(r[0], None, None, r[1], r[2]) for r in totals] + [
+        ApiCallCount(r[0], r[1], r[2], r[3], r[3]) for r in errors
     ]

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from portal_tui.dashboards.base import ValidationIssue
+from portal_tui.store.consistency_records import ConsistencyRecord
 
 DASHBOARD_KEY_PREFIX = "dashboard:"
 
@@ -188,6 +189,8 @@ class CycleRecord:
     absent from ``validation_issues`` is marked resolved. Pairs not listed
     (e.g. the workspace's fetch failed) keep their open errors untouched.
     The pairs of ``validation_issues`` count as validated too.
+    ``consistency`` (optional) is the cycle's consistency result, written in
+    the same transaction.
     """
 
     triggered_by: str  # a TriggeredBy value
@@ -200,6 +203,7 @@ class CycleRecord:
     cache_metadata: Sequence[CacheMetadataRecord] = ()
     snapshots: Sequence[SnapshotRecord] = ()
     transitions: Sequence[StateTransition] = ()
+    consistency: ConsistencyRecord | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -289,3 +293,18 @@ class CycleSummary:
     dashboards: tuple[str, ...]
     requests: int
     failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCallCount:
+    """Attempts logged over a range, per instance, or per failing error kind.
+
+    ``error_type`` None: every attempt of ``instance`` (``failed`` of them
+    failed); otherwise the failed attempts of that ``(error_type, status_code)``.
+    """
+
+    instance: str
+    error_type: str | None
+    status_code: int | None
+    attempts: int
+    failed: int

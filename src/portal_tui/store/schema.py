@@ -214,9 +214,59 @@ SELECT
 FROM counts
 """
 
+# Version 2: consistency findings (same life cycle as validation errors: one
+# open row per identity, resolved when a cycle that judged its scope no longer
+# sees it) and the state two rules compare against from cycle to cycle.
+_V2_CONSISTENCY = (
+    """
+    CREATE TABLE consistency_findings (
+        id          INTEGER PRIMARY KEY,
+        rule        TEXT NOT NULL,
+        severity    TEXT NOT NULL CHECK (severity IN ('info', 'warning', 'error', 'critical')),
+        scope       TEXT NOT NULL,
+        subject     TEXT NOT NULL,
+        message     TEXT NOT NULL,
+        first_seen  REAL NOT NULL,
+        last_seen   REAL NOT NULL CHECK (last_seen >= first_seen),
+        occurrences INTEGER NOT NULL DEFAULT 1 CHECK (occurrences >= 1),
+        resolved    INTEGER NOT NULL DEFAULT 0 CHECK (resolved IN (0, 1)),
+        resolved_at REAL,
+        CHECK ((resolved = 0) = (resolved_at IS NULL))
+    )
+    """,
+    "CREATE UNIQUE INDEX uq_consistency_findings_open ON consistency_findings"
+    " (rule, scope, subject) WHERE resolved = 0",
+    "CREATE INDEX idx_consistency_findings_resolved_at"
+    " ON consistency_findings (resolved_at) WHERE resolved = 1",
+    "CREATE INDEX idx_consistency_findings_first_seen ON consistency_findings (first_seen)",
+    # The content checksum of each dashboard's rows (timestamps excluded) and a
+    # digest of everything those rows were computed from, as of the last cycle.
+    """
+    CREATE TABLE dashboard_checksums (
+        dashboard           TEXT PRIMARY KEY,
+        checksum            TEXT NOT NULL CHECK (length(checksum) = 64),
+        source_digest       TEXT NOT NULL CHECK (length(source_digest) = 64),
+        changed_at          REAL NOT NULL,
+        checked_at          REAL NOT NULL CHECK (checked_at >= changed_at),
+        unchanged_refreshes INTEGER NOT NULL DEFAULT 0 CHECK (unchanged_refreshes >= 0)
+    ) WITHOUT ROWID
+    """,
+    # Every field each endpoint has been seen sending, with when.
+    """
+    CREATE TABLE schema_fields (
+        endpoint   TEXT NOT NULL,
+        field      TEXT NOT NULL,
+        first_seen REAL NOT NULL,
+        last_seen  REAL NOT NULL CHECK (last_seen >= first_seen),
+        PRIMARY KEY (endpoint, field)
+    ) WITHOUT ROWID
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", (*_V1_TABLES, _V1_HEALTH_VIEW)),
-    # Migration(2, "what changed", ("ALTER TABLE ...", "DROP VIEW ...", "CREATE VIEW ...")),
+    Migration(2, "consistency findings, dashboard checksums, schema fields", _V2_CONSISTENCY),
+    # Migration(3, "what changed", ("ALTER TABLE ...", "DROP VIEW ...", "CREATE VIEW ...")),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

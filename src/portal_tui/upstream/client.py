@@ -146,6 +146,12 @@ class EmailBisonClient:
             raise UpstreamError(ErrorType.NETWORK, _describe(exc)) from None
         except httpx.TransportError as exc:
             raise UpstreamError(ErrorType.NETWORK, _describe(exc)) from None
+        except httpx.DecodingError as exc:
+            # A body whose Content-Encoding does not decode (a proxy mangling gzip):
+            # not a TransportError in httpx, but to us the same kind of trouble.
+            raise UpstreamError(
+                ErrorType.NETWORK, f"response body could not be decoded: {_describe(exc)}"
+            ) from None
         return self._classify(response, content, model)
 
     def _classify(self, response: httpx.Response, content: bytes, model: type[M]) -> Reply:
@@ -176,6 +182,15 @@ class EmailBisonClient:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise PayloadError(
                 f"malformed JSON at byte {getattr(exc, 'pos', '?')} ({len(content)} bytes)",
+                status_code=status,
+                validation=None,
+            ) from None
+        except (ValueError, RecursionError) as exc:
+            # Valid JSON the parser still refuses: an integer of more than 4,300
+            # digits (ValueError) or nesting deeper than the recursion limit.
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:80]
+            raise PayloadError(
+                f"unreadable JSON ({len(content)} bytes): {reason}",
                 status_code=status,
                 validation=None,
             ) from None

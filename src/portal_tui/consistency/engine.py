@@ -1,0 +1,217 @@
+"""Run the rules after each refresh cycle and keep the open findings.
+
+:class:`ConsistencyChecker` is what the monitor holds: it loads the open
+findings and the rules' state from SQLite once, runs every rule over each
+cycle, keeps the open findings in memory (for the Consistency pane) with the
+same life cycle the store applies (first seen, last seen, occurrences,
+resolved when a judged scope no longer shows it), and returns the
+:class:`~portal_tui.store.consistency_records.ConsistencyRecord` that the
+monitor writes in the cycle's own transaction.
+
+A rule that raises does not break the refresh: it becomes an error finding
+of its own (rule ``consistency-engine``) and its scopes are not judged, so
+its earlier findings stay open rather than being wrongly resolved.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from portal_tui.config import Config
+from portal_tui.consistency.checksums import ContentChecksum, prune_digests
+from portal_tui.consistency.drift import FieldDrift
+from portal_tui.consistency.model import (
+    CheckContext,
+    Finding,
+    OpenFinding,
+    PreviousState,
+    Rule,
+)
+from portal_tui.consistency.numbers import SameSourceNumbers, WindowSanity
+from portal_tui.consistency.pages import MailboxPageCounts
+from portal_tui.consistency.workspaces import (
+    DashboardRows,
+    DisabledButShown,
+    SenderEmailOwnership,
+    WorkspaceSets,
+)
+from portal_tui.cycle import CycleOutcome
+from portal_tui.dashboards.base import DashboardName, Severity
+from portal_tui.snapshot import DashboardSnapshot
+from portal_tui.store.consistency_records import (
+    ChecksumRecord,
+    ConsistencyRecord,
+    ConsistencyState,
+    FieldRecord,
+    FindingRecord,
+)
+from portal_tui.store.database import Store
+
+log = logging.getLogger(__name__)
+
+ENGINE_RULE = "consistency-engine"
+"""The rule name under which a crashing rule is reported."""
+
+_SEVERITY_ORDER = {s: i for i, s in enumerate(reversed(Severity))}
+
+
+def default_rules() -> list[Rule]:
+    """Every rule, in the order the Consistency pane lists them."""
+    return [
+        SameSourceNumbers(),
+        WorkspaceSets(),
+        DashboardRows(),
+        DisabledButShown(),
+        SenderEmailOwnership(),
+        MailboxPageCounts(),
+        WindowSanity(),
+        ContentChecksum(),
+        FieldDrift(),
+    ]
+
+
+class ConsistencyChecker:
+    """The rules, their state across cycles, and the findings that hold now."""
+
+    def __init__(self, rules: Sequence[Rule] | None = None) -> None:
+        self.rules: list[Rule] = list(rules) if rules is not None else default_rules()
+        self._open: dict[tuple[str, str, str], OpenFinding] = {}
+        self._previous = PreviousState()
+        self._digests: dict[tuple[str, datetime], str] = {}
+        self._loaded = False
+        self.resolved: deque[tuple[OpenFinding, datetime]] = deque(maxlen=200)
+        """Findings resolved by this process, newest last, with when."""
+        self.last_checked_at: datetime | None = None
+        """When the rules last ran (the end of the cycle they judged)."""
+
+    # -- reading ------------------------------------------------------------------------
+
+    @property
+    def findings(self) -> list[OpenFinding]:
+        """Open findings: most severe first, then oldest first."""
+        return sorted(
+            self._open.values(),
+            key=lambda f: (_SEVERITY_ORDER[f.severity], f.first_seen, f.rule, f.subject),
+        )
+
+    @property
+    def checksums(self) -> dict[str, ChecksumRecord]:
+        """The latest content checksum per dashboard (``changed_at``: when it last changed)."""
+        return dict(self._previous.checksums)
+
+    # -- state --------------------------------------------------------------------------
+
+    async def load(self, store: Store) -> None:
+        """Read the open findings and the rules' state from SQLite (once per process)."""
+        if self._loaded:
+            return
+        self.adopt(await store.consistency_state())
+
+    def adopt(self, state: ConsistencyState) -> None:
+        """Take over stored state: open findings keep their first-seen times."""
+        self._loaded = True
+        for row in state.findings:
+            finding = OpenFinding(
+                row.rule,
+                Severity(row.severity),
+                row.scope,
+                row.subject,
+                row.message,
+                row.first_seen,
+                row.last_seen,
+                row.occurrences,
+            )
+            self._open.setdefault(finding.key, finding)
+        for checksum in state.checksums:
+            self._previous.checksums.setdefault(checksum.dashboard, checksum)
+        for record in state.fields:
+            self._previous.fields.setdefault(record.endpoint, {}).setdefault(record.field, record)
+
+    # -- checking -----------------------------------------------------------------------
+
+    def check(
+        self,
+        outcome: CycleOutcome,
+        snapshots: Mapping[DashboardName, DashboardSnapshot],
+        config: Config,
+    ) -> ConsistencyRecord:
+        """Run every rule over a finished cycle; update the open findings; return the record."""
+        ctx = CheckContext(outcome, snapshots, config, self._previous, self._digests)
+        findings: list[Finding] = []
+        covered: set[tuple[str, str]] = set()
+        checksums: list[ChecksumRecord] = []
+        fields: list[FieldRecord] = []
+        for rule in self.rules:
+            try:
+                result = rule.run(ctx)
+            except Exception as exc:  # a broken rule must not break the refresh
+                log.warning("consistency rule %s failed: %r", rule.name, exc)
+                log.debug("consistency rule %s failed", rule.name, exc_info=True)
+                findings.append(
+                    Finding(
+                        ENGINE_RULE,
+                        Severity.ERROR,
+                        rule.name,
+                        rule.name,
+                        f"rule {rule.name} could not run: {type(exc).__name__}: {exc}; "
+                        "its earlier findings are kept as they were (this is a bug)",
+                    )
+                )
+                continue
+            findings.extend(result.findings)
+            covered.update((rule.name, scope) for scope in result.covered)
+            checksums.extend(result.checksums)
+            fields.extend(result.fields)
+        covered.update((ENGINE_RULE, r.name) for r in self.rules)
+        findings = _unique(findings)
+        self._apply(findings, covered, ctx.now)
+        for checksum in checksums:
+            self._previous.checksums[checksum.dashboard] = checksum
+        for record in fields:
+            self._previous.fields.setdefault(record.endpoint, {})[record.field] = record
+        prune_digests(self._digests, ctx.now)
+        self.last_checked_at = ctx.now
+        return ConsistencyRecord(
+            findings=[
+                FindingRecord(f.rule, f.severity.value, f.scope, f.subject, f.message)
+                for f in findings
+            ],
+            covered=frozenset(covered),
+            checksums=checksums,
+            fields=fields,
+        )
+
+    def _apply(
+        self, findings: Sequence[Finding], covered: set[tuple[str, str]], at: datetime
+    ) -> None:
+        """The store's life cycle, in memory: bump what repeats, open what is new,
+        resolve what a judged scope no longer shows."""
+        seen: set[tuple[str, str, str]] = set()
+        for f in findings:
+            seen.add(f.key)
+            before = self._open.get(f.key)
+            self._open[f.key] = OpenFinding(
+                f.rule,
+                f.severity,
+                f.scope,
+                f.subject,
+                f.message,
+                before.first_seen if before else at,
+                at,
+                before.occurrences + 1 if before else 1,
+            )
+        for key, finding in list(self._open.items()):
+            if key not in seen and (finding.rule, finding.scope) in covered:
+                del self._open[key]
+                self.resolved.append((finding, at))
+
+
+def _unique(findings: Sequence[Finding]) -> list[Finding]:
+    """One finding per identity (the last one wins), in order."""
+    by_key: dict[tuple[str, str, str], Finding] = {}
+    for f in findings:
+        by_key[f.key] = f
+    return list(by_key.values())

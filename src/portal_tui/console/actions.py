@@ -1,0 +1,233 @@
+"""What the keys do, and the workers that refresh and read history.
+
+A base class of the app (not a mixin), so every action is typed against
+the app it runs in. Refreshes and cache clears never block the UI: a
+refresh runs in a worker (group ``refresh``), history reads in another
+(group ``history``); clearing the cache only drops dictionary entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from textual.app import App
+from textual.widgets import Static, TabbedContent
+from textual.worker import Worker
+
+from portal_tui.console.bindings import PANES
+from portal_tui.console.panes.base import Pane
+from portal_tui.console.relay import MonitorRelay
+from portal_tui.console.render import PANE_TITLES
+from portal_tui.console.screens.confirm import ConfirmScreen
+from portal_tui.console.screens.detail import WorkspaceDetailScreen
+from portal_tui.console.screens.help import HelpScreen
+from portal_tui.console.state import HISTORY_WINDOW_HOURS, ConsoleState
+from portal_tui.console.widgets.key_bar import KeyBar
+from portal_tui.dashboards.base import DashboardName
+from portal_tui.errors import PortalError
+from portal_tui.monitor import PortalMonitor
+from portal_tui.runtime import Runtime
+
+PAUSED_BANNER = " ⏸ PAUSED · auto-refresh is off on this console · data keeps ageing · p resumes "
+
+
+class ConsoleActions(App[int]):
+    """The console's actions; :class:`~portal_tui.console.app.PortalConsole` adds the rest."""
+
+    runtime: Runtime
+    monitor: PortalMonitor
+    state: ConsoleState
+    relay: MonitorRelay
+
+    def current_pane(self) -> Pane:
+        """The pane on screen (provided by the app)."""
+        raise NotImplementedError
+
+    def update_header(self) -> None:
+        """Redraw the header's subtitle (provided by the app)."""
+        raise NotImplementedError
+
+    # -- refreshing ---------------------------------------------------------------------
+
+    def start_refresh(
+        self, names: Iterable[DashboardName] | None, *, force: bool, triggered_by: str
+    ) -> Worker[None]:
+        """Refresh ``names`` (default all) in a worker; joins a refresh already running."""
+        wanted = list(names) if names is not None else list(DashboardName)
+        self.state.policy.attempted(wanted, self.state.now)
+        if triggered_by == "manual":
+            self.state.manual_refreshes += 1
+        label = ", ".join(d.value for d in wanted)
+        return self.run_worker(
+            self._refresh(wanted, force, triggered_by),
+            group="refresh",
+            description=f"{triggered_by} refresh of {label}" + (" (forced)" if force else ""),
+            exit_on_error=False,
+        )
+
+    async def _refresh(self, names: list[DashboardName], force: bool, triggered_by: str) -> None:
+        self.update_header()
+        try:
+            outcome = await self.monitor.refresh(names, force=force, triggered_by=triggered_by)
+        except PortalError as exc:
+            self.notify(f"refresh failed: {exc}", severity="error", timeout=10)
+            return
+        if triggered_by == "manual" and outcome is not None:
+            failed = sum(len(s.failures) for s in outcome.snapshots.values())
+            boards = ", ".join(PANE_TITLES[n] for n in outcome.dashboards)
+            self.notify(
+                f"Refreshed {boards}: {outcome.requests_made} requests, {failed} failure(s), "
+                f"{outcome.duration_ms / 1000:.1f} s",
+                timeout=4,
+            )
+
+    def check_auto_refresh(self) -> None:
+        """Start a background refresh of every dashboard whose TTL lapsed."""
+        boards = [self.state.board_clock(name) for name in DashboardName]
+        due = self.state.policy.due(boards, self.state.now)
+        if due:
+            self.start_refresh(due, force=False, triggered_by="auto")
+
+    def load_history(self) -> None:
+        """Read the History pane's rows from SQLite in a worker."""
+        self.run_worker(
+            self._load_history(),
+            group="history",
+            description="read API history",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    async def _load_history(self) -> None:
+        store = self.monitor.store
+        state = self.state
+        if store is not None:
+            since = state.now - timedelta(hours=HISTORY_WINDOW_HOURS)
+            try:
+                state.history = await store.workspace_history(since)
+                state.history_error = None
+            except PortalError as exc:
+                state.history_error = str(exc)
+            state.history_loaded_at = state.now
+        for pane in self.query("#history"):
+            if isinstance(pane, Pane):
+                pane.repaint()
+
+    # -- key actions --------------------------------------------------------------------
+
+    def action_show_pane(self, pane_id: str) -> None:
+        """``1``-``8``: show a pane."""
+        self.query_one("#panes", TabbedContent).active = f"tab-{pane_id}"
+
+    def action_refresh_pane(self) -> None:
+        """``r``: refresh what this pane shows, now."""
+        pane = self.current_pane()
+        name = pane.dashboard_name
+        if name is not None:
+            self.start_refresh([name], force=True, triggered_by="manual")
+            self.notify(f"Refreshing {PANE_TITLES[name]} now (TTL bypassed)…", timeout=3)
+        elif pane.id == "history":
+            self.load_history()
+            self.notify("Re-reading API history from SQLite…", timeout=3)
+        elif pane.id == "consistency":
+            self.notify("Nothing to refresh: consistency checks are not built yet.", timeout=4)
+        else:
+            self.start_refresh(None, force=False, triggered_by="manual")
+            self.notify(
+                "Revalidating every dashboard (responses within their TTL are reused; R forces)…",
+                timeout=4,
+            )
+
+    def action_refresh_all(self) -> None:
+        """``R``: force-refresh every dashboard."""
+        self.start_refresh(None, force=True, triggered_by="manual")
+        self.notify("Force-refreshing every dashboard…", timeout=3)
+
+    def action_clear_pane(self) -> None:
+        """``c``: clear this dashboard's cached responses."""
+        name = self.current_pane().dashboard_name
+        if name is None:
+            self.notify(
+                "c clears a dashboard pane's cache (panes 2-5); C clears every cache.", timeout=4
+            )
+            return
+        dropped = self.monitor.clear_cache(name)
+        self.notify(
+            f"Cleared {dropped} cached response(s) of {PANE_TITLES[name]}; its data stays on "
+            "screen until the next refresh.",
+            timeout=4,
+        )
+
+    def action_clear_all(self) -> None:
+        """``C``: clear every cache, after a confirmation."""
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                dropped = self.monitor.clear_cache(None)
+                self.notify(f"Cleared all caches ({dropped} response(s)).", timeout=4)
+            else:
+                self.notify("Caches kept.", timeout=2)
+
+        self.push_screen(
+            ConfirmScreen(
+                "Clear EVERY cached response?\n\nThe panes keep their data; the next refresh "
+                "of each dashboard fetches everything from the upstream again."
+            ),
+            answered,
+        )
+
+    def action_toggle_pause(self) -> None:
+        """``p``: pause or resume auto-refresh; PAUSED shows in a banner and the header."""
+        policy = self.state.policy
+        policy.paused = not policy.paused
+        banner = self.query_one("#pause-banner", Static)
+        banner.update(PAUSED_BANNER)
+        banner.set_class(not policy.paused, "hidden")
+        self.query_one(KeyBar).set_paused(policy.paused)
+        self.update_header()
+        self.current_pane().tick()
+        self.notify("Auto-refresh PAUSED" if policy.paused else "Auto-refresh resumed", timeout=3)
+        if not policy.paused:
+            self.check_auto_refresh()
+
+    def action_filter(self) -> None:
+        """``/``: filter the active table."""
+        if not self.current_pane().start_filter():
+            self.notify("Nothing to filter on this pane.", timeout=3)
+
+    def action_sort(self) -> None:
+        """``s``: sort the active table by its next column."""
+        table = self.current_pane().active_table()
+        if table is None:
+            self.notify("Nothing to sort on this pane.", timeout=3)
+            return
+        self.notify(f"Sorted by {table.cycle_sort()}", timeout=2)
+
+    def action_detail(self) -> None:
+        """``enter``: the selected workspace's detail (Overview: jump to the dashboard)."""
+        pane = self.current_pane()
+        ref = pane.selected_workspace()
+        if ref is not None:
+            self.push_screen(WorkspaceDetailScreen(self.state, ref))
+            return
+        target = pane.selected_target()
+        if target is not None and target in dict(PANES):
+            self.action_show_pane(target)
+            return
+        self.notify("Select a workspace row first.", timeout=3)
+
+    def action_copy(self) -> None:
+        """``y``: copy the selected row, or on Overview the incident summary (OSC 52)."""
+        pane = self.current_pane()
+        text = pane.copy_text()
+        if not text:
+            self.notify("Nothing selected to copy.", timeout=3)
+            return
+        self.copy_to_clipboard(text)
+        what = "incident summary" if pane.id == "overview" else "row"
+        self.notify(f"Copied the {what} ({len(text)} characters, OSC 52).", timeout=3)
+
+    def action_help(self) -> None:
+        """``?``: the help screen."""
+        self.push_screen(HelpScreen())

@@ -1,0 +1,145 @@
+"""The console's keys, in one table: the footer, the help screen and the palette read it.
+
+SPEC section 7 fixes the keys; keeping them here means the footer, ``?``
+and the command palette cannot disagree with what the keys do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+PANES: tuple[tuple[str, str], ...] = (
+    ("overview", "Overview"),
+    ("kpi", "KPI"),
+    ("volume", "Volume"),
+    ("revenue", "Revenue"),
+    ("infrastructure", "Infra"),
+    ("failures", "Failures"),
+    ("consistency", "Consistency"),
+    ("history", "History"),
+)
+"""Pane ids and tab labels, in key order (``1`` is Overview ... ``8`` is History)."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    """One key: what it does, its footer word, its help text and its palette entry."""
+
+    key: str
+    action: str
+    footer: str
+    help: str
+    show: bool = True
+    key_display: str | None = None
+    palette: str | None = None
+    """Command palette title; None keeps it out of the palette."""
+
+
+KEYS: tuple[KeySpec, ...] = (
+    *(
+        KeySpec(
+            str(number),
+            f"show_pane('{pane}')",
+            "pane",
+            f"show the {label} pane",
+            show=number == 1,
+            key_display="1-8" if number == 1 else None,
+            palette=f"Show pane {number}: {label}",
+        )
+        for number, (pane, label) in enumerate(PANES, start=1)
+    ),
+    KeySpec(
+        "r",
+        "refresh_pane",
+        "refresh",
+        "refresh this pane now (a dashboard pane bypasses its TTL; History re-reads SQLite)",
+        palette="Refresh this pane now",
+    ),
+    KeySpec(
+        "R",
+        "refresh_all",
+        "all",
+        "force-refresh every dashboard, bypassing every TTL",
+        key_display="R",
+        palette="Force-refresh every dashboard",
+    ),
+    KeySpec(
+        "c",
+        "clear_pane",
+        "clear",
+        "clear this dashboard's cached responses (the data stays on screen)",
+        palette="Clear this pane's cache",
+    ),
+    KeySpec(
+        "C",
+        "clear_all",
+        "clear all",
+        "clear every cached response (asks to confirm)",
+        key_display="C",
+        palette="Clear all caches…",
+    ),
+    KeySpec(
+        "p",
+        "toggle_pause",
+        "pause",
+        "pause or resume auto-refresh",
+        palette="Pause / resume auto-refresh",
+    ),
+    KeySpec(
+        "slash",
+        "filter",
+        "filter",
+        "filter the rows of this table (esc clears)",
+        key_display="/",
+        palette="Filter rows",
+    ),
+    KeySpec("s", "sort", "sort", "cycle the sort column of this table", palette="Cycle sort"),
+    KeySpec(
+        "enter",
+        "detail",
+        "detail",
+        "open the selected workspace's detail",
+        key_display="⏎",
+        palette="Workspace detail",
+    ),
+    KeySpec(
+        "y",
+        "copy",
+        "copy",
+        "copy the selected row, or on Overview the incident summary (OSC 52, works over SSH)",
+        palette="Copy row / incident summary",
+    ),
+    KeySpec("question_mark", "help", "help", "show this help", key_display="?", palette="Help"),
+    KeySpec("q", "quit", "quit", "quit", palette="Quit"),
+)
+
+
+def app_bindings() -> list[Binding]:
+    """The app's Textual bindings, built from :data:`KEYS`."""
+    return [
+        Binding(k.key, k.action, k.footer, show=k.show, key_display=k.key_display) for k in KEYS
+    ]
+
+
+def help_rows() -> list[tuple[str, str]]:
+    """(key, what it does) for the help screen, with the eight pane keys folded into one."""
+    rows: list[tuple[str, str]] = [
+        (
+            "1-8",
+            "switch pane: "
+            + ", ".join(f"{n} {label}" for n, (_, label) in enumerate(PANES, start=1)),
+        ),
+    ]
+    for spec in KEYS:
+        if spec.key.isdigit():
+            continue
+        rows.append((spec.key_display or spec.key, spec.help))
+    rows += [
+        ("tab", "move focus between the tab bar and the tables; ←/→ on the tab bar switch panes"),
+        ("↑↓ PgUp PgDn", "move in a table; Home/End jump to the first/last row"),
+        ("esc", "close a dialog or this help; in the filter box, clear the filter"),
+        ("ctrl+p", "command palette: every action above by name"),
+    ]
+    return rows

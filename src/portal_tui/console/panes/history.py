@@ -1,0 +1,46 @@
+"""History: per-workspace API success rate, p50/p95 and a response-time sparkline.
+
+Read from SQLite (``api_health_logs``) by a worker the app starts when the
+pane is shown and after each refresh while it is shown.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+
+from portal_tui.console.format import fmt_clock
+from portal_tui.console.panes.base import Bar, Pane, toned
+from portal_tui.console.render_status import HISTORY_COLUMNS, history_rows
+from portal_tui.console.state import HISTORY_WINDOW_HOURS, ConsoleState
+from portal_tui.console.widgets.row_table import RowTable
+
+
+class HistoryPane(Pane):
+    """Pane 8: worst workspaces first."""
+
+    def __init__(self, state: ConsoleState) -> None:
+        super().__init__(state, id="history")
+
+    def compose(self) -> ComposeResult:
+        """Bar, table, filter box."""
+        yield Bar(id="history-bar", classes="bar")
+        yield RowTable(HISTORY_COLUMNS, empty_text="no API calls recorded yet", id="history-table")
+        yield from self.compose_filter()
+
+    def repaint(self) -> None:
+        """Draw the last loaded history."""
+        super().repaint()
+        state = self.state
+        self.query_one("#history-table", RowTable).set_rows(history_rows(state.history))
+        if state.monitor.store is None:
+            text = toned(("no local records file: history is unavailable", "bad"))
+        elif state.history_error:
+            text = toned((f"✗ could not read history: {state.history_error}", "bad"))
+        else:
+            loaded = fmt_clock(state.history_loaded_at, state.now)
+            text = toned(
+                ("API history", "bold"),
+                f" · last {HISTORY_WINDOW_HOURS} h from SQLite · {len(state.history)} "
+                f"workspace(s), worst first · read at {loaded} · r re-reads",
+            )
+        self.query_one("#history-bar", Bar).update(text)

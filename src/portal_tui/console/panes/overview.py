@@ -1,0 +1,116 @@
+"""Overview: the health score and every reason, one row per dashboard, the instances."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+
+from portal_tui.console.format import fmt_int
+from portal_tui.console.panes.base import Bar, Pane, toned
+from portal_tui.console.render_status import (
+    OVERVIEW_COLUMNS,
+    breaker_line,
+    calls_summary,
+    health_text,
+    health_tone,
+    overview_row,
+)
+from portal_tui.console.state import ConsoleState
+from portal_tui.console.summary import incident_summary
+from portal_tui.console.widgets.row_table import RowTable
+from portal_tui.dashboards.base import DashboardName
+from portal_tui.store.records import WorkspaceState
+
+
+def overview_top(state: ConsoleState) -> Text:
+    """Banners (DEMO, TLS off), the health score and all its reasons."""
+    parts: list[tuple[str, str] | str] = []
+    if state.demo:
+        parts += [(" DEMO ", "reverse bold"), " built-in simulator: no network, no tokens\n"]
+    for name in state.tls_off():
+        parts += [(f" ⚠ TLS VERIFICATION OFF for instance {name} ", "reverse bold red"), "\n"]
+    health = state.monitor.health()
+    parts.append((health_text(health), health_tone(health) + " bold"))
+    for reason in health.reasons:
+        parts.append(f"\n  • {reason}")
+    return toned(*parts)
+
+
+def overview_bottom(state: ConsoleState) -> Text:
+    """Instances (breaker, next probe, upstream), failing workspaces, requests, cache."""
+    monitor = state.monitor
+    now = state.now
+    parts: list[tuple[str, str] | str] = []
+    for status in monitor.breakers():
+        unreachable = monitor.unreachable.get(status.instance)
+        tone = "bad" if unreachable or status.state.value != "closed" else ""
+        parts += [(breaker_line(status, now, unreachable), tone), "\n"]
+    failing = [f for f in monitor.failing_workspaces() if f[2] is WorkspaceState.FAILING]
+    failed_now = {
+        (f.instance, f.workspace)
+        for snap in monitor.snapshots.values()
+        for f in snap.failures
+        if f.workspace
+    }
+    parts.append(
+        (f"✗ {len(failed_now)} workspace(s) failed the last refresh", "bad")
+        if failed_now
+        else ("✔ no workspace failed the last refresh", "good")
+    )
+    parts.append(" · ")
+    parts.append(
+        (f"{len(failing)} FAILING after hysteresis", "bad")
+        if failing
+        else "none failing after hysteresis"
+    )
+    parts.append("\n")
+    stats = monitor.cache_stats()
+    parts.append(
+        f"requests: {calls_summary(monitor.active_calls())} · cache {fmt_int(stats.entries)} "
+        f"entries, {fmt_int(stats.hits)} hits / {fmt_int(stats.misses)} misses"
+    )
+    return toned(*parts)
+
+
+class OverviewPane(Pane):
+    """Pane 1: the state of everything in one glance. ``y`` copies an incident summary."""
+
+    def __init__(self, state: ConsoleState) -> None:
+        super().__init__(state, id="overview")
+
+    def compose(self) -> ComposeResult:
+        """Top lines, the dashboards table, the bottom lines, the filter box."""
+        yield Bar(id="overview-top", classes="bar")
+        yield RowTable(OVERVIEW_COLUMNS, empty_text="no dashboards", id="overview-table")
+        yield Bar(id="overview-bottom", classes="bar")
+        yield from self.compose_filter()
+
+    def repaint(self) -> None:
+        """Everything on this pane depends on the clock, so a repaint is a tick."""
+        super().repaint()
+        self.tick()
+
+    def tick(self) -> None:
+        """Redraw health, the dashboards' ages and states, and the instances."""
+        monitor = self.state.monitor
+        self.query_one("#overview-top", Bar).update(overview_top(self.state))
+        self.query_one("#overview-table", RowTable).set_rows(
+            [
+                overview_row(
+                    name,
+                    monitor.snapshots.get(name),
+                    monitor.freshness(name),
+                    self.state.next_refresh(name),
+                )
+                for name in DashboardName
+            ]
+        )
+        self.query_one("#overview-bottom", Bar).update(overview_bottom(self.state))
+
+    def calls_changed(self) -> None:
+        """The requests line and refreshing overlays change with calls."""
+        self.tick()
+
+    def copy_text(self) -> str | None:
+        """On the Overview, ``y`` copies the incident summary."""
+        return incident_summary(self.state)

@@ -1,0 +1,280 @@
+"""Dashboard snapshots → table rows. Pure functions: no Textual, no I/O.
+
+Every row's first cell says its state in a word and a symbol: ``✔ ok``,
+``▲ warn``, ``◐ stale 12m`` (kept from an earlier refresh because its
+workspace failed, with that data's own age) or ``✗ failed`` (failed and no
+earlier data). Failed workspaces without data still get a row, so a pane
+never hides a failure by leaving a workspace out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from portal_tui.console.columns import FIELDS, MAILBOX_COLUMNS
+from portal_tui.console.format import NONE, fmt_int, fmt_money, fmt_pct
+from portal_tui.console.table_model import Column, TableRow, Tone, WorkspaceRef
+from portal_tui.dashboards.base import DashboardName
+from portal_tui.freshness import EXPIRED_AFTER, FreshnessState, classify, format_age
+from portal_tui.snapshot import DashboardSnapshot, RowMeta, WorkspaceFailure
+
+PANE_TITLES: dict[DashboardName, str] = {
+    DashboardName.KPI: "KPI",
+    DashboardName.VOLUME: "Volume",
+    DashboardName.REVENUE: "Revenue",
+    DashboardName.INFRASTRUCTURE: "Infrastructure",
+}
+"""Dashboard names as shown on screen (kept here so the console does not track core renames)."""
+
+STATE_OK = "✔ ok"
+STATE_WARN = "▲ warn"
+STATE_FAILED = "✗ failed"
+
+# Sort rank of a row's state: worst first when sorting by the state column.
+_RANK_FAILED, _RANK_STALE, _RANK_WARN, _RANK_OK = 0, 1, 2, 3
+
+
+@dataclass(frozen=True, slots=True)
+class RowState:
+    """A workspace row's state as shown in its first cell."""
+
+    text: str
+    tone: Tone
+    rank: int
+
+
+def row_state(
+    meta: RowMeta | None,
+    *,
+    warnings: Sequence[str],
+    failed: bool,
+    now: datetime,
+    ttl: float,
+) -> RowState:
+    """The state cell of one workspace row."""
+    if meta is None:
+        return RowState(STATE_FAILED, "bad", _RANK_FAILED) if failed else RowState(NONE, "", 9)
+    if meta.stale:
+        age = max(0.0, (now - meta.fetched_at).total_seconds())
+        state = classify(age, ttl)
+        if state is FreshnessState.FRESH:
+            state = FreshnessState.STALE  # its refresh failed: not fresh, whatever its age
+        tone: Tone = "bad" if age > EXPIRED_AFTER else "warn"
+        return RowState(f"{state.symbol} {state.value} {format_age(age)}", tone, _RANK_STALE)
+    if warnings:
+        return RowState(STATE_WARN, "warn", _RANK_WARN)
+    return RowState(STATE_OK, "good", _RANK_OK)
+
+
+def workspace_columns(name: DashboardName, *, show_instance: bool = False) -> list[Column]:
+    """State, workspace (and instance when there are several), then the dashboard's fields."""
+    columns = [
+        Column("state", "State", max_width=16),
+        Column("workspace", "Workspace", max_width=26),
+    ]
+    if show_instance:
+        columns.append(Column("instance", "Instance", max_width=14))
+    columns.extend(spec.column() for spec in FIELDS[name])
+    return columns
+
+
+def row_key(instance: str, workspace_id: int | None, workspace: str | None = None) -> str:
+    """The stable key of a workspace row (cursor position survives repaints by it)."""
+    return f"{instance}/{workspace_id if workspace_id is not None else workspace}"
+
+
+def workspace_rows(
+    snap: DashboardSnapshot | None,
+    *,
+    now: datetime,
+    ttl: float,
+    show_instance: bool = False,
+) -> list[TableRow]:
+    """One row per workspace of ``snap`` in its ranked order, then failed ones with no data."""
+    if snap is None:
+        return []
+    fields = FIELDS[snap.name]
+    failures = {(f.instance, f.workspace_id): f for f in snap.failures if f.workspace}
+    rows: list[TableRow] = []
+    seen: set[tuple[str, int | None]] = set()
+    for row in snap.rows:
+        key = row.key
+        seen.add(key)
+        warnings = snap.warnings.get(row.workspace, [])
+        state = row_state(
+            snap.row_meta.get(key), warnings=warnings, failed=key in failures, now=now, ttl=ttl
+        )
+        rows.append(
+            _workspace_row(
+                row.instance, row.workspace_id, row.workspace, state, show_instance, row, fields
+            )
+        )
+    for failed_key, failure in failures.items():
+        if failed_key in seen or failure.workspace is None:
+            continue
+        state = row_state(None, warnings=(), failed=True, now=now, ttl=ttl)
+        rows.append(
+            _workspace_row(
+                failure.instance,
+                failure.workspace_id,
+                failure.workspace,
+                state,
+                show_instance,
+                None,
+                fields,
+            )
+        )
+    return rows
+
+
+def _workspace_row(
+    instance: str,
+    workspace_id: int | None,
+    workspace: str,
+    state: RowState,
+    show_instance: bool,
+    row: Any,
+    fields: Sequence[Any],
+) -> TableRow:
+    cells = [state.text, workspace]
+    sorts: list[Any] = [state.rank, workspace.casefold()]
+    tones: list[Tone] = [state.tone, ""]
+    if show_instance:
+        cells.append(instance)
+        sorts.append(instance)
+        tones.append("")
+    for spec in fields:
+        text, value = spec.cell(row) if row is not None else (NONE, None)
+        cells.append(text)
+        sorts.append(value)
+        tones.append("")
+    return TableRow(
+        key=row_key(instance, workspace_id, workspace),
+        cells=tuple(cells),
+        sort_values=tuple(sorts),
+        tones=tuple(tones),
+        workspace=WorkspaceRef(instance, workspace, workspace_id),
+    )
+
+
+def mailbox_columns() -> list[Column]:
+    """The mailbox table's columns (fixed widths)."""
+    return list(MAILBOX_COLUMNS)
+
+
+def mailbox_rows(snap: DashboardSnapshot | None) -> list[TableRow]:
+    """Every mailbox of every Infrastructure row (up to 50,000 and more), stale ones marked."""
+    if snap is None:
+        return []
+    rows: list[TableRow] = []
+    append = rows.append
+    for ws in snap.rows:
+        meta = snap.row_meta.get((ws.instance, ws.workspace_id))
+        stale = meta is not None and meta.stale
+        ref = WorkspaceRef(ws.instance, ws.workspace, ws.workspace_id)
+        label = f"◐ {ws.workspace}" if stale else ws.workspace
+        for index, mb in enumerate(getattr(ws, "mailboxes", ())):
+            connected = mb.status == "Connected"
+            status = f"✔ {mb.status}" if connected else f"✗ {mb.status}"
+            price = f"${mb.price:,.2f}" + (" ?" if mb.needs_review else "")
+            append(
+                TableRow(
+                    key=f"{ws.instance}/{ws.workspace_id}/{mb.id}/{index}",
+                    cells=(
+                        mb.address,
+                        label,
+                        status,
+                        str(mb.daily_limit),
+                        str(mb.sent),
+                        str(mb.replied),
+                        str(mb.bounced),
+                        f"{mb.reply_rate:.1f}%",
+                        mb.provider,
+                        mb.reseller or NONE,
+                        price,
+                    ),
+                    sort_values=(
+                        mb.address,
+                        ws.workspace,
+                        mb.status,
+                        mb.daily_limit,
+                        mb.sent,
+                        mb.replied,
+                        mb.bounced,
+                        mb.reply_rate,
+                        mb.provider,
+                        mb.reseller or "",
+                        mb.price,
+                    ),
+                    tones=(
+                        "muted" if stale else "",
+                        "warn" if stale else "",
+                        "good" if connected else "bad",
+                    ),
+                    workspace=ref,
+                    search=f"{mb.address} {ws.workspace} {mb.status} {mb.provider} "
+                    f"{mb.reseller or ''}".casefold(),
+                )
+            )
+    return rows
+
+
+@dataclass(slots=True)
+class PaneNotes:
+    """Lines a dashboard pane shows above its table: totals and instance-level failures."""
+
+    totals: str = ""
+    problems: list[str] = field(default_factory=list)
+
+
+def pane_notes(snap: DashboardSnapshot | None, now: datetime) -> PaneNotes:
+    """Totals line and instance-level failures ("upstream unreachable") of one dashboard."""
+    notes = PaneNotes()
+    if snap is None:
+        return notes
+    notes.totals = _totals_text(snap.name, snap.totals, now)
+    for failure in snap.failures:
+        if failure.workspace is None:
+            notes.problems.append(f"✗ instance {failure.instance}: {failure_label(failure)}")
+    if snap.error:
+        notes.problems.append(f"✗ {snap.error}")
+    return notes
+
+
+def failure_label(failure: WorkspaceFailure) -> str:
+    """``5xx 503 after 4 attempts: HTTP 503 ...``."""
+    return f"{failure.label} after {failure.attempts} attempt(s): {failure.message}"
+
+
+def _totals_text(name: DashboardName, totals: dict[str, Any], now: datetime) -> str:
+    get = totals.get
+    if name is DashboardName.KPI:
+        return (
+            f"leads {fmt_int(get('leads_generated'))} of KPI {fmt_int(get('monthly_kpi'))}"
+            f" · projected {fmt_int(get('projected_replies'))}"
+            f" · no target {fmt_int(get('without_target'))}"
+        )
+    if name is DashboardName.VOLUME:
+        return (
+            f"sent MTD {fmt_int(get('emails'))} of {fmt_int(get('target'))}"
+            f" · on pace {fmt_int(get('on_pace'))} · near {fmt_int(get('near_target'))}"
+            f" · behind {fmt_int(get('behind'))} · zero sent {fmt_int(get('zero_emails'))}"
+        )
+    if name is DashboardName.REVENUE:
+        as_of = get("mailbox_costs_oldest_as_of")
+        age = NONE
+        if isinstance(as_of, str):
+            age = format_age((now - datetime.fromisoformat(as_of)).total_seconds())
+        return (
+            f"revenue {fmt_money(get('revenue'))} · costs {fmt_money(get('costs'))}"
+            f" · profit {fmt_money(get('profit'))} ({fmt_pct(get('profit_margin'), 1)})"
+            f" · EOM {fmt_money(get('projected_revenue'))} · mailbox costs {age} old"
+        )
+    return (
+        f"{fmt_int(get('mailboxes'))} mailboxes · {fmt_int(get('not_connected'))} not connected"
+        f" · {fmt_int(get('daily_capacity'))}/day · cost {fmt_money(get('mailbox_cost'))}"
+        f" · dup addresses {fmt_int(get('duplicate_addresses'))}"
+    )

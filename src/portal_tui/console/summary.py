@@ -1,0 +1,150 @@
+"""Plain-text summaries for copying (``y``) and for the workspace detail screen.
+
+Pure functions over the monitor's state: what an engineer pastes into the
+incident channel must say the same as the screen, in words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from portal_tui.console.columns import FIELDS
+from portal_tui.console.format import fmt_clock, fmt_duration
+from portal_tui.console.render import PANE_TITLES, failure_label, row_state
+from portal_tui.console.render_status import breaker_line, calls_summary, health_text
+from portal_tui.console.state import ConsoleState
+from portal_tui.console.table_model import Column, TableRow, WorkspaceRef
+from portal_tui.dashboards.base import DashboardName
+from portal_tui.freshness import format_age
+
+
+def row_text(columns: Sequence[Column], row: TableRow) -> str:
+    """One row as ``Label: value`` pairs on one line (what ``y`` copies)."""
+    pairs = [
+        f"{column.label}: {cell}"
+        for column, cell in zip(columns, row.cells, strict=False)
+        if cell.strip()
+    ]
+    return " | ".join(pairs)
+
+
+def incident_summary(state: ConsoleState) -> str:
+    """The Overview's ``y``: health, dashboards, instances and failures, for a chat message."""
+    monitor = state.monitor
+    now = state.now
+    health = monitor.health()
+    lines = [
+        f"portal-tui incident summary at {now:%Y-%m-%d %H:%M:%S}Z"
+        + (" [DEMO: built-in simulator]" if state.demo else ""),
+        health_text(health),
+    ]
+    lines += [f"  - {reason}" for reason in health.reasons]
+    if state.policy.paused:
+        lines.append("auto-refresh PAUSED on this console")
+    lines.append("Dashboards:")
+    for name in DashboardName:
+        fresh = monitor.freshness(name)
+        snap = monitor.snapshots.get(name)
+        failed = len(snap.failed_workspaces) if snap else 0
+        stale = snap.stale_rows if snap else 0
+        lines.append(
+            f"  {PANE_TITLES[name]:<15} {fresh.label:<30} age {fresh.age_text:>6}"
+            f"  failed {failed}  stale rows {stale}"
+        )
+    for status in monitor.breakers():
+        lines.append(breaker_line(status, now, monitor.unreachable.get(status.instance)))
+    failing = monitor.failing_workspaces()
+    if failing:
+        lines.append(
+            "Failing workspaces (after hysteresis): "
+            + ", ".join(sorted(f"{ws} ({inst})" for inst, ws, _ in failing))
+        )
+    failures = [f for s in monitor.snapshots.values() for f in s.failures]
+    if failures:
+        lines.append("Failures in the last refresh:")
+        for f in failures[:20]:
+            who = f.workspace or f"(instance {f.instance})"
+            lines.append(f"  {PANE_TITLES[f.dashboard]:<15} {who}: {failure_label(f)}")
+        if len(failures) > 20:
+            lines.append(f"  ... and {len(failures) - 20} more")
+    lines.append(f"Requests: {calls_summary(monitor.active_calls())}")
+    return "\n".join(lines)
+
+
+def workspace_detail(state: ConsoleState, ref: WorkspaceRef) -> list[str]:
+    """Everything known about one workspace across the four dashboards, as lines."""
+    monitor = state.monitor
+    now = state.now
+    lines = [f"{ref.workspace}  (instance {ref.instance}, id {ref.workspace_id or '?'})", ""]
+    for name in DashboardName:
+        snap = monitor.snapshots.get(name)
+        title = PANE_TITLES[name]
+        if snap is None:
+            lines += [f"── {title}: no data yet", ""]
+            continue
+        row = next(
+            (r for r in snap.rows if _matches(ref, r.instance, r.workspace_id, r.workspace)), None
+        )
+        failures = [
+            f for f in snap.failures if _matches(ref, f.instance, f.workspace_id, f.workspace)
+        ]
+        meta = snap.row_meta.get((row.instance, row.workspace_id)) if row else None
+        warnings = snap.warnings.get(ref.workspace, [])
+        state_cell = row_state(
+            meta, warnings=warnings, failed=bool(failures), now=now, ttl=monitor.ttl(name)
+        )
+        age = format_age((now - meta.fetched_at).total_seconds()) if meta else "—"
+        lines.append(
+            f"── {title}: {state_cell.text}  (data age {age}, "
+            f"dashboard {monitor.freshness(name).label})"
+        )
+        if row is not None:
+            cells = [f"{spec.label} {spec.cell(row)[0]}" for spec in FIELDS[name]]
+            lines += _wrap(cells)
+        for f in failures:
+            lines.append(
+                f"  ✗ {failure_label(f)} (failing since {fmt_clock(f.since, now)}; "
+                f"request {f.request})"
+            )
+        lines += [f"  ▲ warning: {w}" for w in warnings]
+        issues = [i for i in snap.issues if i.workspace == ref.workspace]
+        lines += [
+            f"  ✗ invalid ({i.severity.value}): {i.field_name}: expected {i.expected}, "
+            f"got {i.actual or 'nothing'} — {i.message}"
+            for i in issues
+        ]
+        lines.append("")
+    calls = [c for c in monitor.active_calls() if c.workspace == ref.workspace]
+    if calls:
+        lines.append("── Requests in flight")
+        lines += [f"  {c.request}: {c.describe(now)}" for c in calls]
+    return lines
+
+
+def _matches(
+    ref: WorkspaceRef, instance: str, workspace_id: int | None, workspace: str | None
+) -> bool:
+    if instance != ref.instance:
+        return False
+    if ref.workspace_id is not None and workspace_id is not None:
+        return workspace_id == ref.workspace_id
+    return workspace == ref.workspace
+
+
+def _wrap(cells: Sequence[str], width: int = 76) -> list[str]:
+    lines: list[str] = []
+    current = " "
+    for cell in cells:
+        if len(current) + len(cell) + 3 > width and current.strip():
+            lines.append(current)
+            current = " "
+        current += f" {cell} ·"
+    if current.strip():
+        lines.append(current.rstrip(" ·"))
+    return lines
+
+
+def remaining_ttl(state: ConsoleState, name: DashboardName, now: datetime) -> str:
+    """The pane bar's TTL note: ``TTL 2m, next in 1m30s``."""
+    return f"TTL {fmt_duration(state.monitor.ttl(name))} · next: {state.next_refresh(name)}"

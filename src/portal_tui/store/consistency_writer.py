@@ -1,0 +1,123 @@
+"""Writing a cycle's consistency result, inside the cycle's own transaction.
+
+Same life cycle as ``data_validation_errors``: a repeat of an open finding
+bumps ``occurrences`` and ``last_seen``; an open finding of a judged
+``(rule, scope)`` whose ``last_seen`` is older than this cycle was not seen
+this time and is resolved. Checksums and field times only move forward, so
+two consoles writing in either order agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import aiosqlite
+
+from portal_tui.store.consistency_records import ConsistencyRecord
+from portal_tui.store.records import to_epoch
+
+Row = tuple[object, ...]
+SEVERITIES = ("info", "warning", "error", "critical")
+
+_UPSERT_FINDING = """
+INSERT INTO consistency_findings (rule, severity, scope, subject, message, first_seen, last_seen)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (rule, scope, subject) WHERE resolved = 0
+DO UPDATE SET
+    occurrences = occurrences + 1,
+    last_seen = max(last_seen, excluded.last_seen),
+    severity = excluded.severity,
+    message = excluded.message
+"""
+
+_RESOLVE_ABSENT = """
+UPDATE consistency_findings SET resolved = 1, resolved_at = ?1
+WHERE resolved = 0 AND rule = ?2 AND scope = ?3 AND last_seen < ?1
+"""
+
+_UPSERT_CHECKSUM = """
+INSERT INTO dashboard_checksums (dashboard, checksum, source_digest, changed_at, checked_at,
+    unchanged_refreshes)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (dashboard) DO UPDATE SET
+    checksum = excluded.checksum,
+    source_digest = excluded.source_digest,
+    changed_at = excluded.changed_at,
+    checked_at = excluded.checked_at,
+    unchanged_refreshes = excluded.unchanged_refreshes
+WHERE excluded.checked_at >= dashboard_checksums.checked_at
+"""
+
+_UPSERT_FIELD = """
+INSERT INTO schema_fields (endpoint, field, first_seen, last_seen) VALUES (?, ?, ?, ?)
+ON CONFLICT (endpoint, field) DO UPDATE SET
+    first_seen = min(first_seen, excluded.first_seen),
+    last_seen = max(last_seen, excluded.last_seen)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsistencyRows:
+    """A consistency result converted to SQL parameters."""
+
+    findings: Sequence[Row]
+    resolve: Sequence[Row]
+    checksums: Sequence[Row]
+    fields: Sequence[Row]
+
+    @classmethod
+    def build(
+        cls, record: ConsistencyRecord, at: float, redact: Callable[[str], str]
+    ) -> ConsistencyRows:
+        """Convert and check (ValueError on an unknown severity); ``at`` is the cycle's end."""
+        latest: dict[tuple[str, str, str], Row] = {}
+        for f in record.findings:
+            if f.severity not in SEVERITIES:
+                raise ValueError(
+                    f"finding {f.rule}: severity {f.severity!r} is not one of "
+                    f"{', '.join(SEVERITIES)}"
+                )
+            latest[(f.rule, f.scope, f.subject)] = (
+                f.rule,
+                f.severity,
+                f.scope,
+                redact(f.subject),
+                redact(f.message),
+                at,
+                at,
+            )
+        resolve = [(at, rule, scope) for rule, scope in sorted(record.covered)]
+        checksums = [
+            (
+                c.dashboard,
+                c.checksum,
+                c.source_digest,
+                to_epoch(c.changed_at),
+                max(to_epoch(c.checked_at), to_epoch(c.changed_at)),
+                max(0, c.unchanged_refreshes),
+            )
+            for c in record.checksums
+        ]
+        fields = [
+            (
+                f.endpoint,
+                f.field,
+                to_epoch(f.first_seen),
+                max(to_epoch(f.last_seen), to_epoch(f.first_seen)),
+            )
+            for f in record.fields
+        ]
+        return cls(list(latest.values()), resolve, checksums, fields)
+
+
+async def insert_consistency(conn: aiosqlite.Connection, rows: ConsistencyRows) -> None:
+    """Upsert findings, resolve the absent ones, store checksums and fields (caller's txn)."""
+    if rows.findings:
+        await conn.executemany(_UPSERT_FINDING, rows.findings)
+    if rows.resolve:
+        await conn.executemany(_RESOLVE_ABSENT, rows.resolve)
+    if rows.checksums:
+        await conn.executemany(_UPSERT_CHECKSUM, rows.checksums)
+    if rows.fields:
+        await conn.executemany(_UPSERT_FIELD, rows.fields)

@@ -1,0 +1,295 @@
+"""Pilot tests: every key of SPEC section 7 and every pane, with real effects.
+
+Each test runs the console headless on a 6-workspace simulator with a
+frozen FakeClock, so a refresh completes without time passing and nothing
+happens unless the test makes it happen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import TabbedContent
+
+from portal_tui.console.bindings import KEYS, PANES
+from portal_tui.console.panes.base import FilterBox
+from portal_tui.console.scenario import running_console, screen_text, settle
+from portal_tui.console.screens.confirm import ConfirmScreen
+from portal_tui.console.screens.detail import WorkspaceDetailScreen
+from portal_tui.console.screens.help import HelpScreen
+from portal_tui.console.widgets.row_table import RowTable
+from portal_tui.dashboards.base import DashboardName
+
+PANE_MARKERS = {
+    "overview": "Health",
+    "kpi": "Leads",
+    "volume": "Pace",
+    "revenue": "Margin",
+    "infrastructure": "Mailboxes",
+    "failures": "Requests in flight",
+    "consistency": "not built yet",
+    "history": "API history",
+}
+
+
+def table(app: Any, selector: str) -> RowTable:
+    return app.query_one(selector, RowTable)
+
+
+def names(rows: RowTable) -> list[str]:
+    return [r.cells[1] for r in rows.view.rows]
+
+
+async def test_number_keys_show_every_pane(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db", size=(100, 30)) as (app, pilot, _, _):
+        assert app.query_one("#panes", TabbedContent).active == "tab-overview"
+        for number, (pane, _label) in reversed(list(enumerate(PANES, start=1))):
+            await pilot.press(str(number))
+            await settle(pilot)
+            assert app.query_one("#panes", TabbedContent).active == f"tab-{pane}"
+            assert app.current_pane().id == pane
+            assert PANE_MARKERS[pane] in screen_text(app), pane
+
+
+async def test_tab_bar_switches_panes_by_click_and_arrows(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db") as (app, pilot, _, _):
+        await pilot.click("#--content-tab-tab-volume")
+        await pilot.pause()
+        assert app.current_pane().id == "volume"
+        app.query_one("#panes Tabs").focus()
+        await pilot.press("right")
+        await pilot.pause()
+        assert app.current_pane().id == "revenue"
+
+
+async def test_r_refreshes_this_pane_only_bypassing_its_ttl(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db") as (app, pilot, runtime, _):
+        counters = runtime.simulator.counters
+        stats_before = counters.by_endpoint["stats"]
+        mailboxes_before = counters.by_endpoint["sender-emails"]
+        await pilot.press("2", "r")
+        await settle(pilot)
+        assert counters.by_endpoint["stats"] > stats_before  # within TTL, yet refetched
+        assert counters.by_endpoint["sender-emails"] == mailboxes_before  # not this pane's
+        cycles = await runtime.store.recent_cycles(5)
+        assert cycles[0].triggered_by == "manual"
+        assert cycles[0].dashboards == ("kpi",)
+        assert app.state.manual_refreshes == 1
+
+
+async def test_shift_r_forces_every_dashboard(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db") as (_app, pilot, runtime, _):
+        counters = runtime.simulator.counters
+        before = counters.by_endpoint["sender-emails"]
+        await pilot.press("R")
+        await settle(pilot)
+        assert counters.by_endpoint["sender-emails"] > before
+        cycles = await runtime.store.recent_cycles(5)
+        assert cycles[0].triggered_by == "manual"
+        assert set(cycles[0].dashboards) == {d.value for d in DashboardName}
+
+
+async def test_c_clears_only_this_panes_cache(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db") as (app, pilot, runtime, _):
+        monitor = runtime.monitor
+        before = monitor.cache_stats()
+        assert before.entries_by_tag.get("infrastructure", 0) > 0
+        await pilot.press("5", "c")
+        await pilot.pause()
+        after = monitor.cache_stats()
+        assert after.entries_by_tag.get("infrastructure", 0) == 0
+        assert after.entries_by_tag.get("kpi", 0) == before.entries_by_tag["kpi"]
+        assert monitor.snapshots[DashboardName.INFRASTRUCTURE].rows  # data stays on screen
+        await pilot.press("1", "c")  # not a dashboard pane: nothing cleared, told why
+        await pilot.pause()
+        assert monitor.cache_stats().entries == after.entries
+        assert any("C clears every cache" in n.message for n in app._notifications)
+
+
+async def test_shift_c_asks_before_clearing_every_cache(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db") as (app, pilot, runtime, _):
+        entries = runtime.monitor.cache_stats().entries
+        assert entries > 0
+        await pilot.press("C")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert runtime.monitor.cache_stats().entries == entries
+        await pilot.press("C", "y")
+        await pilot.pause()
+        assert runtime.monitor.cache_stats().entries == 0
+
+
+async def test_p_pauses_auto_refresh_where_it_cannot_be_missed(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db", auto_refresh=True) as (
+        app,
+        pilot,
+        runtime,
+        clock,
+    ):
+        await pilot.press("p")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "⏸ PAUSED · auto-refresh is off" in text  # the reverse-video banner
+        assert "⏸ PAUSED" in app.sub_title  # and the header
+        assert "p resume" in text  # and the key bar
+        requests = runtime.simulator.counters.requests
+        clock.advance(15 * 60)  # every TTL lapses
+        app.tick()
+        await pilot.pause()
+        assert not runtime.monitor.refreshing
+        assert runtime.simulator.counters.requests == requests
+        await pilot.press("p")  # resume: what is due refreshes at once
+        await settle(pilot)
+        assert "PAUSED" not in screen_text(app)
+        assert runtime.simulator.counters.requests > requests
+        cycles = await runtime.store.recent_cycles(3)
+        assert cycles[0].triggered_by == "auto"
+
+
+@pytest.mark.parametrize(
+    ("pane_key", "selector", "typed", "expected"),
+    [
+        ("1", "#overview-table", "inf", 1),
+        ("2", "#kpi-table", "fox", 1),
+        ("3", "#volume-table", "fox", 1),
+        ("4", "#revenue-table", "fox", 1),
+        ("6", "#failures-table", "vol", 1),
+        ("8", "#history-table", "fox", 1),
+    ],
+)
+async def test_slash_filters_rows_of_every_table(
+    tmp_path: Path, pane_key: str, selector: str, typed: str, expected: int
+) -> None:
+    async with running_console(tmp_path / "c.db", faults="revoked@12") as (app, pilot, _, _):
+        await pilot.press(pane_key)
+        await settle(pilot)
+        rows = table(app, selector)
+        total = len(rows.view.rows)
+        assert total > expected
+        await pilot.press("slash", *typed)
+        await pilot.pause()
+        assert isinstance(app.focused, FilterBox)
+        assert len(rows.view.rows) == expected
+        assert f"{expected} of {total} rows" in screen_text(app)
+        await pilot.press("enter")  # keep the filter, back to the table
+        assert app.focused is rows
+        await pilot.press("slash", "escape")  # clear it
+        await pilot.pause()
+        assert len(rows.view.rows) == total
+
+
+async def test_slash_filters_the_focused_infrastructure_table(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db") as (app, pilot, _, _):
+        await pilot.press("5")
+        await settle(pilot)
+        mailboxes = table(app, "#mailbox-table")
+        total = len(mailboxes.view.rows)
+        mailboxes.focus()
+        await pilot.press("slash", *"frost")
+        await pilot.pause()
+        assert 0 < len(mailboxes.view.rows) < total
+        assert all("frostscale" in r.search for r in mailboxes.view.rows)
+        assert len(table(app, "#infrastructure-table").view.rows) == 6  # untouched
+
+
+async def test_s_cycles_the_sort_column(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db") as (app, pilot, _, _):
+        await pilot.press("2")
+        await settle(pilot)
+        kpi = table(app, "#kpi-table")
+        ranked = names(kpi)
+        await pilot.press("s")  # State ↑
+        await pilot.press("s")  # Workspace ↑
+        await pilot.pause()
+        assert kpi.view.sort_description == "Workspace ↑"
+        assert names(kpi) == sorted(ranked, key=str.casefold)
+        assert "Workspace ↑" in screen_text(app)
+        await pilot.press("s")  # Leads ↓ (numbers: largest first)
+        leads = [r.sort_values[2] for r in kpi.view.rows]
+        assert leads == sorted(leads, reverse=True)
+
+
+async def test_enter_opens_the_workspace_detail(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db", faults="revoked@8") as (app, pilot, _, _):
+        await pilot.press("2", "slash", *"summit", "enter", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, WorkspaceDetailScreen)
+        text = app.screen.text
+        assert "Summitroot Media" in text
+        for title in ("KPI", "Volume", "Revenue", "Infrastructure"):
+            assert f"── {title}: ✗ failed" in text
+        assert "4xx 401" in text
+        assert "failing since 12:00:00Z" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, WorkspaceDetailScreen)
+
+
+async def test_enter_on_overview_opens_the_dashboard(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db") as (app, pilot, _, _):
+        await pilot.press("down", "down", "enter")  # the Revenue row
+        await pilot.pause()
+        assert app.current_pane().id == "revenue"
+
+
+async def test_y_copies_the_incident_summary_and_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_console(tmp_path / "c.db", faults="revoked@8") as (app, pilot, _, _):
+        copied: list[str] = []
+        monkeypatch.setattr(app, "copy_to_clipboard", copied.append)
+        await pilot.press("y")
+        summary = copied[-1]
+        assert summary.startswith("portal-tui incident summary at 2026-11-21 12:00:00Z [DEMO")
+        assert "Health 50/100 ✖ CRITICAL" in summary
+        assert "KPI" in summary and "Summitroot Media: 4xx 401" in summary
+        await pilot.press("2", "slash", *"bold", "enter", "y")
+        row = copied[-1]
+        assert row.startswith("State: ✔ ok | Workspace: Boldcrest Digital | Leads: ")
+
+
+async def test_y_uses_osc_52(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db") as (app, pilot, _, _):
+        written: list[str] = []
+        app._driver.write = written.append  # type: ignore[union-attr,method-assign]
+        await pilot.press("y")
+        assert any(w.startswith("\x1b]52;c;") for w in written)
+
+
+async def test_help_lists_every_key(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db", size=(130, 60)) as (app, pilot, _, _):
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = " ".join(screen_text(app).split())
+        for spec in KEYS:
+            if not spec.key.isdigit():
+                assert " ".join(spec.help.split()[:4]) in text, spec.key
+        assert "1-8 switch pane: 1 Overview, 2 KPI" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_command_palette_offers_the_actions(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db") as (app, pilot, _, _):
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"pause")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.state.policy.paused
+
+
+async def test_q_quits(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db") as (app, pilot, _, _):
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.return_code == 0
+        assert not app.is_running
