@@ -5,8 +5,9 @@ simulator and refresh the dashboards in a loop (``triggered_by=auto``; KPI,
 Volume and Revenue every time, Infrastructure every fourth, as their TTLs do),
 reading the file between refreshes as the console does (snapshots, the
 health view, recent calls, history). Meanwhile the real command line runs
-``portal-tui check --demo --json --db SAME`` every few seconds, the way cron
-would, overlapping with each other and with the consoles.
+``portal-tui check --json --db SAME`` every two seconds against ``portal-tui
+simulate`` over loopback HTTP, the way cron would, overlapping with each other
+and with the consoles.
 
 Then: no "database is locked" (or any other error) reached anyone's output,
 every check exited with a verdict (0, 1 or 2, never 3), the file is sound,
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -27,9 +30,10 @@ import time
 from pathlib import Path
 
 CONSOLES = 2
-CHECKS = 3
-CHECK_EVERY = 4.0  # seconds between cron starts
+WINDOW = 12.0  # seconds during which cron checks are started
+CHECK_EVERY = 2.0  # seconds between cron starts
 CONSOLE_CAP = 45.0  # a console stops by itself after this, whatever happens
+SIM_TOKEN_ENV = "PORTAL_TUI_SIM_MASTER_TOKEN"
 
 CONSOLE = textwrap.dedent(
     """
@@ -48,7 +52,7 @@ CONSOLE = textwrap.dedent(
 
     async def main() -> None:
         clock = SystemClock()
-        setup = build_demo(clock=clock, workspaces=10, seed=seed,
+        setup = build_demo(clock=clock, workspaces=6, seed=seed,
                            faults="latency=fixed:0.002,5xx=0.05,revoked@" + "{revoked}")
         retry = RetryConfig(attempts=2, backoff_initial=0.01, jitter=0.0)
         config = setup.config.model_copy(update={"retry": retry})
@@ -69,6 +73,7 @@ CONSOLE = textwrap.dedent(
             await store.health_summary()
             await store.recent_api_calls(limit=50)
             await store.workspace_history(clock.now() - timedelta(minutes=10))
+            await asyncio.sleep(0.05)  # a breath: far busier than a real console, not a spin
         await monitor.aclose()
         await store.close()
         print(json.dumps({"cycles": cycles, "calls": calls,
@@ -85,14 +90,52 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def _simulate(env: dict[str, str]) -> tuple[subprocess.Popen[str], str, str]:
+    """``portal-tui simulate`` on a free loopback port: (process, base URL, master token)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "portal_tui.cli",
+            "simulate",
+            "--port",
+            str(port),
+            "--workspaces",
+            "4",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    assert server.stdout is not None
+    seen = ""
+    deadline = time.monotonic() + 20
+    while "Press Ctrl-C" not in seen and time.monotonic() < deadline:
+        seen += server.stdout.readline()
+    token = re.search(rf"{SIM_TOKEN_ENV}='([^']+)'", seen)
+    assert token, seen
+    return server, f"http://127.0.0.1:{port}/api", token.group(1)
+
+
 def test_two_consoles_and_cron_checks_share_one_file(tmp_path: Path) -> None:
     db = tmp_path / "shared.sqlite3"
     stop = tmp_path / "stop"
     env = _env(tmp_path)
+    server, base_url, token = _simulate(env)
+    env[SIM_TOKEN_ENV] = token
+    config = tmp_path / "cron.toml"
+    config.write_text(
+        f"[[instances]]\nname = 'simulator'\nbase_url = '{base_url}'\n"
+        f"master_token_env = '{SIM_TOKEN_ENV}'\n"
+    )
     script = tmp_path / "console.py"
     from portal_tui.simulator import build_demo
 
-    revoked = build_demo(workspaces=10).dataset.workspaces[3].id
+    revoked = build_demo(workspaces=6).dataset.workspaces[3].id
     script.write_text(CONSOLE.replace("{revoked}", str(revoked)))
     started = time.monotonic()
     consoles = [
@@ -107,25 +150,20 @@ def test_two_consoles_and_cron_checks_share_one_file(tmp_path: Path) -> None:
     ]
     checks: list[tuple[subprocess.Popen[str], float]] = []
     try:
-        for n in range(CHECKS):
-            time.sleep(CHECK_EVERY if n else 1.0)  # the first once the consoles are writing
+        time.sleep(1.0)  # the consoles are writing by now
+        while time.monotonic() - started < WINDOW:
+            # Against the simulate server over loopback HTTP, as a real cron check would go
+            # upstream (`check --demo` spends ~12 s sleeping between its demo retries).
+            command = ["check", "--config", str(config), "--json", "--db", str(db)]
             cron = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "portal_tui.cli",
-                    "check",
-                    "--demo",
-                    "--json",
-                    "--db",
-                    str(db),
-                ],
+                [sys.executable, "-m", "portal_tui.cli", *command],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
                 env=env,
             )
             checks.append((cron, time.monotonic()))
+            time.sleep(CHECK_EVERY)
         results = []
         for cron, began in checks:
             out, err = cron.communicate(timeout=90)
@@ -133,6 +171,8 @@ def test_two_consoles_and_cron_checks_share_one_file(tmp_path: Path) -> None:
     finally:
         stop.touch()
         outputs = [c.communicate(timeout=60) for c in consoles]
+        server.terminate()
+        server.wait(timeout=10)
     elapsed = time.monotonic() - started
 
     # Nobody saw a lock, or any error at all.
@@ -167,7 +207,7 @@ def test_two_consoles_and_cron_checks_share_one_file(tmp_path: Path) -> None:
         conn.close()
     writer_seconds = sum(s["seconds"] for s in console_stats) + sum(r[3] for r in results)
     print(
-        f"concurrent writers: {CONSOLES} consoles + {CHECKS} cron checks for {elapsed:.0f} s = "
-        f"{writer_seconds / 60:.2f} concurrent-writer minutes; {cycles} cycles, {calls} API "
-        "attempts recorded, none lost"
+        f"concurrent writers: {CONSOLES} consoles + {len(checks)} cron checks for "
+        f"{elapsed:.0f} s = {writer_seconds / 60:.2f} concurrent-writer minutes; {cycles} "
+        f"cycles, {calls} API attempts recorded, none lost"
     )

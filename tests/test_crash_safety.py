@@ -15,7 +15,7 @@ write. The same file takes every kill. Afterwards:
 - every cycle the child saw committed survived the kill;
 - every saved snapshot matches its checksum.
 
-Total time is bounded (about 10-15 s on two cores).
+Total time is bounded (about 10 s on two cores).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ import textwrap
 import time
 from pathlib import Path
 
-KILLS = 24
-TIME_BUDGET = 25.0  # seconds for all kills; the test stops early rather than run long
+KILLS = 16
+TIME_BUDGET = 15.0  # seconds for all kills; the test stops early rather than run long
 
 CHILD = textwrap.dedent(
     """
@@ -98,7 +98,7 @@ def _run_and_kill(script: Path, db: Path, seed: int, rng: random.Random) -> tupl
     )
     assert child.stdout is not None
     committed: list[int] = []
-    wanted = rng.choice([-1, 0, 0, 1, 2, 3])  # -1: kill before the file is even open
+    wanted = rng.choice([-1, 0, 1, 2, 3, 5, 8])  # -1: kill before the file is even open
     try:
         if wanted < 0:
             time.sleep(rng.uniform(0.05, 0.6))  # importing, opening, migrating
@@ -143,7 +143,7 @@ def test_kill_minus_nine_mid_write_never_leaves_a_half_cycle(tmp_path: Path) -> 
         acknowledged += committed
         mid_write += during_write
         kills += 1
-    assert kills >= 12, f"only {kills} kills fitted in the time budget"
+    assert kills >= 10, f"only {kills} kills fitted in the time budget"
     assert mid_write >= kills // 3, f"only {mid_write} of {kills} kills landed mid-write"
     assert acknowledged, "no cycle was ever committed: the kills came too early to test anything"
 

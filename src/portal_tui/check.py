@@ -5,8 +5,10 @@ stderr; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (config or usage error,
 or the check could not be made).
 
 Verdict: CRITICAL when the health score is 50 or less (a dashboard in error,
-or a burst of failed calls); WARNING when the score is below 100, a
-workspace failed, or a workspace's data was rejected by validation; else OK.
+or a burst of failed calls) or a critical consistency finding is open (e.g.
+an incomplete mailbox fetch shown as complete); WARNING when the score is
+below 100, a workspace failed, a workspace's data was rejected by
+validation, or an error or warning consistency finding is open; else OK.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from portal_tui.dashboards.base import DashboardName
+from portal_tui.dashboards.base import DashboardName, Severity
 from portal_tui.errors import ExitCode
 from portal_tui.freshness import format_age
 from portal_tui.monitor import PortalMonitor
@@ -46,10 +48,13 @@ async def run_check(
 def verdict(monitor: PortalMonitor, names: list[DashboardName]) -> str:
     """``OK``, ``WARNING`` or ``CRITICAL``."""
     health = monitor.health()
-    if health.score <= 50:
+    findings = {f.severity for f in monitor.findings}
+    if health.score <= 50 or Severity.CRITICAL in findings:
         return "CRITICAL"
     snaps = [monitor.snapshots[n] for n in names if n in monitor.snapshots]
     if health.score < 100 or any(s.failures or s.issues for s in snaps):
+        return "WARNING"
+    if findings & {Severity.ERROR, Severity.WARNING}:
         return "WARNING"
     return "OK"
 
@@ -118,6 +123,18 @@ def build_report(monitor: PortalMonitor, names: list[DashboardName]) -> dict[str
             }
             for b in monitor.breakers()
         ],
+        "consistency_findings": [
+            {
+                "rule": f.rule,
+                "severity": f.severity.value,
+                "scope": f.scope,
+                "subject": f.subject,
+                "message": f.message,
+                "first_seen": f.first_seen.isoformat(),
+                "occurrences": f.occurrences,
+            }
+            for f in monitor.findings
+        ],
         "cache": {
             "entries": monitor.cache_stats().entries,
             "hits": monitor.cache_stats().hits,
@@ -174,6 +191,13 @@ def print_human(report: dict[str, Any], out: TextIO | None = None) -> None:
             )
         if len(failures) > 50:
             out.write(f"  ... and {len(failures) - 50} more (use --json)\n")
+    findings = [f for f in report.get("consistency_findings", []) if f["severity"] != "info"]
+    if findings:
+        out.write("\nConsistency findings:\n")
+        for f in findings[:30]:
+            out.write(f"  [{f['severity']}] {f['rule']}: {f['message']}\n")
+        if len(findings) > 30:
+            out.write(f"  ... and {len(findings) - 30} more (use --json)\n")
     req = report.get("requests")
     if req:
         out.write(

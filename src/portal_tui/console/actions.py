@@ -48,6 +48,10 @@ class ConsoleActions(App[int]):
         """Redraw the header's subtitle (provided by the app)."""
         raise NotImplementedError
 
+    def live(self) -> bool:
+        """False once exiting: timers and late messages may still arrive as panes go away."""
+        return self.is_running and self.return_code is None and bool(self.query("#panes"))
+
     # -- refreshing ---------------------------------------------------------------------
 
     def start_refresh(
@@ -110,6 +114,8 @@ class ConsoleActions(App[int]):
             except PortalError as exc:
                 state.history_error = str(exc)
             state.history_loaded_at = state.now
+        if not self.live():
+            return
         for pane in self.query("#history"):
             if isinstance(pane, Pane):
                 pane.repaint()

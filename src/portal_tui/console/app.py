@@ -74,6 +74,8 @@ class PortalConsole(ConsoleActions):
         ``startup_refresh=False`` only paints what SQLite holds.
         """
         super().__init__()
+        # No sliding tab underlines or smooth scrolls: over a slow SSH link every frame costs.
+        self.animation_level = "none"
         if runtime is None and opener is None:
             raise ValueError("pass a runtime or an opener")
         self._runtime = runtime
@@ -226,10 +228,6 @@ class PortalConsole(ConsoleActions):
             self.load_history()
 
     # -- painting -----------------------------------------------------------------------
-
-    def live(self) -> bool:
-        """False once exiting: timers and late messages may still arrive as panes go away."""
-        return self.is_running and self.return_code is None and bool(self.query("#panes"))
 
     def current_pane(self) -> Pane:
         """The pane on screen."""

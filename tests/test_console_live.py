@@ -1,0 +1,335 @@
+"""The console while things happen: start-up, slow refreshes, bursts, TTLs, failures, signals.
+
+Time is a frozen FakeClock advanced by the tests; a "slow" refresh is one
+whose simulated latency sleeps on that clock, so it stays in flight for
+exactly as long as the test wants.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import os
+import pty
+import re
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from portal_tui.console.scenario import (
+    catch_up,
+    demo_tokens,
+    drive,
+    open_scenario,
+    running_console,
+    scenario_clock,
+    screen_text,
+    settle,
+)
+from portal_tui.console.widgets.row_table import RowTable
+from portal_tui.dashboards.base import DashboardName
+from portal_tui.fetch.events import CallPhase, RetryStatus
+from portal_tui.monitor import CallStatusChanged, SnapshotUpdated
+from portal_tui.simulator import LatencyModel
+
+SLOW = LatencyModel.fixed(5.0)
+"""Every request takes 5 s of (frozen) clock time: the refresh waits until a test advances."""
+
+
+async def test_restored_snapshots_paint_at_once_then_revalidate(tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    clock = scenario_clock()
+    first = await open_scenario(db, clock, workspaces=6)
+    try:
+        await first.monitor.refresh(triggered_by="startup")
+    finally:
+        await first.aclose()
+    clock.advance(10 * 60)  # the console is started again ten minutes later, on a slow link
+    started = time.perf_counter()
+    async with running_console(db, clock=clock, latency=SLOW, settle_first=False) as (
+        app,
+        pilot,
+        runtime,
+        _,
+    ):
+        await pilot.pause()
+        painted = time.perf_counter() - started
+        text = screen_text(app)
+        assert "(restored)" in text  # labelled as from the last session ...
+        assert "10m" in text and "very stale" in text  # ... with its age and state
+        assert "↻ refreshing" in text  # ... while it revalidates
+        assert runtime.monitor.refreshing  # the startup refresh is in flight
+        assert painted < 10  # generous: the point is that nothing waits for the network
+        await pilot.press("2")
+        await pilot.pause()
+        assert len(app.query_one("#kpi-table", RowTable).view.rows) == 6
+        await drive(pilot, clock, step=5, limit=60)  # the answers arrive, 5 s each
+        assert not runtime.monitor.refreshing
+        cycles = await runtime.store.recent_cycles(1)
+        assert cycles[0].triggered_by == "startup"
+        assert "(restored)" not in screen_text(app)
+
+
+async def test_keys_respond_while_a_slow_refresh_is_in_flight(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db", latency=SLOW) as (app, pilot, runtime, clock):
+        assert runtime.monitor.refreshing  # stuck on the clock until we advance it
+        await pilot.press("6")
+        assert app.current_pane().id == "failures"
+        await catch_up(pilot)
+        assert "attempt 1/4" in screen_text(app)  # live: what is in flight right now
+        await pilot.press("p")
+        assert app.state.policy.paused
+        await pilot.press("2", "slash", "x")
+        assert app.query_one("#kpi-filter").has_focus
+        await pilot.press("escape", "question_mark")
+        assert app.screen.__class__.__name__ == "HelpScreen"
+        await pilot.press("escape")
+        assert runtime.monitor.refreshing, "every key took effect before the refresh finished"
+        await drive(pilot, clock, step=5, limit=60)
+        assert not runtime.monitor.refreshing
+        assert len(app.query_one("#kpi-table", RowTable).view.rows) == 6
+
+
+async def test_a_thousand_status_events_coalesce(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db") as (app, pilot, runtime, clock):
+        await pilot.press("6")
+        await catch_up(pilot)
+        calls = app.query_one("#calls-table", RowTable)
+        paints, posted = calls.paints, app.relay.posted["CallsChanged"]
+        now = clock.now()
+        for n in range(1000):  # one per workspace of a 1,000-workspace refresh
+            status = RetryStatus("demo", f"ws{n}", ("kpi",), "stats", CallPhase.RETRYING, 1, 4, now)
+            runtime.monitor._emit(CallStatusChanged(status))
+        await pilot.pause(0.6)  # two or three flush intervals
+        assert app.relay.seen["CallStatusChanged"] >= 1000
+        assert app.relay.posted["CallsChanged"] - posted <= 3
+        assert calls.paints - paints <= 4  # not one repaint per event
+
+
+async def test_snapshot_updates_coalesce_into_one_repaint(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db") as (app, pilot, runtime, _):
+        pane = app.current_pane()
+        before = pane.repaints
+        for _ in range(50):
+            runtime.monitor._emit(SnapshotUpdated(DashboardName.KPI))
+        await pilot.pause(0.6)
+        assert 1 <= pane.repaints - before <= 2
+
+
+async def test_auto_refresh_revalidates_each_dashboard_when_its_ttl_lapses(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db", auto_refresh=True) as (
+        app,
+        pilot,
+        runtime,
+        clock,
+    ):
+        clock.advance(121)  # KPI and Volume (2 min) lapse; Revenue (5) and Infra (10) do not
+        app.tick()
+        await settle(pilot)
+        cycles = await runtime.store.recent_cycles(5)
+        assert cycles[0].triggered_by == "auto"
+        assert set(cycles[0].dashboards) == {"kpi", "volume"}
+        assert cycles[-1].triggered_by == "startup"
+        app.tick()  # nothing else is due
+        await settle(pilot)
+        assert len(await runtime.store.recent_cycles(5)) == len(cycles)
+
+
+async def test_auto_refresh_does_not_hammer_a_failing_upstream(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db", auto_refresh=True, size=(120, 30)) as (
+        app,
+        pilot,
+        runtime,
+        clock,
+    ):
+        runtime.simulator.faults.add_spec("revoked")
+        clock.advance(121)
+        app.tick()
+        await settle(pilot)
+        count = len(await runtime.store.recent_cycles(10))
+        clock.advance(5)  # data still old, but it was just tried
+        app.tick()
+        await settle(pilot)
+        assert len(await runtime.store.recent_cycles(10)) == count
+        assert "retry in" in screen_text(app)
+
+
+async def test_notifications_when_a_workspace_fails_and_recovers(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db", faults="revoked@8") as (
+        app,
+        pilot,
+        runtime,
+        clock,
+    ):
+        await pilot.press("R")  # second failed cycle in a row: hysteresis flips it
+        await settle(pilot)
+        failing = [n for n in app._notifications if n.title == "workspace failing"]
+        assert len(failing) == 1
+        assert "Summitroot Media (demo) is FAILING" in failing[0].message
+        assert "401" in failing[0].message
+        runtime.simulator.faults.clear()
+        await pilot.press("R")
+        await settle(pilot)
+        assert not [n for n in app._notifications if n.title == "workspace recovered"]
+        await pilot.press("R")
+        await settle(pilot)
+        recovered = [n for n in app._notifications if n.title == "workspace recovered"]
+        assert len(recovered) == 1 and "Summitroot Media" in recovered[0].message
+        transitions = await runtime.store.state_transitions(clock.now().replace(hour=0))
+        assert [t.to_state for t in transitions] == ["failing", "recovered"]
+
+
+async def test_sighup_exits_cleanly(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db", handle_signals=True) as (app, pilot, _, _):
+        os.kill(os.getpid(), signal.SIGHUP)
+        await pilot.pause(0.2)
+        assert app.return_code == 128 + signal.SIGHUP
+    assert signal.getsignal(signal.SIGHUP) in (signal.SIG_DFL, signal.default_int_handler)
+
+
+def test_console_exits_when_its_terminal_goes_away(tmp_path: Path) -> None:
+    """A real pty: close it (a dropped SSH session) and the console exits at once."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+
+    def controlling_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    env = dict(os.environ, TERM="xterm-256color", XDG_DATA_HOME=str(tmp_path))
+    dump = tmp_path / "traceback.txt"
+    # Textual draws on stderr, so all three go to the terminal; a hang's traceback to a file.
+    script = (
+        "import faulthandler, signal, sys\n"
+        f"faulthandler.register(signal.SIGUSR1, file=open({str(dump)!r}, 'w'), all_threads=True)\n"
+        "from portal_tui.cli import main\n"
+        f"sys.exit(main(['--demo', '--db', {str(tmp_path / 'c.db')!r}]))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        preexec_fn=controlling_terminal,
+        close_fds=True,
+    )
+    os.close(slave)
+    try:
+        seen = b""
+        deadline = time.monotonic() + 30
+        while b"Health" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    seen += os.read(master, 65536)
+                except OSError:
+                    break
+        assert b"Health" in seen, "the console never painted"
+        os.close(master)  # the terminal goes away: the kernel sends SIGHUP
+        try:
+            code = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # faulthandler writes where it hangs
+            time.sleep(1)
+            pytest.fail("still running 20 s after its terminal went away:\n"
+                        + dump.read_text(errors="replace")[-6000:])
+        assert code == 128 + signal.SIGHUP
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+async def test_no_token_ever_reaches_the_screen_or_the_clipboard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_console(tmp_path / "c.db", size=(160, 50), faults="revoked@8") as (
+        app,
+        pilot,
+        runtime,
+        _,
+    ):
+        tokens = demo_tokens(runtime)
+        assert len(tokens) > 3
+        copied: list[str] = []
+        monkeypatch.setattr(app, "copy_to_clipboard", copied.append)
+        seen = []
+        for key in "12345678":
+            await pilot.press(key)
+            await catch_up(pilot)
+            await pilot.press("y")
+            seen.append(screen_text(app))
+        await pilot.press("2", "enter")
+        seen.append(screen_text(app))
+        everything = "\n".join(seen + copied)
+        assert "Summitroot Media" in everything
+        for token in tokens:
+            assert token not in everything
+
+
+async def test_no_color_keeps_every_word_and_symbol(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    async with running_console(tmp_path / "c.db", faults="revoked@8") as (app, pilot, _, clock):
+        assert app.no_color
+        clock.advance(200)
+        app.tick()
+        await pilot.pause()
+        svg = app.export_screenshot()
+        colours = set(re.findall(r"fill: #([0-9a-f]{6})", svg)) - {"c5c8c6"}  # SVG default ink
+        assert colours and all(c[0:2] == c[2:4] == c[4:6] for c in colours), colours
+        text = screen_text(app)
+        for word in ("◐ stale", "● fresh", "▲ warning", "✖ CRITICAL", "● closed"):
+            assert word in text
+
+
+async def test_usable_at_80_by_24(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db") as (app, pilot, _, _):
+        text = screen_text(app)
+        lines = text.splitlines()
+        assert len(lines) == 24 and max(len(line) for line in lines) <= 80
+        for must in ("Health", "KPI", "Volume", "Revenue", "Infrastructure", "breaker", "? help"):
+            assert must in text
+        assert "8 History" in lines[1]  # every pane's number on the tab bar
+
+
+async def test_fifty_thousand_mailboxes_stay_smooth(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db", size=(120, 40)) as (app, pilot, runtime, _):
+        snap = runtime.monitor.snapshots[DashboardName.INFRASTRUCTURE]
+        template = [m for row in snap.rows for m in row.mailboxes]
+        per_row, rows = 50_000 // len(snap.rows), []
+        for index, row in enumerate(snap.rows):
+            boxes = tuple(
+                dataclasses.replace(template[n % len(template)], id=index * per_row + n)
+                for n in range(per_row)
+            )
+            rows.append(row.model_copy(update={"mailboxes": boxes, "mailbox_count": per_row}))
+        snap.rows = rows
+        total = per_row * len(rows)
+        assert total >= 49_998
+        await pilot.press("5")
+        pane: Any = app.current_pane()
+        runtime.monitor._emit(SnapshotUpdated(DashboardName.INFRASTRUCTURE))
+        await catch_up(pilot)
+        table = app.query_one("#mailbox-table", RowTable)
+        assert table.view.total == total
+        assert pane.mailbox_show_seconds < 1.0  # on the UI thread (the build runs in a thread)
+        table.focus()
+        started = time.perf_counter()
+        for _ in range(3):
+            for y in range(40):
+                table.render_line(y)
+        assert (time.perf_counter() - started) / 3 < 0.1  # a full screen of lines
+        await pilot.press("end")
+        assert table.cursor == total - 1
+        assert f"{total:,}" in screen_text(app)

@@ -1,0 +1,186 @@
+"""Master-token sessions, the priority limiter and mailbox compaction (issue 5's speed-ups).
+
+Sessions must keep the one guarantee that matters (never two workspaces on
+the token at once) while making one switch per workspace instead of one per
+request; the limiter must hand slots to priority waiters first without ever
+exceeding its concurrency; compaction must change memory, never values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from portal_tui.clock import FakeClock
+from portal_tui.dashboards.base import DashboardName
+from portal_tui.errors import ErrorType, UpstreamError
+from portal_tui.fetch.compact import compact_mailboxes
+from portal_tui.fetch.limiter import RequestLimiter
+from portal_tui.fetch.sessions import TokenSessions
+from portal_tui.simulator import LatencyModel, generate_dataset
+from portal_tui.upstream.models import SenderEmailPage
+from support import hand_dataset, rig
+
+# -- sessions ---------------------------------------------------------------------------
+
+
+async def test_one_switch_per_workspace_and_never_two_workspaces_at_once() -> None:
+    clock = FakeClock()
+    sessions = TokenSessions()
+    token: list[int] = []  # the token's current workspace, as the upstream sees it
+    switches: list[int] = []
+    seen: list[tuple[int, int]] = []
+
+    async def request(ws: int, latency: float) -> None:
+        async def switch() -> None:
+            await clock.sleep(0.3)
+            switches.append(ws)
+            token.append(ws)
+
+        async with sessions.session(ws, switch):
+            await clock.sleep(latency)
+            seen.append((ws, token[-1]))
+
+    jobs = [request(ws, 0.1 * (i % 4 + 1)) for i in range(8) for ws in (2, 3, 4)]
+    await asyncio.gather(*jobs)
+    assert all(ws == current for ws, current in seen)  # every fetch saw its own workspace
+    assert sorted(switches) == [2, 3, 4]  # one switch per workspace
+    assert sessions.stats.sessions == 3 and sessions.stats.overlaps == 0
+    assert sessions.current_workspace is None
+
+
+async def test_a_failed_switch_fails_its_members_and_frees_the_token() -> None:
+    clock = FakeClock()
+    sessions = TokenSessions()
+    calls = 0
+
+    async def bad_switch() -> None:
+        nonlocal calls
+        calls += 1
+        await clock.sleep(0.1)
+        raise UpstreamError(ErrorType.SERVER_5XX, "HTTP 503", status_code=503)
+
+    async def good_switch() -> None:
+        await clock.sleep(0.1)
+
+    async def member(ws: int, switch: object) -> str:
+        try:
+            async with sessions.session(ws, switch):  # type: ignore[arg-type]
+                await clock.sleep(0.1)
+                return "ok"
+        except UpstreamError as exc:
+            assert exc.status_code == 503 and "switch to workspace 2" in exc.message
+            return "failed"
+
+    results = await asyncio.gather(
+        member(2, bad_switch), member(2, bad_switch), member(3, good_switch)
+    )
+    assert results == ["failed", "failed", "ok"]
+    assert calls == 1  # the group shared one switch attempt
+    assert sessions.current_workspace is None
+
+
+async def test_a_cancelled_waiter_leaves_the_queue_cleanly() -> None:
+    clock = FakeClock()
+    sessions = TokenSessions()
+
+    async def switch() -> None:
+        await clock.sleep(0.1)
+
+    async def hold(ws: int, seconds: float) -> None:
+        async with sessions.session(ws, switch):
+            await clock.sleep(seconds)
+
+    first = asyncio.ensure_future(hold(2, 5.0))
+    await asyncio.sleep(0)
+    waiter = asyncio.ensure_future(hold(3, 1.0))
+    await clock.sleep(1.0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    await first
+    await hold(4, 0.5)  # the token is free again; nothing left queued for 3
+    await asyncio.sleep(0)  # a session closes one loop iteration after its last member left
+    assert sessions.current_workspace is None and sessions.stats.sessions == 2
+
+
+@pytest.mark.parametrize("http", [False, True], ids=["in-process", "http"])
+async def test_master_token_refresh_makes_one_switch_per_workspace_and_counts_it(
+    tmp_path: Path, http: bool
+) -> None:
+    # All four dashboards, every workspace through the master token: with multi-page
+    # mailboxes (page 1 first, then the rest) each workspace still needs one switch.
+    latency = LatencyModel.uniform(0.001, 0.01) if http else LatencyModel.uniform(0.05, 0.5)
+    async with rig(tmp_path, http=http, api_user=False, concurrency=5, latency=latency) as r:
+        outcome = await r.monitor.refresh(force=True)
+        assert outcome is not None
+        workspaces = len(hand_dataset().workspaces)
+        assert r.sim.counters.switches == workspaces
+        assert outcome.requests_made == outcome.requests_needed == r.sim.counters.requests
+        stats = r.monitor.fetcher.token_sessions("sim").stats
+        assert stats.sessions == workspaces and stats.overlaps == 0
+        for name in DashboardName:
+            assert r.monitor.snapshots[name].failures == []
+
+
+# -- the priority limiter ---------------------------------------------------------------
+
+
+async def test_priority_waiters_go_first_and_concurrency_is_never_exceeded() -> None:
+    clock = FakeClock()
+    limiter = RequestLimiter(clock, concurrency=2)
+    order: list[str] = []
+
+    async def job(name: str, priority: bool) -> None:
+        async with limiter.slot(priority=priority):
+            order.append(name)
+            assert limiter.in_flight <= 2
+            await clock.sleep(1.0)
+
+    tasks = [asyncio.ensure_future(job(f"n{i}", False)) for i in range(4)]
+    await asyncio.sleep(0)
+    tasks.append(asyncio.ensure_future(job("urgent", True)))
+    await asyncio.gather(*tasks)
+    assert order[:2] == ["n0", "n1"] and order[2] == "urgent"
+    assert limiter.max_in_flight == 2 and limiter.queued == 0
+
+
+async def test_a_cancelled_limiter_waiter_does_not_leak_a_slot() -> None:
+    clock = FakeClock()
+    limiter = RequestLimiter(clock, concurrency=1)
+
+    async def job(seconds: float) -> None:
+        async with limiter.slot():
+            await clock.sleep(seconds)
+
+    first = asyncio.ensure_future(job(1.0))
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(job(1.0))
+    await asyncio.sleep(0)
+    second.cancel()
+    await first
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    await asyncio.wait_for(job(0.1), timeout=5)  # the slot came back
+    assert limiter.in_flight == 0 and limiter.queued == 0
+
+
+# -- mailbox compaction -----------------------------------------------------------------
+
+
+def test_compaction_shares_what_repeats_and_changes_no_value() -> None:
+    dataset = generate_dataset(3, seed=5, mailboxes_total=300)
+    rows = [m.payload() for w in dataset.workspaces for m in w.mailboxes(0, w.mailbox_count)]
+    raw = {"data": rows, "meta": {"current_page": 1, "last_page": 1, "per_page": 300, "total": 300}}
+    page = SenderEmailPage.model_validate(raw)
+    before = [m.model_dump() for m in page.data]
+    before_set = [set(m.model_fields_set) for m in page.data]
+    compact_mailboxes(page.data)
+    assert [m.model_dump() for m in page.data] == before
+    assert [m.model_fields_set for m in page.data] == before_set
+    assert len({id(m.model_fields_set) for m in page.data}) == 1
+    tags = {(t.id, t.name): id(t) for m in page.data for t in m.tags}
+    assert len({id(t) for m in page.data for t in m.tags}) == len(tags)
+    assert page.data[0].model_dump(exclude_unset=True) == page.data[0].model_dump()
