@@ -52,11 +52,13 @@ async def _child(workspaces: int, mailboxes: int, per_page: int) -> dict[str, An
             monitor = PortalMonitor(config, secrets=secrets, clock=clock, store=store)
             await monitor.restore()
             cycles = []
+            peaks = []
             for _ in range(2):
                 start = time.perf_counter()
                 outcome = await monitor.refresh(force=True)
                 assert outcome is not None
                 cycles.append(time.perf_counter() - start)
+                peaks.append(_rss_mb())
             gc.collect()
             retained = _current_rss_mb()
             rows = sum(len(s.rows) for s in monitor.snapshots.values())
@@ -64,11 +66,12 @@ async def _child(workspaces: int, mailboxes: int, per_page: int) -> dict[str, An
             await store.close()
     return {
         "peak_rss_mb": _rss_mb(),
+        "peak_after_first_mb": peaks[0],
         "retained_rss_mb": retained,
         "start_rss_mb": baseline,
         "cycle_seconds": cycles,
         "rows": rows,
-        "requests": outcome.requests_made,
+        "requests": outcome.requests_made if outcome is not None else 0,
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bench.scenario import CONCURRENCY, Upstream, client_config
@@ -51,7 +51,7 @@ class RefreshRow:
 
     def figure(self, name: str) -> Figure:
         """``wall``, ``lower_bound``, ``ratio``, ``cpu_share``, ``requests_ratio``, ..."""
-        pick = {
+        picks: dict[str, Callable[[RefreshRun], float]] = {
             "wall": lambda r: r.wall,
             "lower_bound": lambda r: r.lower_bound,
             "ratio": lambda r: r.wall / r.lower_bound if r.lower_bound else 0.0,
@@ -60,7 +60,8 @@ class RefreshRow:
             "made": lambda r: float(r.made),
             "needed": lambda r: float(r.needed),
             "failed": lambda r: float(r.failed_workspaces),
-        }[name]
+        }
+        pick = picks[name]
         unit = {"wall": "s", "lower_bound": "s", "cpu_share": "%"}.get(name, "")
         digits = 0 if name in ("made", "needed", "failed", "cpu_share") else 2
         return Figure.of([pick(r) for r in self.runs], unit, digits)
@@ -97,7 +98,9 @@ async def refresh_once(
         bound = served.lower_bound(CONCURRENCY, hang_wait=upstream.attempt_timeout)
     else:
         bound = served.master_lower_bound(CONCURRENCY)
-    failed = sum(1 for dashboards_failed in outcome.workspace_failures.values() if dashboards_failed)
+    failed = sum(
+        1 for dashboards_failed in outcome.workspace_failures.values() if dashboards_failed
+    )
     return RefreshRun(
         wall, cpu, bound, outcome.requests_made, outcome.requests_needed, failed, served
     )

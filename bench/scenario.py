@@ -50,8 +50,9 @@ class Upstream:
 
     @property
     def attempt_timeout(self) -> float:
-        """Per-attempt timeout: 25 medians, above the latency cap, so only hangs time out."""
-        return 25 * self.median
+        """Per-attempt timeout: 25 medians (at least 0.5 s), above the latency cap, so only
+        hangs time out."""
+        return max(25 * self.median, 0.5)
 
     @property
     def latency_spec(self) -> str:

@@ -67,9 +67,7 @@ def served(sim: Simulator) -> dict[str, Any]:
         "by_endpoint": dict(counters.by_endpoint),
         "by_status": {str(k): v for k, v in counters.by_status.items()},
         "max_in_flight": counters.max_in_flight,
-        "per_workspace": {
-            str(k): [max(0.0, v[0]), v[1], v[2]] for k, v in per_workspace.items()
-        },
+        "per_workspace": {str(k): [max(0.0, v[0]), v[1], v[2]] for k, v in per_workspace.items()},
     }
 
 

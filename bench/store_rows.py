@@ -41,7 +41,7 @@ IN_PROCESS = "http://simulator.local/api"
 def shifted(value: T, delta: timedelta) -> T:
     """``value`` with every datetime inside it moved by ``delta`` (records are frozen)."""
     if isinstance(value, datetime):
-        return value + delta  # type: ignore[return-value]
+        return value + delta
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         changes = {
             f.name: shifted(getattr(value, f.name), delta)
@@ -50,7 +50,7 @@ def shifted(value: T, delta: timedelta) -> T:
         }
         return dataclasses.replace(value, **changes)
     if isinstance(value, list | tuple):
-        return type(value)(shifted(v, delta) for v in value)  # type: ignore[return-value]
+        return type(value)(shifted(v, delta) for v in value)
     if isinstance(value, dict):
         return {k: shifted(v, delta) for k, v in value.items()}  # type: ignore[return-value]
     return value
@@ -98,9 +98,9 @@ async def write_cycle(record: CycleRecord) -> dict[str, float]:
     return {"seconds": seconds, "rows": rows, "bytes": size, "snapshot_bytes": payload}
 
 
-async def _capture_hour(tmp: Path) -> list[CycleRecord]:
-    """One simulated hour of default auto-refreshes for 27 workspaces; the records written."""
-    upstream = Upstream(27, 4000, per_page=15, median=0.2)
+async def _capture_hour(tmp: Path, workspaces: int) -> list[CycleRecord]:
+    """One simulated hour of default auto-refreshes; the records the monitor wrote."""
+    upstream = Upstream(workspaces, workspaces * 4000 // 27, per_page=15, median=0.2)
     clock = FakeClock()
     sim = _simulator(upstream, clock, latency=True)
     config, secrets = client_config(upstream, IN_PROCESS)
@@ -113,7 +113,7 @@ async def _capture_hour(tmp: Path) -> list[CycleRecord]:
         result: int = await write(record)
         return result
 
-    store.record_cycle = capture  # type: ignore[method-assign]
+    store.record_cycle = capture  # type: ignore[method-assign,assignment]
     monitor = PortalMonitor(
         config, secrets=secrets, clock=clock, store=store, transports={"bench": sim.transport()}
     )
@@ -137,11 +137,11 @@ def _due(monitor: PortalMonitor, name: DashboardName) -> bool:
     return age is None or age >= monitor.ttl(name)
 
 
-async def thirty_days(days: int = 32) -> dict[str, Any]:
-    """Replay a captured hour for ``days`` days with a daily prune; sizes and prune times."""
+async def thirty_days(days: int = 32, workspaces: int = 27, hours: int = 24) -> dict[str, Any]:
+    """Replay a captured hour ``hours`` times a day for ``days`` days, pruning daily."""
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        hour = await _capture_hour(tmp)
+        hour = await _capture_hour(tmp, workspaces)
         origin = hour[0].started_at
         clock = FakeClock(origin)
         store = await Store.open(tmp / "thirty.sqlite3", clock=clock)
@@ -149,7 +149,7 @@ async def thirty_days(days: int = 32) -> dict[str, Any]:
         sizes: dict[int, int] = {}
         writes: list[float] = []
         for day in range(days):
-            for h in range(24):
+            for h in range(hours):
                 delta = timedelta(days=day, hours=h)
                 for record in hour:
                     moved = shifted(record, delta)

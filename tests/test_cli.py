@@ -125,18 +125,25 @@ def test_check_against_simulate_over_real_http(env: dict[str, str], tmp_path: Pa
                 break
         token = re.search(r"PORTAL_TUI_SIM_MASTER_TOKEN='([^']+)'", "".join(lines))
         assert token, "".join(lines)
+        ids = re.search(r"workspace ids: ([\d, ]+)", "".join(lines))
+        assert ids, "".join(lines)
+        registry = "".join(
+            f"[[clients]]\nname = 'client {i}'\nid = {i}\nmonthly_kpi = 20\n"
+            f"monthly_sending_target = 50000\nprice_per_lead = 100.0\n"
+            for i in ids.group(1).split(", ")
+        )
         config = tmp_path / "sim.toml"
         config.write_text(
             "[[instances]]\nname = 'simulator'\n"
             f"base_url = 'http://127.0.0.1:{port}/api'\n"
             "master_token_env = 'PORTAL_TUI_SIM_MASTER_TOKEN'\nsender_emails_per_page = 15\n"
-            f"[storage]\npath = '{tmp_path / 'records.db'}'\n"
+            f"[storage]\npath = '{tmp_path / 'records.db'}'\n" + registry
         )
         result = run(
             ["check", "--config", str(config)],
             {**env, "PORTAL_TUI_SIM_MASTER_TOKEN": token.group(1)},
         )
-        # No registry: every workspace is shown with "no registry entry" (a warning, not a failure).
+        # Every workspace registered by id, no faults: a clean bill of health.
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout.startswith("portal-tui check: OK (health 100/100)")
         assert "Infrastructure" in result.stdout and "fresh" in result.stdout

@@ -4,7 +4,9 @@ Two "console" processes each run the real monitor against an in-process
 simulator and refresh the dashboards in a loop (``triggered_by=auto``; KPI,
 Volume and Revenue every time, Infrastructure every fourth, as their TTLs do),
 reading the file between refreshes as the console does (snapshots, the
-health view, recent calls, history). Meanwhile the real command line runs
+health view, recent calls, history); two more processes record small
+cycles in a tight loop, the write pressure of many consoles, so writers
+really meet on the lock. Meanwhile the real command line runs
 ``portal-tui check --json --db SAME`` every two seconds against ``portal-tui
 simulate`` over loopback HTTP, the way cron would, overlapping with each other
 and with the consoles.
@@ -30,6 +32,7 @@ import time
 from pathlib import Path
 
 CONSOLES = 2
+WRITERS = 2  # record_cycle loops: the write pressure of many consoles in one
 WINDOW = 12.0  # seconds during which cron checks are started
 CHECK_EVERY = 2.0  # seconds between cron starts
 CONSOLE_CAP = 45.0  # a console stops by itself after this, whatever happens
@@ -75,6 +78,40 @@ CONSOLE = textwrap.dedent(
             await store.workspace_history(clock.now() - timedelta(minutes=10))
             await asyncio.sleep(0.05)  # a breath: far busier than a real console, not a spin
         await monitor.aclose()
+        await store.close()
+        print(json.dumps({"cycles": cycles, "calls": calls,
+                          "seconds": time.monotonic() - started}))
+
+    asyncio.run(main())
+    """
+)
+
+
+# A console's writes without its fetching: a small cycle (20-40 attempts) recorded in a
+# tight loop, so writers really do meet on the lock (manual trigger, to count apart).
+WRITER = textwrap.dedent(
+    """
+    import asyncio, json, sys, time
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from portal_tui.clock import SystemClock
+    from portal_tui.store import ApiCallRecord, CycleRecord, Store
+
+    db, stop, cap = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
+
+    async def main() -> None:
+        store = await Store.open(db, clock=SystemClock())
+        cycles = calls = 0
+        started = time.monotonic()
+        while time.monotonic() - started < cap and not stop.exists():
+            at = datetime.now(UTC)
+            rows = [ApiCallRecord("sim", "stats", "GET", f"ws-{i % 9}", 200, 9.0, True, None,
+                                  None, 1, "manual", at) for i in range(20 + cycles % 20)]
+            await store.record_cycle(CycleRecord("manual", at, at, ["kpi"], rows))
+            cycles += 1
+            calls += len(rows)
+            await asyncio.sleep(0.02)  # leave some CPU to the consoles and the checks
         await store.close()
         print(json.dumps({"cycles": cycles, "calls": calls,
                           "seconds": time.monotonic() - started}))
@@ -137,6 +174,8 @@ def test_two_consoles_and_cron_checks_share_one_file(tmp_path: Path) -> None:
 
     revoked = build_demo(workspaces=6).dataset.workspaces[3].id
     script.write_text(CONSOLE.replace("{revoked}", str(revoked)))
+    writer = tmp_path / "writer.py"
+    writer.write_text(WRITER)
     started = time.monotonic()
     consoles = [
         subprocess.Popen(
@@ -147,6 +186,15 @@ def test_two_consoles_and_cron_checks_share_one_file(tmp_path: Path) -> None:
             env=env,
         )
         for i in range(CONSOLES)
+    ] + [
+        subprocess.Popen(
+            [sys.executable, str(writer), str(db), str(stop), str(CONSOLE_CAP)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(WRITERS)
     ]
     checks: list[tuple[subprocess.Popen[str], float]] = []
     try:
@@ -192,6 +240,7 @@ def test_two_consoles_and_cron_checks_share_one_file(tmp_path: Path) -> None:
         r["requests"]["attempts_logged"] for r in reports
     )
     assert all(s["cycles"] >= 5 for s in console_stats), console_stats
+    assert sum(s["cycles"] for s in console_stats[CONSOLES:]) >= 100, console_stats
     conn = sqlite3.connect(db)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
@@ -200,14 +249,20 @@ def test_two_consoles_and_cron_checks_share_one_file(tmp_path: Path) -> None:
         by_trigger = dict(
             conn.execute("SELECT triggered_by, count(*) FROM refresh_cycles GROUP BY 1")
         )
-        assert by_trigger == {"auto": cycles - len(reports), "check": len(reports)}
+        hammered = sum(s["cycles"] for s in console_stats[CONSOLES:])
+        assert by_trigger == {
+            "auto": cycles - len(reports) - hammered,
+            "manual": hammered,
+            "check": len(reports),
+        }
         snapshots = conn.execute("SELECT count(*) FROM dashboard_snapshots").fetchone()[0]
         assert snapshots == 4
     finally:
         conn.close()
     writer_seconds = sum(s["seconds"] for s in console_stats) + sum(r[3] for r in results)
     print(
-        f"concurrent writers: {CONSOLES} consoles + {len(checks)} cron checks for "
+        f"concurrent writers: {CONSOLES} consoles + {WRITERS} record loops + {len(checks)} "
+        "cron checks for "
         f"{elapsed:.0f} s = {writer_seconds / 60:.2f} concurrent-writer minutes; {cycles} "
         f"cycles, {calls} API attempts recorded, none lost"
     )

@@ -29,7 +29,7 @@ PANE_MARKERS = {
     "revenue": "Margin",
     "infrastructure": "Mailboxes",
     "failures": "Requests in flight",
-    "consistency": "not built yet",
+    "consistency": "Rules (run after every refresh cycle)",
     "history": "API history",
 }
 
@@ -151,36 +151,34 @@ async def test_p_pauses_auto_refresh_where_it_cannot_be_missed(tmp_path: Path) -
         assert cycles[0].triggered_by == "auto"
 
 
-@pytest.mark.parametrize(
-    ("pane_key", "selector", "typed", "expected"),
-    [
-        ("1", "#overview-table", "inf", 1),
-        ("2", "#kpi-table", "fox", 1),
-        ("3", "#volume-table", "fox", 1),
-        ("4", "#revenue-table", "fox", 1),
-        ("6", "#failures-table", "vol", 1),
-        ("8", "#history-table", "fox", 1),
-    ],
-)
-async def test_slash_filters_rows_of_every_table(
-    tmp_path: Path, pane_key: str, selector: str, typed: str, expected: int
-) -> None:
+FILTERS = [
+    ("1", "#overview-table", "inf", 1),
+    ("2", "#kpi-table", "fox", 1),
+    ("3", "#volume-table", "fox", 1),
+    ("4", "#revenue-table", "fox", 1),
+    ("6", "#failures-table", "vol", 1),
+    ("7", "#rules-table", "unique", 1),
+    ("8", "#history-table", "fox", 1),
+]
+
+
+async def test_slash_filters_rows_of_every_table(tmp_path: Path) -> None:
     async with running_console(tmp_path / "c.db", faults="revoked@12") as (app, pilot, _, _):
-        await pilot.press(pane_key)
-        await settle(pilot)
-        rows = table(app, selector)
-        total = len(rows.view.rows)
-        assert total > expected
-        await pilot.press("slash", *typed)
-        await pilot.pause()
-        assert isinstance(app.focused, FilterBox)
-        assert len(rows.view.rows) == expected
-        assert f"{expected} of {total} rows" in screen_text(app)
-        await pilot.press("enter")  # keep the filter, back to the table
-        assert app.focused is rows
-        await pilot.press("slash", "escape")  # clear it
-        await pilot.pause()
-        assert len(rows.view.rows) == total
+        for pane_key, selector, typed, expected in FILTERS:
+            await pilot.press(pane_key)
+            await settle(pilot)
+            rows = table(app, selector)
+            rows.focus()
+            total = len(rows.view.rows)
+            assert total > expected, selector
+            await pilot.press("slash", *typed)
+            assert isinstance(app.focused, FilterBox)
+            assert len(rows.view.rows) == expected, selector
+            assert f"{expected} of {total} rows" in screen_text(app)
+            await pilot.press("enter")  # keep the filter, back to the table
+            assert app.focused is rows
+            await pilot.press("slash", "escape")  # clear it
+            assert len(rows.view.rows) == total
 
 
 async def test_slash_filters_the_focused_infrastructure_table(tmp_path: Path) -> None:
@@ -212,6 +210,20 @@ async def test_s_cycles_the_sort_column(tmp_path: Path) -> None:
         await pilot.press("s")  # Leads ↓ (numbers: largest first)
         leads = [r.sort_values[2] for r in kpi.view.rows]
         assert leads == sorted(leads, reverse=True)
+
+
+async def test_consistency_pane_shows_open_findings(tmp_path: Path) -> None:
+    faults = "dup@11=2:from=4"  # two of Boldcrest's addresses also in Silverspark
+    async with running_console(tmp_path / "c.db", faults=faults) as (app, pilot, _, _):
+        await pilot.press("7")
+        await settle(pilot)
+        findings = table(app, "#findings-table").view.rows
+        assert len(findings) == 2
+        assert {r.cells[0] for r in findings} == {"✗ error"}
+        assert {r.cells[1] for r in findings} == {"sender-email-unique"}
+        rules = {r.cells[0]: r.cells[2] for r in table(app, "#rules-table").view.rows}
+        assert rules["sender-email-unique"] == "2" and rules["mailbox-pages"] == "0"
+        assert "2 open: ✗ error 2" in screen_text(app)
 
 
 async def test_enter_opens_the_workspace_detail(tmp_path: Path) -> None:

@@ -240,8 +240,10 @@ def test_console_exits_when_its_terminal_goes_away(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGUSR1)  # faulthandler writes where it hangs
             time.sleep(1)
-            pytest.fail("still running 20 s after its terminal went away:\n"
-                        + dump.read_text(errors="replace")[-6000:])
+            pytest.fail(
+                "still running 20 s after its terminal went away:\n"
+                + dump.read_text(errors="replace")[-6000:]
+            )
         assert code == 128 + signal.SIGHUP
     finally:
         if proc.poll() is None:
@@ -294,7 +296,7 @@ async def test_no_color_keeps_every_word_and_symbol(
 
 
 async def test_usable_at_80_by_24(tmp_path: Path) -> None:
-    async with running_console(tmp_path / "c.db") as (app, pilot, _, _):
+    async with running_console(tmp_path / "c.db") as (app, _, _, _):
         text = screen_text(app)
         lines = text.splitlines()
         assert len(lines) == 24 and max(len(line) for line in lines) <= 80
@@ -333,3 +335,15 @@ async def test_fifty_thousand_mailboxes_stay_smooth(tmp_path: Path) -> None:
         await pilot.press("end")
         assert table.cursor == total - 1
         assert f"{total:,}" in screen_text(app)
+
+
+async def test_demo_and_tls_off_banners(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db") as (app, pilot, runtime, _):
+        config = runtime.monitor.config
+        insecure = config.instances[0].model_copy(update={"verify_tls": False})
+        runtime.monitor.config = config.model_copy(update={"instances": [insecure]})
+        app.tick()
+        await pilot.pause()
+        text = screen_text(app)
+        assert "DEMO  built-in simulator" in text and app.sub_title.startswith("DEMO")
+        assert "⚠ TLS VERIFICATION OFF for instance demo" in text

@@ -207,6 +207,7 @@ async def timed_refresh(r: Rig, board: DashboardName) -> float:
 
 
 async def logged_since(r: Rig, since: datetime) -> list[ApiCallRecord]:
+    """The attempts logged since ``since``; none may have run past the request deadline."""
     calls = await r.store.recent_api_calls(since=since, limit=10_000)
     for call in calls:  # no attempt ran past the whole-request deadline
         assert call.response_time_ms <= (DEADLINE + SLACK) * 1000, call
@@ -214,6 +215,7 @@ async def logged_since(r: Rig, since: datetime) -> list[ApiCallRecord]:
 
 
 def failures(snap: DashboardSnapshot, workspace: str | None) -> list[str]:
+    """Failure labels shown for ``workspace`` (None: the whole instance)."""
     return [f.label for f in snap.failures if f.workspace == workspace]
 
 
@@ -513,7 +515,7 @@ async def test_5xx_storm_opens_the_breaker_which_fails_fast_then_probes(tmp_path
         requests = r.sim.counters.requests
         start = time.monotonic()
         await timed_refresh(r, KPI)  # while open: fails fast, the upstream is left alone
-        assert time.monotonic() - start < 0.3
+        assert time.monotonic() - start < 1.0  # no attempt timeout, no backoff waited
         assert r.sim.counters.requests == requests
         labels = {f.label for f in r.monitor.snapshots[KPI].failures}
         assert labels == {"breaker_open"}

@@ -136,8 +136,6 @@ class ConsoleActions(App[int]):
         elif pane.id == "history":
             self.load_history()
             self.notify("Re-reading API history from SQLite…", timeout=3)
-        elif pane.id == "consistency":
-            self.notify("Nothing to refresh: consistency checks are not built yet.", timeout=4)
         else:
             self.start_refresh(None, force=False, triggered_by="manual")
             self.notify(

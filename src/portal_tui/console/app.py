@@ -187,7 +187,7 @@ class PortalConsole(ConsoleActions):
         """A cycle started or ended: overlays and the header change."""
         if not self.live():
             return
-        self._dirty.update({"overview", "failures"})
+        self._dirty.update({"overview", "failures", "consistency"})
         self._repaint_visible()
         self.update_header()
         if not message.running and self.current_pane().id == "history":

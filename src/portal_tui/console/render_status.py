@@ -35,9 +35,12 @@ def health_text(report: HealthReport) -> str:
     return f"Health {report.score}/100 {HEALTH_SYMBOLS[report.status]} {report.status}"
 
 
+_HEALTH_TONES: dict[str, Tone] = {"OK": "good", "WARNING": "warn", "CRITICAL": "bad"}
+
+
 def health_tone(report: HealthReport) -> Tone:
     """Colour cue for the health line."""
-    return {"OK": "good", "WARNING": "warn"}.get(report.status, "bad")  # type: ignore[return-value]
+    return _HEALTH_TONES.get(report.status, "bad")
 
 
 def freshness_tone(fresh: Freshness) -> Tone:
@@ -179,6 +182,7 @@ CALL_COLUMNS = (
 )
 
 _PHASE_ORDER = {CallPhase.RETRYING: 0, CallPhase.FAILED: 1, CallPhase.IN_FLIGHT: 2}
+_PHASE_TONES: dict[CallPhase, Tone] = {CallPhase.RETRYING: "warn", CallPhase.FAILED: "bad"}
 
 
 def call_rows(calls: Sequence[RetryStatus], now: datetime) -> list[TableRow]:
@@ -188,9 +192,7 @@ def call_rows(calls: Sequence[RetryStatus], now: datetime) -> list[TableRow]:
     )
     rows: list[TableRow] = []
     for index, call in enumerate(ordered):
-        tone: Tone = {CallPhase.RETRYING: "warn", CallPhase.FAILED: "bad"}.get(  # type: ignore[assignment]
-            call.phase, ""
-        )
+        tone = _PHASE_TONES.get(call.phase, "")
         who = call.workspace or f"(instance {call.instance})"
         rows.append(
             TableRow(

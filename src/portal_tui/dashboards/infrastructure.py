@@ -29,11 +29,19 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
-from pydantic import Field, SkipValidation, ValidationError, field_validator
+from pydantic import (
+    Field,
+    SerializationInfo,
+    SkipValidation,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
 
 from portal_tui.dashboards.base import (
     ComputeContext,
@@ -139,11 +147,22 @@ class MailboxRow:
         return is_connected(self.status)
 
 
+MAILBOX_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(MailboxRow))
+"""Column order of the compact mailbox form (see :class:`InfrastructureRow`)."""
+
+_mailbox_values = attrgetter(*MAILBOX_FIELDS)
+
+
 class InfrastructureRow(WorkspaceRow):
     """One workspace on the Infrastructure pane (and in ``check --json``).
 
     ``mailboxes`` holds every :class:`MailboxRow`; dump with
-    ``exclude={"mailboxes"}`` for the workspace summary alone.
+    ``exclude={"mailboxes"}`` for the workspace summary alone. Mailboxes dump
+    as a list of objects, or, with ``context={"snapshot": True}`` (the SQLite
+    snapshot), as ``{"fields": [...], "rows": [[...], ...]}``: at 50,000
+    mailboxes the field names repeated in every object were more than half
+    the snapshot, and every byte is dumped, hashed, checked and written each
+    cycle. Both forms load back.
     """
 
     complete: bool = Field(description="Every page arrived and the count matches meta.total.")
@@ -170,9 +189,23 @@ class InfrastructureRow(WorkspaceRow):
     def _mailboxes_from_json(cls, value: Any) -> Any:
         # Validation is skipped for speed, but a snapshot restored from SQLite brings
         # plain dicts: without this, the first kept row after a restart crashed summarize().
+        if isinstance(value, dict) and "fields" in value and "rows" in value:
+            names = list(value["fields"])
+            if names == list(MAILBOX_FIELDS):
+                return tuple(MailboxRow(*item) for item in value["rows"])
+            return tuple(
+                MailboxRow(**dict(zip(names, item, strict=True))) for item in value["rows"]
+            )
         if isinstance(value, list | tuple) and value and isinstance(value[0], dict):
             return tuple(MailboxRow(**item) for item in value)
         return value
+
+    @field_serializer("mailboxes")
+    def _mailboxes_to_json(self, value: tuple[MailboxRow, ...], info: SerializationInfo) -> Any:
+        context = info.context
+        if isinstance(context, dict) and context.get("snapshot"):
+            return {"fields": MAILBOX_FIELDS, "rows": [_mailbox_values(m) for m in value]}
+        return [dict(zip(MAILBOX_FIELDS, _mailbox_values(m), strict=True)) for m in value]
 
 
 class InfrastructureDashboard:

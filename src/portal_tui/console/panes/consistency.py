@@ -1,32 +1,73 @@
-"""Consistency: a placeholder that says plainly that its checks are not built yet."""
+"""Consistency: the open findings of the core's consistency rules, and the rules themselves.
+
+The rules run after every refresh cycle (in the core); this pane only shows
+what they found. No finding means the rules found nothing *in the dashboards
+refreshed so far* — the bar says when the last check ran.
+"""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from portal_tui.console.panes.base import Pane
+from portal_tui.console.format import fmt_clock
+from portal_tui.console.panes.base import Bar, Pane, toned
+from portal_tui.console.render_checks import (
+    FINDING_COLUMNS,
+    RULE_COLUMNS,
+    finding_rows,
+    findings_summary,
+    rule_rows,
+)
 from portal_tui.console.state import ConsoleState
-
-PLACEHOLDER = """\
-Consistency checks are not built yet: they arrive with a later issue.
-
-Nothing is checked here, so nothing is shown: no finding on this pane means
-"not checked", never "consistent".
-
-Meanwhile, what the core already detects is shown elsewhere:
-  • duplicate sender addresses across workspaces: Infrastructure warnings (5)
-  • rejected or malformed rows: the "invalid" counts on each dashboard pane
-  • failed workspaces: the Failures pane (6)
-"""
+from portal_tui.console.widgets.row_table import RowTable
 
 
 class ConsistencyPane(Pane):
-    """Pane 7: honest placeholder text, no table and no fake data."""
+    """Pane 7: findings on top (most severe first), the rules below."""
 
     def __init__(self, state: ConsoleState) -> None:
         super().__init__(state, id="consistency")
 
     def compose(self) -> ComposeResult:
-        """One block of text."""
-        yield Static(PLACEHOLDER, id="consistency-text")
+        """Bar, findings, rules, filter box."""
+        yield Bar(id="consistency-bar", classes="bar")
+        yield RowTable(
+            FINDING_COLUMNS, empty_text="✔ no open findings", id="findings-table", classes="upper"
+        )
+        yield Static("Rules (run after every refresh cycle)", classes="caption")
+        yield RowTable(RULE_COLUMNS, empty_text="no rules", id="rules-table")
+        yield from self.compose_filter()
+
+    def repaint(self) -> None:
+        """Findings and rules from the monitor."""
+        super().repaint()
+        monitor = self.state.monitor
+        findings = monitor.findings
+        instances = [i.name for i in monitor.config.instances]
+        self.query_one("#findings-table", RowTable).set_rows(
+            finding_rows(findings, self.state.now, instances)
+        )
+        self.query_one("#rules-table", RowTable).set_rows(
+            rule_rows(monitor.consistency.rules, findings)
+        )
+        outcome = monitor.last_outcome
+        checked = (
+            f"last checked {fmt_clock(outcome.finished_at, self.state.now)}"
+            if outcome is not None
+            else "not checked yet in this session (findings restored from SQLite)"
+        )
+        tone = (
+            "bad"
+            if any(f.severity.value in ("critical", "error") for f in findings)
+            else ("warn" if findings else "good")
+        )
+        self.query_one("#consistency-bar", Bar).update(
+            toned(
+                ("Consistency", "bold"), "  ", (findings_summary(findings), tone), f" · {checked}"
+            )
+        )
+
+    def tick(self) -> None:
+        """Ages in "first/last seen" move."""
+        self.repaint()

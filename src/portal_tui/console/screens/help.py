@@ -15,32 +15,21 @@ from textual.widgets import Static
 from portal_tui.console.bindings import PANES, help_rows
 from portal_tui.freshness import FreshnessState, Overlay
 
-LEGEND = (
-    [
-        (f"{s.symbol} {s.value}", _w)
-        for s, _w in (
-            (FreshnessState.FRESH, "younger than its TTL"),
-            (FreshnessState.STALE, "older than its TTL (up to max(10 min, 2 × TTL))"),
-            (FreshnessState.VERY_STALE, "older than that"),
-            (FreshnessState.EXPIRED, "older than 1 h: shown, but do not trust it"),
-            (FreshnessState.NO_DATA, "nothing fetched yet"),
-        )
-    ]
-    + [
-        (f"{o.symbol} {o.value}", _w)
-        for o, _w in (
-            (Overlay.REFRESHING, "a refresh is running"),
-            (Overlay.WARNING, "validation warnings present"),
-            (Overlay.ERROR, "the last refresh failed; older data still shown"),
-        )
-    ]
-    + [
-        ("✔ ok / ▲ warn", "a workspace row is current / has warnings"),
-        ("◐ stale 12m", "a workspace row kept from older data (its refresh failed), with its age"),
-        ("✗ failed", "a workspace failed and there is no older data"),
-        ("⏸ PAUSED", "auto-refresh is paused on this console (p resumes)"),
-    ]
-)
+LEGEND: list[tuple[str, str]] = [
+    (f"{FreshnessState.FRESH.symbol} fresh", "younger than its TTL"),
+    (f"{FreshnessState.STALE.symbol} stale", "older than its TTL (up to max(10 min, 2 × TTL))"),
+    (f"{FreshnessState.VERY_STALE.symbol} very stale", "older than that"),
+    (f"{FreshnessState.EXPIRED.symbol} expired", "older than 1 h: shown, but do not trust it"),
+    (f"{FreshnessState.NO_DATA.symbol} no data", "nothing fetched yet"),
+    (f"{Overlay.REFRESHING.symbol} refreshing", "a refresh is running"),
+    (f"{Overlay.WARNING.symbol} warning", "validation warnings present"),
+    (f"{Overlay.ERROR.symbol} error", "the last refresh failed; older data still shown"),
+    ("✔ ok / ▲ warn", "a workspace row is current / has warnings"),
+    ("◐ stale 12m", "a workspace row kept from older data (its refresh failed), with its age"),
+    ("✗ failed", "a workspace failed and there is no older data"),
+    ("✖ ✗ ▲ ·", "consistency findings: critical, error, warning, info"),
+    ("⏸ PAUSED", "auto-refresh is paused on this console (p resumes)"),
+]
 
 
 def help_table() -> Table:

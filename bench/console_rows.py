@@ -1,0 +1,222 @@
+"""The console rows: loop lag and keypress-to-screen while refreshing; cold start to data.
+
+The console (:class:`portal_tui.console.app.PortalConsole`) runs headless
+under Textual's own test pilot (``App.run_test``), on the real clock, against
+:mod:`bench.simproc` over loopback HTTP. A "frame" is a compositor update
+handed to the driver (``App._display``): the moment the screen would change.
+
+- **lag**: the loop-lag probe of :mod:`bench.loop_lag`, inside the app;
+- **keypress-to-screen**: a pane key (``1``, ``2``, ``5`` in turn) is posted
+  every 250 ms; the latency is until the first frame after which that pane
+  is the active one;
+- **cold start**: a fresh interpreter opens a records file holding the
+  snapshots of a previous refresh and starts the console; the time from
+  spawning it to its first frame with those snapshots on screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.loop_lag import PROBE_INTERVAL, summarize
+from bench.scenario import Upstream, client_config
+from bench.stats import percentile
+from bench.upstream import ROOT, simulator_process
+from portal_tui.clock import SystemClock
+from portal_tui.monitor import PortalMonitor
+from portal_tui.runtime import Runtime
+from portal_tui.store.database import Store
+
+KEYS = ("2", "5", "1")
+KEY_EVERY = 0.25
+
+
+def console_available() -> bool:
+    """Whether the console has landed (``portal_tui.console.app.PortalConsole``)."""
+    try:
+        from portal_tui.console.app import PortalConsole  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+async def _console_run(upstream: Upstream, base_url: str, tmp: Path) -> dict[str, Any]:
+    from textual import events
+    from textual.widgets import TabbedContent
+
+    from portal_tui.console.app import PortalConsole
+
+    config, secrets = client_config(upstream, base_url)
+    clock = SystemClock()
+    store = await Store.open(tmp / "console.sqlite3", clock=clock)
+    monitor = PortalMonitor(config, secrets=secrets, clock=clock, store=store)
+    runtime = Runtime(config, None, monitor, store, False)
+    app = PortalConsole(runtime, auto_refresh=False, startup_refresh=False, handle_signals=False)
+    frames: list[float] = []
+    frame_seen = asyncio.Event()
+    display = app._display
+
+    def on_display(screen: Any, renderable: Any) -> None:
+        display(screen, renderable)
+        if renderable is not None:
+            frames.append(time.perf_counter())
+            frame_seen.set()
+
+    app._display = on_display  # type: ignore[method-assign]
+    lags: list[float] = []
+    keys: list[float] = []
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            tabs = app.query_one("#panes", TabbedContent)
+            refresh = asyncio.ensure_future(monitor.refresh(force=True))
+            start = time.perf_counter()
+
+            async def probe() -> None:
+                while not refresh.done():
+                    t = time.perf_counter()
+                    await asyncio.sleep(PROBE_INTERVAL)
+                    lags.append(max(0.0, time.perf_counter() - t - PROBE_INTERVAL))
+
+            prober = asyncio.ensure_future(probe())
+            turn = 0
+            while not refresh.done():
+                key = KEYS[turn % len(KEYS)]
+                turn += 1
+                wanted = f"tab-{_pane_for(key)}"
+                pressed = time.perf_counter()
+                app.post_message(events.Key(key, key))
+                while True:
+                    frame_seen.clear()
+                    await frame_seen.wait()
+                    if tabs.active == wanted:
+                        keys.append(frames[-1] - pressed)
+                        break
+                await asyncio.sleep(max(0.0, KEY_EVERY - (time.perf_counter() - pressed)))
+            await refresh
+            seconds = time.perf_counter() - start
+            await prober
+            await pilot.pause()
+    finally:
+        await monitor.aclose()
+        await store.close()
+    lag = summarize(lags, seconds)
+    ms = [k * 1000 for k in keys]
+    return {
+        "lag_p99_ms": lag.p99,
+        "lag_max_ms": lag.max,
+        "key_p50_ms": percentile(ms, 50),
+        "key_p99_ms": percentile(ms, 99),
+        "key_max_ms": max(ms, default=0.0),
+        "keys": len(ms),
+        "refresh_seconds": seconds,
+    }
+
+
+def _pane_for(key: str) -> str:
+    from portal_tui.console.bindings import PANES
+
+    return PANES[int(key) - 1][0]
+
+
+async def console_while_refreshing(upstream: Upstream, runs: int) -> list[dict[str, Any]]:
+    """``runs`` console sessions, each across one cold full refresh of ``upstream``."""
+    out = []
+    async with simulator_process(
+        workspaces=upstream.workspaces,
+        mailboxes=upstream.mailboxes,
+        per_page=upstream.per_page,
+        latency=upstream.latency_spec,
+    ) as sim:
+        for run in range(runs):
+            await sim.reset(3000 + run)
+            with tempfile.TemporaryDirectory() as tmp:
+                out.append(await _console_run(upstream, sim.base_url, Path(tmp)))
+    return out
+
+
+# -- cold start -------------------------------------------------------------------------
+
+_FIRST_FRAME = """
+import asyncio, sys, time
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from bench.console_rows import first_frame_child
+print(asyncio.run(first_frame_child(Path({db!r}), {workspaces}, {mailboxes})), flush=True)
+"""
+
+
+async def first_frame_child(db: Path, workspaces: int, mailboxes: int) -> str:
+    """In the fresh interpreter: open ``db``, start the console, stop at its first data frame."""
+    from portal_tui.console.app import PortalConsole
+
+    upstream = Upstream(workspaces, mailboxes, per_page=100, median=0.2)
+    config, secrets = client_config(upstream, "http://127.0.0.1:9/api")
+    clock = SystemClock()
+    store = await Store.open(db, clock=clock)
+    monitor = PortalMonitor(config, secrets=secrets, clock=clock, store=store)
+    runtime = Runtime(config, None, monitor, store, False)
+    app = PortalConsole(runtime, auto_refresh=False, startup_refresh=False, handle_signals=False)
+    shown = asyncio.Event()
+    display = app._display
+
+    def on_display(screen: Any, renderable: Any) -> None:
+        display(screen, renderable)
+        if renderable is not None and len(monitor.snapshots) == 4:
+            shown.set()
+
+    app._display = on_display  # type: ignore[method-assign]
+    try:
+        async with app.run_test(size=(120, 40)):
+            await asyncio.wait_for(shown.wait(), 60)
+            print("FRAME", flush=True)
+    finally:
+        await monitor.aclose()
+        await store.close()
+    return "done"
+
+
+async def prepare_snapshots(db: Path, workspaces: int, mailboxes: int) -> None:
+    """A records file holding the snapshots of one real refresh (in-process simulator)."""
+    from portal_tui.simulator import FaultSet, Simulator
+
+    upstream = Upstream(workspaces, mailboxes, per_page=100, median=0.2)
+    clock = SystemClock()
+    sim = Simulator(upstream.dataset(), FaultSet(), clock, latency=None)
+    config, secrets = client_config(upstream, "http://simulator.local/api")
+    store = await Store.open(db, clock=clock)
+    monitor = PortalMonitor(
+        config, secrets=secrets, clock=clock, store=store, transports={"bench": sim.transport()}
+    )
+    try:
+        await monitor.refresh(force=True)
+    finally:
+        await monitor.aclose()
+        await store.close()
+
+
+async def cold_start_seconds(db: Path, workspaces: int, mailboxes: int) -> float:
+    """Seconds from spawning a fresh interpreter to the console's first frame of ``db``'s data."""
+    code = _FIRST_FRAME.format(
+        root=str(ROOT), db=str(db), workspaces=workspaces, mailboxes=mailboxes
+    )
+    start = time.perf_counter()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE, cwd=ROOT
+    )
+    assert proc.stdout is not None
+    seconds = float("nan")
+    while line := await proc.stdout.readline():
+        if line.strip() == b"FRAME":
+            seconds = time.perf_counter() - start
+    with contextlib.suppress(ProcessLookupError):
+        await proc.wait()
+    if proc.returncode != 0:
+        raise RuntimeError(f"the console child exited {proc.returncode}")
+    return seconds
