@@ -75,12 +75,17 @@ async def refresh_once(
     *,
     api_user: bool = True,
     dashboards: Sequence[DashboardName] = ALL,
+    request_deadline: float | None = None,
 ) -> RefreshRun:
     """One cold refresh of ``dashboards`` with ``schedule``, the simulator re-seeded first."""
     await sim.reset(seed)
     concurrency = schedule.concurrency or CONCURRENCY
     config, secrets = client_config(
-        upstream, sim.base_url, concurrency=concurrency, api_user=api_user
+        upstream,
+        sim.base_url,
+        concurrency=concurrency,
+        api_user=api_user,
+        request_deadline=request_deadline,
     )
     clock = SystemClock()
     fetcher = Fetcher(config, secrets, clock)
@@ -114,6 +119,7 @@ async def compare_schedules(
     title: str,
     api_user: bool = True,
     dashboards: Sequence[DashboardName] = ALL,
+    request_deadline: float | None = None,
 ) -> list[RefreshRow]:
     """``runs`` rounds; in each, every schedule once against the same seeded latencies."""
     rows = [RefreshRow(title, upstream, s) for s in schedules]
@@ -135,6 +141,7 @@ async def compare_schedules(
                         seed=1000 + run,
                         api_user=api_user,
                         dashboards=dashboards,
+                        request_deadline=request_deadline,
                     )
                 )
     return rows

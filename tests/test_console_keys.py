@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
 from textual.widgets import TabbedContent
 
 from portal_tui.console.bindings import KEYS, PANES
 from portal_tui.console.panes.base import FilterBox
-from portal_tui.console.scenario import running_console, screen_text, settle
+from portal_tui.console.scenario import catch_up, running_console, screen_text, settle
 from portal_tui.console.screens.confirm import ConfirmScreen
 from portal_tui.console.screens.detail import WorkspaceDetailScreen
 from portal_tui.console.screens.help import HelpScreen
@@ -51,77 +52,13 @@ async def test_number_keys_show_every_pane(tmp_path: Path) -> None:
             assert app.query_one("#panes", TabbedContent).active == f"tab-{pane}"
             assert app.current_pane().id == pane
             assert PANE_MARKERS[pane] in screen_text(app), pane
-
-
-async def test_tab_bar_switches_panes_by_click_and_arrows(tmp_path: Path) -> None:
-    async with running_console(tmp_path / "c.db") as (app, pilot, _, _):
-        await pilot.click("#--content-tab-tab-volume")
+        await pilot.click("#--content-tab-tab-volume")  # the tab bar, by mouse ...
         await pilot.pause()
         assert app.current_pane().id == "volume"
         app.query_one("#panes Tabs").focus()
-        await pilot.press("right")
+        await pilot.press("right")  # ... and by arrow keys
         await pilot.pause()
         assert app.current_pane().id == "revenue"
-
-
-async def test_r_refreshes_this_pane_only_bypassing_its_ttl(tmp_path: Path) -> None:
-    async with running_console(tmp_path / "c.db") as (app, pilot, runtime, _):
-        counters = runtime.simulator.counters
-        stats_before = counters.by_endpoint["stats"]
-        mailboxes_before = counters.by_endpoint["sender-emails"]
-        await pilot.press("2", "r")
-        await settle(pilot)
-        assert counters.by_endpoint["stats"] > stats_before  # within TTL, yet refetched
-        assert counters.by_endpoint["sender-emails"] == mailboxes_before  # not this pane's
-        cycles = await runtime.store.recent_cycles(5)
-        assert cycles[0].triggered_by == "manual"
-        assert cycles[0].dashboards == ("kpi",)
-        assert app.state.manual_refreshes == 1
-
-
-async def test_shift_r_forces_every_dashboard(tmp_path: Path) -> None:
-    async with running_console(tmp_path / "c.db") as (_app, pilot, runtime, _):
-        counters = runtime.simulator.counters
-        before = counters.by_endpoint["sender-emails"]
-        await pilot.press("R")
-        await settle(pilot)
-        assert counters.by_endpoint["sender-emails"] > before
-        cycles = await runtime.store.recent_cycles(5)
-        assert cycles[0].triggered_by == "manual"
-        assert set(cycles[0].dashboards) == {d.value for d in DashboardName}
-
-
-async def test_c_clears_only_this_panes_cache(tmp_path: Path) -> None:
-    async with running_console(tmp_path / "c.db") as (app, pilot, runtime, _):
-        monitor = runtime.monitor
-        before = monitor.cache_stats()
-        assert before.entries_by_tag.get("infrastructure", 0) > 0
-        await pilot.press("5", "c")
-        await pilot.pause()
-        after = monitor.cache_stats()
-        assert after.entries_by_tag.get("infrastructure", 0) == 0
-        assert after.entries_by_tag.get("kpi", 0) == before.entries_by_tag["kpi"]
-        assert monitor.snapshots[DashboardName.INFRASTRUCTURE].rows  # data stays on screen
-        await pilot.press("1", "c")  # not a dashboard pane: nothing cleared, told why
-        await pilot.pause()
-        assert monitor.cache_stats().entries == after.entries
-        assert any("C clears every cache" in n.message for n in app._notifications)
-
-
-async def test_shift_c_asks_before_clearing_every_cache(tmp_path: Path) -> None:
-    async with running_console(tmp_path / "c.db") as (app, pilot, runtime, _):
-        entries = runtime.monitor.cache_stats().entries
-        assert entries > 0
-        await pilot.press("C")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("n")
-        await pilot.pause()
-        assert not isinstance(app.screen, ConfirmScreen)
-        assert runtime.monitor.cache_stats().entries == entries
-        await pilot.press("C", "y")
-        await pilot.pause()
-        assert runtime.monitor.cache_stats().entries == 0
 
 
 async def test_p_pauses_auto_refresh_where_it_cannot_be_missed(tmp_path: Path) -> None:
@@ -164,31 +101,33 @@ FILTERS = [
 
 async def test_slash_filters_rows_of_every_table(tmp_path: Path) -> None:
     async with running_console(tmp_path / "c.db", faults="revoked@12") as (app, pilot, _, _):
-        for pane_key, selector, typed, expected in FILTERS:
+        for number, (pane_key, selector, typed, expected) in enumerate(FILTERS):
             await pilot.press(pane_key)
-            await settle(pilot)
             rows = table(app, selector)
             rows.focus()
             total = len(rows.view.rows)
             assert total > expected, selector
-            await pilot.press("slash", *typed)
+            await pilot.press("slash")
             assert isinstance(app.focused, FilterBox)
+            if number == 0:
+                await pilot.press(*typed)  # typed key by key ...
+            else:
+                app.focused.post_message(events.Paste(typed))  # ... or pasted
+                await pilot.pause()
             assert len(rows.view.rows) == expected, selector
             assert f"{expected} of {total} rows" in screen_text(app)
             await pilot.press("enter")  # keep the filter, back to the table
             assert app.focused is rows
             await pilot.press("slash", "escape")  # clear it
             assert len(rows.view.rows) == total
-
-
-async def test_slash_filters_the_focused_infrastructure_table(tmp_path: Path) -> None:
-    async with running_console(tmp_path / "c.db") as (app, pilot, _, _):
+        # Infrastructure: the filter goes to whichever of its two tables has the focus.
         await pilot.press("5")
-        await settle(pilot)
         mailboxes = table(app, "#mailbox-table")
+        await catch_up(pilot)
         total = len(mailboxes.view.rows)
         mailboxes.focus()
-        await pilot.press("slash", *"frost")
+        await pilot.press("slash")
+        app.focused.post_message(events.Paste("frost"))
         await pilot.pause()
         assert 0 < len(mailboxes.view.rows) < total
         assert all("frostscale" in r.search for r in mailboxes.view.rows)
@@ -226,9 +165,21 @@ async def test_consistency_pane_shows_open_findings(tmp_path: Path) -> None:
         assert "2 open: ✗ error 2" in screen_text(app)
 
 
-async def test_enter_opens_the_workspace_detail(tmp_path: Path) -> None:
+async def test_y_copies_and_enter_opens_the_workspace_detail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async with running_console(tmp_path / "c.db", faults="revoked@8") as (app, pilot, _, _):
-        await pilot.press("2", "slash", *"summit", "enter", "enter")
+        copied: list[str] = []
+        monkeypatch.setattr(app, "copy_to_clipboard", copied.append)
+        await pilot.press("y")  # on Overview: the incident summary
+        summary = copied[-1]
+        assert summary.startswith("portal-tui incident summary at 2026-11-21 12:00:00Z [DEMO")
+        assert "Health 50/100 ✖ CRITICAL" in summary
+        assert "KPI" in summary and "Summitroot Media: 4xx 401" in summary
+        await pilot.press("2", "slash", *"bold", "enter", "y")  # elsewhere: the selected row
+        assert copied[-1].startswith("State: ✔ ok | Workspace: Boldcrest Digital | Leads: ")
+        await pilot.press("slash", "escape")
+        await pilot.press("slash", *"summit", "enter", "enter")
         await pilot.pause()
         assert isinstance(app.screen, WorkspaceDetailScreen)
         text = app.screen.text
@@ -240,37 +191,6 @@ async def test_enter_opens_the_workspace_detail(tmp_path: Path) -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, WorkspaceDetailScreen)
-
-
-async def test_enter_on_overview_opens_the_dashboard(tmp_path: Path) -> None:
-    async with running_console(tmp_path / "c.db") as (app, pilot, _, _):
-        await pilot.press("down", "down", "enter")  # the Revenue row
-        await pilot.pause()
-        assert app.current_pane().id == "revenue"
-
-
-async def test_y_copies_the_incident_summary_and_rows(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async with running_console(tmp_path / "c.db", faults="revoked@8") as (app, pilot, _, _):
-        copied: list[str] = []
-        monkeypatch.setattr(app, "copy_to_clipboard", copied.append)
-        await pilot.press("y")
-        summary = copied[-1]
-        assert summary.startswith("portal-tui incident summary at 2026-11-21 12:00:00Z [DEMO")
-        assert "Health 50/100 ✖ CRITICAL" in summary
-        assert "KPI" in summary and "Summitroot Media: 4xx 401" in summary
-        await pilot.press("2", "slash", *"bold", "enter", "y")
-        row = copied[-1]
-        assert row.startswith("State: ✔ ok | Workspace: Boldcrest Digital | Leads: ")
-
-
-async def test_y_uses_osc_52(tmp_path: Path) -> None:
-    async with running_console(tmp_path / "c.db") as (app, pilot, _, _):
-        written: list[str] = []
-        app._driver.write = written.append  # type: ignore[union-attr,method-assign]
-        await pilot.press("y")
-        assert any(w.startswith("\x1b]52;c;") for w in written)
 
 
 async def test_help_lists_every_key(tmp_path: Path) -> None:
@@ -299,9 +219,54 @@ async def test_command_palette_offers_the_actions(tmp_path: Path) -> None:
         assert app.state.policy.paused
 
 
-async def test_q_quits(tmp_path: Path) -> None:
+async def test_refresh_and_cache_keys(tmp_path: Path) -> None:
+    """``r`` this pane (TTL bypassed), ``R`` every dashboard, ``c`` this cache, ``C`` all."""
+    async with running_console(tmp_path / "c.db") as (app, pilot, runtime, _):
+        counters, monitor = runtime.simulator.counters, runtime.monitor
+        stats, mailboxes = counters.by_endpoint["stats"], counters.by_endpoint["sender-emails"]
+        await pilot.press("2", "r")
+        await settle(pilot)
+        assert counters.by_endpoint["stats"] > stats  # within TTL, yet refetched
+        assert counters.by_endpoint["sender-emails"] == mailboxes  # not this pane's
+        cycles = await runtime.store.recent_cycles(5)
+        assert (cycles[0].triggered_by, cycles[0].dashboards) == ("manual", ("kpi",))
+        assert app.state.manual_refreshes == 1
+
+        await pilot.press("R")
+        await settle(pilot)
+        assert counters.by_endpoint["sender-emails"] > mailboxes
+        cycles = await runtime.store.recent_cycles(5)
+        assert cycles[0].triggered_by == "manual"
+        assert set(cycles[0].dashboards) == {d.value for d in DashboardName}
+
+        before = monitor.cache_stats()
+        assert before.entries_by_tag.get("infrastructure", 0) > 0
+        await pilot.press("5", "c")
+        after = monitor.cache_stats()
+        assert after.entries_by_tag.get("infrastructure", 0) == 0
+        assert after.entries_by_tag.get("kpi", 0) == before.entries_by_tag["kpi"]
+        assert monitor.snapshots[DashboardName.INFRASTRUCTURE].rows  # data stays on screen
+        await pilot.press("1", "c")  # not a dashboard pane: nothing cleared, told why
+        assert monitor.cache_stats().entries == after.entries
+        assert any("C clears every cache" in n.message for n in app._notifications)
+
+        await pilot.press("C")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert monitor.cache_stats().entries == after.entries
+        await pilot.press("C", "y")
+        assert monitor.cache_stats().entries == 0
+
+
+async def test_enter_on_overview_opens_the_dashboard(tmp_path: Path) -> None:
     async with running_console(tmp_path / "c.db") as (app, pilot, _, _):
+        await pilot.press("down", "down", "enter")  # the Revenue row
+        assert app.current_pane().id == "revenue"
+        written: list[str] = []
+        app._driver.write = written.append  # type: ignore[union-attr,method-assign]
+        await pilot.press("y")  # copying goes out as OSC 52 (works over SSH)
+        assert any(w.startswith("\x1b]52;c;") for w in written)
         await pilot.press("q")
         await pilot.pause()
-        assert app.return_code == 0
-        assert not app.is_running
+        assert app.return_code == 0 and not app.is_running
