@@ -7,7 +7,8 @@ every mailbox of a page sends the same fields, so the sets are identical.
 Tags repeat too (a reseller tag is the same object on thousands of mailboxes),
 and so do short strings such as ``Connected`` or ``imap_smtp``.
 
-:func:`compact_mailboxes` shares them: one field-name set per distinct shape, one :class:`SenderTag` per distinct tag, interned status and type.
+:func:`compact_mailboxes` shares them: one field-name set per distinct shape,
+one :class:`SenderTag` per distinct tag, interned status and type.
 The mailboxes stay the same validated, frozen :class:`SenderEmail` objects
 (equal field values, equal ``model_fields_set``); only duplicates go. At
 50,000 mailboxes this takes the cached collections from ~210 MB to ~60 MB.
