@@ -162,8 +162,11 @@ class PortalMonitor:
 
     async def aclose(self) -> None:
         """Close network pools (the store is closed by its owner)."""
-        for flight in list(self._inflight):
-            flight.task.cancel()
+        tasks = [flight.task for flight in self._inflight]
+        for task in tasks:
+            task.cancel()
+        # Wait for the cancelled cycles to unwind before the pools close under them.
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.fetcher.aclose()
 
     def subscribe(self, listener: EventListener) -> Callable[[], None]:

@@ -69,7 +69,7 @@ class RequestLimiter:
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self._release()  # the slot was handed over as we were cancelled: pass it on
-            else:
+            elif waiter in queue:  # _release may already have skipped it as done
                 queue.remove(waiter)
             raise
 
