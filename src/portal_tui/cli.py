@@ -366,15 +366,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _console(args: argparse.Namespace) -> int:
-    try:
-        from portal_tui.console.app import run_console
-    except ImportError:
-        print(
-            "portal-tui: the console is not built yet; use 'portal-tui check --demo' "
-            "or 'portal-tui check --config PATH'",
-            file=sys.stderr,
-        )
-        return ExitCode.UNKNOWN
+    from portal_tui.console.app import run_console
+
     return run_console(config_arg=args.config, demo=args.demo, db_arg=args.db)
 
 
