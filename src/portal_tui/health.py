@@ -23,6 +23,7 @@ class HealthInputs:
     stale_dashboards: Sequence[str]
     failing_workspaces: int = 0
     unreachable_instances: Sequence[str] = ()
+    no_data_dashboards: Sequence[str] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,8 @@ def score(inputs: HealthInputs) -> HealthReport:
         extras.append(f"{inputs.failed_calls_5m} failed API call(s) in the last 5 min")
     if 0 < len(inputs.stale_dashboards) <= 2:
         extras.append(f"stale: {', '.join(inputs.stale_dashboards)}")
+    if inputs.no_data_dashboards:
+        extras.append(f"no data yet: {', '.join(inputs.no_data_dashboards)}")
     if not held:
         return HealthReport(100, tuple(extras) or ("all dashboards fresh, no recent failures",))
     return HealthReport(held[0][0], tuple(text for _, text in held) + tuple(extras))

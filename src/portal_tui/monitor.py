@@ -380,6 +380,11 @@ class PortalMonitor:
                 stale_dashboards=stale,
                 failing_workspaces=len(failing),
                 unreachable_instances=sorted(self.unreachable),
+                no_data_dashboards=[
+                    n.display_name
+                    for n in ALL_DASHBOARDS
+                    if self.freshness(n).state is FreshnessState.NO_DATA
+                ],
             )
         )
 
