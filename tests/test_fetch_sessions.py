@@ -11,17 +11,29 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
 import pytest
 
 from portal_tui.clock import FakeClock
-from portal_tui.dashboards.base import DashboardName
+from portal_tui.config import ClientEntry, Config, InstanceConfig, Secrets
+from portal_tui.dashboards.base import DashboardName, WorkspaceRef
 from portal_tui.errors import ErrorType, UpstreamError
 from portal_tui.fetch.compact import compact_mailboxes
+from portal_tui.fetch.fetcher import CallContext, Fetcher
 from portal_tui.fetch.limiter import RequestLimiter
+from portal_tui.fetch.requests import Endpoint, RequestKey
 from portal_tui.fetch.sessions import TokenSessions
 from portal_tui.simulator import LatencyModel, generate_dataset
 from portal_tui.upstream.models import SenderEmailPage
 from support import hand_dataset, rig
+
+STATS = {
+    "emails_sent": 10, "total_leads_contacted": 5, "opened": 1, "opened_percentage": 10,
+    "unique_opens_per_contact": 1, "unique_opens_per_contact_percentage": 20,
+    "unique_replies_per_contact": 1, "unique_replies_per_contact_percentage": 20,
+    "bounced": 0, "bounced_percentage": 0, "unsubscribed": 0, "unsubscribed_percentage": 0,
+    "interested": 1, "interested_percentage": 20,
+}  # fmt: skip
 
 # -- sessions ---------------------------------------------------------------------------
 
@@ -165,6 +177,40 @@ async def test_a_cancelled_limiter_waiter_does_not_leak_a_slot() -> None:
         await second
     await asyncio.wait_for(job(0.1), timeout=5)  # the slot came back
     assert limiter.in_flight == 0 and limiter.queued == 0
+
+
+async def test_a_long_queue_does_not_spend_the_request_deadline_waiting() -> None:
+    # 60 requests, 2 at a time, 1 s each: the last is sent after ~29 s. Its 20 s deadline
+    # must run from when it may start, not from when the refresh asked for everything.
+    clock = FakeClock()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await clock.sleep(1.0)
+        return httpx.Response(200, json={"data": STATS})
+
+    config = Config(
+        instances=[
+            InstanceConfig(
+                name="main",
+                base_url="https://bison.test/api",
+                concurrency=2,
+                attempt_timeout=5,
+                request_deadline=20,
+            )
+        ],
+        clients=[ClientEntry(name="Acme", id=1, api_key_env="ACME")],
+    )
+    fetcher = Fetcher(
+        config, Secrets({"ACME": "tok"}), clock, transports={"main": httpx.MockTransport(handler)}
+    )
+    ws = WorkspaceRef("main", 1, "Acme", config.clients[0])
+    ctx = CallContext("manual")
+    keys = [RequestKey("main", 1, Endpoint.STATS, (("n", str(i)),)) for i in range(60)]
+    results = await asyncio.gather(*(fetcher.fetch(k, ws, ctx) for k in keys))
+    assert len(results) == 60 and fetcher.requests_made == 60
+    assert clock.monotonic() == pytest.approx(30.0)
+    assert fetcher.limiter("main").max_in_flight == 2
+    await fetcher.aclose()
 
 
 # -- mailbox compaction -----------------------------------------------------------------

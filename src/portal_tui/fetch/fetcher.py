@@ -15,6 +15,7 @@ import asyncio
 import itertools
 import random
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
@@ -60,6 +61,13 @@ MODELS: dict[Endpoint, type[BaseModel]] = {
 MAX_PAGES = 20_000  # a meta.last_page beyond this is a broken upstream, not data
 
 
+def admitted(concurrency: int) -> int:
+    """Logical requests of one instance allowed to be under way (in flight, queued for
+    a slot or between retries) at once: enough to keep every slot busy, few enough
+    that none waits in the queue for long (its deadline is running)."""
+    return max(4 * concurrency, concurrency + 16)
+
+
 @dataclass(slots=True)
 class CallContext:
     """Who asked, for the records: trigger, dashboards and where attempts are logged."""
@@ -86,6 +94,7 @@ class _Instance:
     client: EmailBisonClient
     breaker: CircuitBreaker
     limiter: RequestLimiter
+    admission: RequestLimiter
     master_token: SecretStr | None
     sessions: TokenSessions = field(default_factory=TokenSessions)
 
@@ -128,6 +137,7 @@ class Fetcher:
                 limiter=RequestLimiter(
                     clock, concurrency=inst.concurrency, rate=inst.requests_per_second
                 ),
+                admission=RequestLimiter(clock, concurrency=admitted(inst.concurrency)),
                 master_token=secrets.get(inst.master_token_env),
             )
 
@@ -177,16 +187,17 @@ class Fetcher:
     ) -> Fetched:
         """One logical request (not ``SENDER_EMAILS`` collections: see :meth:`fetch_mailboxes`)."""
         model = MODELS[key.endpoint]
-        reply, attempts = await self._call(
-            key.instance,
-            workspace,
-            ctx,
-            label=key.describe(),
-            endpoint=key.endpoint,
-            path=key.endpoint.path,
-            params=dict(key.params),
-            model=model,
-        )
+        async with self._admitted(key.instance, workspace, priority=False):
+            reply, attempts = await self._call(
+                key.instance,
+                workspace,
+                ctx,
+                label=key.describe(),
+                endpoint=key.endpoint,
+                path=key.endpoint.path,
+                params=dict(key.params),
+                model=model,
+            )
         return Fetched(reply.payload, reply.size_bytes, attempts, reply.unknown_fields)
 
     async def fetch_mailboxes(self, workspace: WorkspaceRef, ctx: CallContext) -> Fetched:
@@ -297,20 +308,36 @@ class Fetcher:
         self, workspace: WorkspaceRef, ctx: CallContext, number: int, per_page: int
     ) -> tuple[SenderEmailPage, int, int]:
         params = {"per_page": str(per_page), "page": str(number)}
-        reply, attempts = await self._call(
-            workspace.instance,
-            workspace,
-            ctx,
-            label=f"sender-emails page {number}",
-            endpoint=Endpoint.SENDER_EMAILS,
-            path=Endpoint.SENDER_EMAILS.path,
-            params=params,
-            model=SenderEmailPage,
-            # Later pages are on their collection's critical path: ahead in the queue.
-            priority=number > 1,
-        )
+        # Later pages are on their collection's critical path: ahead in the queues.
+        async with self._admitted(workspace.instance, workspace, priority=number > 1):
+            reply, attempts = await self._call(
+                workspace.instance,
+                workspace,
+                ctx,
+                label=f"sender-emails page {number}",
+                endpoint=Endpoint.SENDER_EMAILS,
+                path=Endpoint.SENDER_EMAILS.path,
+                params=params,
+                model=SenderEmailPage,
+                priority=number > 1,
+            )
         assert isinstance(reply.payload, SenderEmailPage)
         return reply.payload, attempts, reply.size_bytes
+
+    def _admitted(
+        self, instance: str, workspace: WorkspaceRef | None, *, priority: bool
+    ) -> AbstractAsyncContextManager[object]:
+        """A place among the requests allowed to wait for the limiter (see :func:`admitted`).
+
+        A request's deadline runs from its start, so a refresh that started
+        7,000 requests at once would let the last ones time out in the queue
+        before they were ever sent. Master-token requests are not gated: they
+        wait for their workspace's session instead, and holding places while
+        waiting for it could starve the session they wait for.
+        """
+        if workspace is not None and self.token_mode(workspace) == "master":
+            return nullcontext()
+        return self._instances[instance].admission.slot(priority=priority)
 
     def _workspace_token(self, workspace: WorkspaceRef) -> SecretStr | None:
         entry = workspace.registry
