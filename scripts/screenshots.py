@@ -1,6 +1,6 @@
 """Regenerate ``screenshots/*.svg`` from the demo console.
 
-    /work/venv/bin/python scripts/screenshots.py [--out screenshots]
+    python scripts/screenshots.py [--out screenshots]
 
 Runs the console headless on the built-in simulator (27 workspaces, the
 demo's own faults: a flaky workspace, a rate-limited one, a revoked token,
