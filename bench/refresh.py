@@ -13,6 +13,7 @@ import gc
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from bench.scenario import CONCURRENCY, Upstream, client_config
 from bench.schedulers import Schedule, make_cycle
@@ -38,16 +39,42 @@ class RefreshRun:
     needed: int
     failed_workspaces: int
     served: Served
+    ideal: float = 0.0
+    """The served latencies replayed through an ideal client (:func:`bench.upstream.replay`);
+    0 where not modelled (master-token rows)."""
+    ideal_service: float = 0.0
+    """The same with each request's service time (latency + the simulator's own work)."""
 
 
 @dataclass(slots=True)
 class RefreshRow:
     """Several runs of one (upstream, schedule, token mode, dashboards)."""
 
+    IDEAL_HEADER: ClassVar[tuple[str, ...]] = ("ideal / LB", "simulator's work", "client / ideal")
+    FIGURES: ClassVar[tuple[str, ...]] = (
+        "wall", "ratio", "ideal_ratio", "simulator_share", "client_ratio",
+    )  # fmt: skip
+    IDEAL_NOTE: ClassVar[str] = (
+        "wall / LB = ideal / LB × simulator's work × client / ideal. *Ideal*: the latencies "
+        "served in that run replayed through a zero-overhead, non-clairvoyant sliding window "
+        "at the same concurrency and with the same dependencies (workspace list first, a "
+        "collection's page 1 before its other pages, a retry after its attempt, with no "
+        "backoff); requests that unlock others start first, then arrival order. Its gap to "
+        "the bound is what no real scheduler could close (the final drain, the dependency "
+        "chains). *Simulator's work*: the same replay with each request's service time "
+        "(latency + the simulator's own encoding, which a real upstream counts in its "
+        "latency) over the ideal. *Client / ideal*: wall over that replay, the client's "
+        "own overhead (HTTP stack, parsing, scheduling, its share of the 2 cores)."
+    )
+
     title: str
     upstream: Upstream
     schedule: Schedule
     runs: list[RefreshRun] = field(default_factory=list)
+
+    def ideal_cells(self) -> list[str]:
+        """The cells under :attr:`IDEAL_HEADER`: wall / LB, decomposed."""
+        return [self.figure(n).text() + "×" for n in self.FIGURES[2:]]
 
     def figure(self, name: str) -> Figure:
         """``wall``, ``lower_bound``, ``ratio``, ``cpu_share``, ``requests_ratio``, ..."""
@@ -60,6 +87,10 @@ class RefreshRow:
             "made": lambda r: float(r.made),
             "needed": lambda r: float(r.needed),
             "failed": lambda r: float(r.failed_workspaces),
+            # wall / LB = ideal_ratio × simulator_share × client_ratio
+            "ideal_ratio": lambda r: r.ideal / r.lower_bound if r.lower_bound else 0.0,
+            "simulator_share": lambda r: r.ideal_service / r.ideal if r.ideal else 0.0,
+            "client_ratio": lambda r: r.wall / r.ideal_service if r.ideal_service else 0.0,
         }
         pick = picks[name]
         unit = {"wall": "s", "lower_bound": "s", "cpu_share": "%"}.get(name, "")
@@ -99,16 +130,18 @@ async def refresh_once(
     finally:
         await fetcher.aclose()
     served = await sim.served()
+    ideal = ideal_service = 0.0
     if api_user:
         bound = served.lower_bound(CONCURRENCY, hang_wait=upstream.attempt_timeout)
+        ideal = served.replay(CONCURRENCY, upstream.attempt_timeout)
+        ideal_service = served.replay(CONCURRENCY, upstream.attempt_timeout, service=True)
     else:
         bound = served.master_lower_bound(CONCURRENCY)
     failed = sum(
         1 for dashboards_failed in outcome.workspace_failures.values() if dashboards_failed
     )
-    return RefreshRun(
-        wall, cpu, bound, outcome.requests_made, outcome.requests_needed, failed, served
-    )
+    made, needed = outcome.requests_made, outcome.requests_needed
+    return RefreshRun(wall, cpu, bound, made, needed, failed, served, ideal, ideal_service)
 
 
 async def compare_schedules(

@@ -9,7 +9,10 @@ object per line:
 - ``{"cmd": "reset", "seed": N}`` starts a fresh simulator (same dataset,
   fault rolls and latency draws re-seeded with ``N``, counters zeroed) so
   that every scheduler in one run is served the very same latencies;
-- ``{"cmd": "stats"}`` answers with what was served since the last reset;
+- ``{"cmd": "stats"}`` answers with what was served since the last reset,
+  including a trace of every request (what it asked for, when it arrived,
+  the latency it was served, or null if it never finished: a hang) for the
+  replay reference of :mod:`bench.replay`;
 - ``{"cmd": "quit"}`` (or end of input) stops it.
 
 Run as ``python -m bench.simproc --workspaces 27 --mailboxes 4000 ...``.
@@ -25,7 +28,38 @@ from typing import Any
 
 from portal_tui.clock import SystemClock
 from portal_tui.simulator import FaultSet, LatencyModel, Simulator, generate_dataset
+from portal_tui.simulator.core import SimRequest, SimResponse
 from portal_tui.simulator.server import SimulatorServer
+
+
+class TracingSimulator(Simulator):
+    """A simulator that also keeps, per request, what it was and the latency it was served."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # [arrived, endpoint path, token label, sorted query, latency or None, service time]
+        self.trace: list[list[Any]] = []
+
+    async def handle(self, request: SimRequest) -> SimResponse:
+        """Serve ``request`` as the simulator does, noting its latency once it is served."""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        label = self.dataset.token_label(token.strip()) if scheme.lower() == "bearer" else "none"
+        entry: list[Any] = [
+            self.clock.monotonic(),
+            request.path,
+            label,
+            sorted(request.query.items()),
+            None,
+        ]
+        self.trace.append(entry)
+        logged = len(self.counters.log)
+        response = await super().handle(request)
+        # The log entry is appended just before handle returns, with no await between.
+        if len(self.counters.log) > logged:
+            entry[4] = self.counters.log[-1].latency
+            # Arrival to response built: the latency plus the simulator's own work.
+            entry.append(self.clock.monotonic() - entry[0])
+        return response
 
 
 def _latency(spec: str) -> LatencyModel | None:
@@ -41,7 +75,7 @@ def _latency(spec: str) -> LatencyModel | None:
     raise ValueError(f"unknown latency spec {spec!r}")
 
 
-def served(sim: Simulator) -> dict[str, Any]:
+def served(sim: TracingSimulator) -> dict[str, Any]:
     """What the simulator served since its creation (no tokens: counts and latencies)."""
     counters = sim.counters
     completed = [r.latency for r in counters.log]
@@ -68,6 +102,7 @@ def served(sim: Simulator) -> dict[str, Any]:
         "by_status": {str(k): v for k, v in counters.by_status.items()},
         "max_in_flight": counters.max_in_flight,
         "per_workspace": {str(k): [max(0.0, v[0]), v[1], v[2]] for k, v in per_workspace.items()},
+        "trace": sim.trace,
     }
 
 
@@ -76,11 +111,12 @@ async def _serve(args: argparse.Namespace) -> None:
     latency = _latency(args.latency)
     clock = SystemClock()
 
-    def build(seed: int) -> Simulator:
+    def build(seed: int) -> TracingSimulator:
         faults = FaultSet.parse(args.faults, seed=seed)
-        return Simulator(dataset, faults, clock, max_per_page=args.per_page, latency=latency)
+        return TracingSimulator(dataset, faults, clock, max_per_page=args.per_page, latency=latency)
 
-    server = SimulatorServer(build(args.seed))
+    simulator = build(args.seed)
+    server = SimulatorServer(simulator)
     await server.start()
     print(json.dumps({"base_url": server.base_url}), flush=True)
     loop = asyncio.get_running_loop()
@@ -91,10 +127,10 @@ async def _serve(args: argparse.Namespace) -> None:
             command = json.loads(line)
             if command["cmd"] == "reset":
                 # Between runs nothing is in flight: swapping the simulator is safe.
-                server.simulator = build(int(command["seed"]))
+                simulator = server.simulator = build(int(command["seed"]))
                 reply: dict[str, Any] = {"ok": True}
             elif command["cmd"] == "stats":
-                reply = served(server.simulator)
+                reply = served(simulator)
             else:
                 break
             print(json.dumps(reply), flush=True)

@@ -9,9 +9,10 @@ refreshes for 27 workspaces on a FakeClock (a tick a minute; every dashboard
 whose data is older than its TTL refreshes, as the console's auto-refresh
 does), and every :class:`CycleRecord` it writes is captured. Those records
 are then replayed through :meth:`Store.record_cycle` hour after hour, their
-times shifted, for 30 days and then two more, with :meth:`Store.prune` once a
-simulated day. Size is read after day 30 and day 32: bounded by retention
-means it stops growing.
+times shifted, for 30 days and then two more, with :meth:`Store.prune_if_due`
+after every cycle as the monitor calls it (so a prune every 6 simulated
+hours). Size is read after day 30 and day 32: bounded by retention means it
+stops growing.
 """
 
 from __future__ import annotations
@@ -137,15 +138,23 @@ def _due(monitor: PortalMonitor, name: DashboardName) -> bool:
     return age is None or age >= monitor.ttl(name)
 
 
-async def thirty_days(days: int = 32, workspaces: int = 27, hours: int = 24) -> dict[str, Any]:
-    """Replay a captured hour ``hours`` times a day for ``days`` days, pruning daily."""
+async def thirty_days(
+    days: int = 32, workspaces: int = 27, hours: int = 24, retention_days: float = 30.0
+) -> dict[str, Any]:
+    """Replay a captured hour ``hours`` times a day for ``days`` days, pruning as the product does.
+
+    After every cycle :meth:`Store.prune_if_due` runs, on the clock of that
+    cycle, exactly as ``PortalMonitor`` calls it; the runs that deleted rows
+    are timed. At the end, the History pane's query over the last 24 hours.
+    """
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         hour = await _capture_hour(tmp, workspaces)
         origin = hour[0].started_at
         clock = FakeClock(origin)
-        store = await Store.open(tmp / "thirty.sqlite3", clock=clock)
+        store = await Store.open(tmp / "thirty.sqlite3", clock=clock, retention_days=retention_days)
         prunes: list[float] = []
+        pruned_rows: list[int] = []
         sizes: dict[int, int] = {}
         writes: list[float] = []
         for day in range(days):
@@ -153,14 +162,22 @@ async def thirty_days(days: int = 32, workspaces: int = 27, hours: int = 24) -> 
                 delta = timedelta(days=day, hours=h)
                 for record in hour:
                     moved = shifted(record, delta)
+                    if clock.now() < moved.finished_at:
+                        clock.set_now(moved.finished_at)
                     start = time.perf_counter()
                     await store.record_cycle(moved)
                     writes.append(time.perf_counter() - start)
-            clock.set_now(origin + timedelta(days=day + 1))
-            start = time.perf_counter()
-            await store.prune()
-            prunes.append(time.perf_counter() - start)
+                    start = time.perf_counter()
+                    deleted = await store.prune_if_due()
+                    if deleted is not None and any(deleted.values()):
+                        prunes.append(time.perf_counter() - start)
+                        pruned_rows.append(sum(deleted.values()))
             sizes[day + 1] = await store.size_bytes()
+        history: list[float] = []
+        for _ in range(3):
+            start = time.perf_counter()
+            rows = await store.workspace_history(clock.now() - timedelta(hours=24))
+            history.append(time.perf_counter() - start)
         await store.close()
     calls = sum(len(r.api_calls) for r in hour)
     return {
@@ -168,7 +185,10 @@ async def thirty_days(days: int = 32, workspaces: int = 27, hours: int = 24) -> 
         "api_calls_per_hour": calls,
         "sizes": sizes,
         "prune_seconds": prunes,
+        "pruned_rows": pruned_rows,
         "write_seconds": writes,
+        "history_seconds": history,
+        "history_calls": sum(r.calls for r in rows),
     }
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ class Served:
     by_status: dict[str, int]
     max_in_flight: int
     per_workspace: dict[str, list[float]]
+    trace: list[list[Any]] = field(default_factory=list, repr=False)
 
     def master_lower_bound(self, concurrency: int) -> float:
         """Least wall time when every workspace goes through one master token.
@@ -52,6 +54,82 @@ class Served:
         busy = self.latency_sum + self.hangs * hang_wait
         longest = max(self.latency_max, hang_wait if self.hangs else 0.0)
         return max(busy / max(1, concurrency), longest)
+
+    def replay(self, concurrency: int, hang_wait: float = 0.0, *, service: bool = False) -> float:
+        """What an ideal client would have taken for these latencies: see :func:`replay`."""
+        return replay(self.trace, concurrency, hang_wait, service=service)
+
+
+def replay(
+    trace: Sequence[Sequence[Any]],
+    concurrency: int,
+    hang_wait: float = 0.0,
+    *,
+    service: bool = False,
+) -> float:
+    """Wall time of an idealised zero-overhead sliding window serving ``trace`` again.
+
+    The same requests with the latencies they were served, at ``concurrency``,
+    with the dependencies a refresh has: the workspace list before everything
+    else, a collection's page 1 before its later pages, a retry after the
+    attempt before it (at once: no backoff). It is *non-clairvoyant*, like any
+    real client: it cannot know a latency before the answer comes, so it
+    starts requests that unlock others first, then the rest in arrival order,
+    and a slot is refilled the instant it frees. The gap between this and
+    max(ΣL/C, max L) is what no real scheduler could close; the gap between
+    the client's wall time and this is the client's own doing. A hang
+    (latency ``None``) holds its slot for ``hang_wait``.
+
+    ``service``: each request takes its *service time* instead (arrival to
+    response built: the latency plus the simulator's own work, which a real
+    upstream would count in its latency but the drawn latency does not).
+    """
+    attempts: dict[tuple[str, str, str], list[float]] = {}
+    for entry in trace:
+        _at, path, label, query, latency = entry[:5]
+        if latency is not None and service and len(entry) > 5:
+            latency = entry[5]
+        key = (path, label, json.dumps(query))
+        attempts.setdefault(key, []).append(hang_wait if latency is None else latency)
+    keys = list(attempts)  # arrival order of each request's first attempt
+    order = {key: n for n, key in enumerate(keys)}
+    roots = [k for k in keys if k[0].endswith("/workspaces/v1.1") and k[1] == "master"]
+    first_pages = {k[1]: k for k in keys if k[0].endswith("/sender-emails") and _page(k) == 1}
+    children: dict[tuple[str, str, str] | None, list[tuple[str, str, str]]] = {}
+    for key in keys:
+        if key in roots:
+            parent = None
+        elif _page(key) > 1 and key[1] in first_pages:
+            parent = first_pages[key[1]]
+        else:
+            parent = roots[0] if roots else None
+        children.setdefault(parent, []).append(key)
+    ready: list[tuple[int, float, int, int]] = []  # (has no dependents, ready at, order, try)
+
+    def make_ready(key: tuple[str, str, str], at: float, attempt: int) -> None:
+        heapq.heappush(ready, (0 if children.get(key) else 1, at, order[key], attempt))
+
+    for key in children.get(None, []):
+        make_ready(key, 0.0, 0)
+    running: list[tuple[float, int, int]] = []  # (finishes at, order, try)
+    now = 0.0
+    while ready or running:
+        while ready and len(running) < max(1, concurrency):
+            _, _, n, attempt = heapq.heappop(ready)
+            heapq.heappush(running, (now + attempts[keys[n]][attempt], n, attempt))
+        now, n, attempt = heapq.heappop(running)
+        key = keys[n]
+        if attempt + 1 < len(attempts[key]):
+            make_ready(key, now, attempt + 1)
+        else:
+            for child in children.get(key, []):
+                make_ready(child, now, 0)
+    return now
+
+
+def _page(key: tuple[str, str, str]) -> int:
+    page = dict(json.loads(key[2])).get("page")
+    return int(page) if page is not None else 0
 
 
 class SimProcess:
@@ -104,6 +182,7 @@ async def simulator_process(
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         cwd=ROOT,
+        limit=1 << 26,  # a stats line carries the trace: ~70 bytes per request served
     )
     try:
         assert proc.stdout is not None

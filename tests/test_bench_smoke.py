@@ -40,11 +40,16 @@ def test_the_smoke_run_writes_sane_rows(tmp_path: Path) -> None:
     assert schedules.count("sliding window") == 2  # plain and with hangs
     assert {"fixed batches of 5", "sequential"} <= set(schedules)
     for row in refresh["rows"]:
-        made, needed = (int(x) for x in row[7].split(" / "))
+        made, needed = (int(x) for x in row[10].split(" / "))
         assert made >= needed > 0  # retries only ever add requests
         assert float(row[3].split(" ")[0]) > 0 and float(row[4].split(" ")[0]) > 0
     for key, figures in refresh["data"].items():
         assert figures["wall"]["median"] > 0 and figures["ratio"]["median"] > 0, key
+        # No client beats the ideal replay of what it was served; it never beats the bound.
+        assert figures["ideal_ratio"]["median"] >= 1.0 - 1e-9, key
+        assert figures["client_ratio"]["median"] > 0, key
+        parts = [figures[n]["runs"][0] for n in ("ideal_ratio", "simulator_share", "client_ratio")]
+        assert parts[0] * parts[1] * parts[2] == pytest.approx(figures["ratio"]["runs"][0]), key
 
     (sender_row,) = sections[titles[1]]["rows"]
     assert int(sender_row[2]) >= 4  # at least a page per workspace at 15 per page
@@ -75,3 +80,29 @@ def test_figures_and_percentiles() -> None:
     assert hung.lower_bound(5, hang_wait=3.0) == 3.0  # max((9 + 3) / 5, 3)
     master = Served(0, 0, 0.0, 0.0, 0, 2, {}, {}, 5, {"2": [0.1, 1.0, 0.5], "3": [0.2, 0.2, 0.2]})
     assert master.master_lower_bound(5) == pytest.approx((0.1 + 0.5) + (0.2 + 0.2))
+
+
+def test_the_ideal_replay_keeps_dependencies_and_starts_what_unlocks_work_first() -> None:
+    sys.path.insert(0, str(ROOT))
+    try:
+        from bench.upstream import replay
+    finally:
+        sys.path.remove(str(ROOT))
+    ws = "api-user:1"
+    page = [["per_page", "15"]]
+    trace = [  # [arrived, path, token, query, latency, service time]
+        [0.0, "/api/workspaces/v1.1", "master", [], 1.0, 1.1],
+        [1.0, "/api/workspaces/v1.1/stats", ws, [["n", "1"]], 1.0, 1.1],
+        [1.0, "/api/workspaces/v1.1/stats", ws, [["n", "2"]], 1.0, 1.1],
+        [1.0, "/api/sender-emails", ws, [["page", "1"], *page], 1.0, 1.1],
+        [2.0, "/api/sender-emails", ws, [["page", "2"], *page], 2.0, 2.1],
+    ]
+    # At 2: the list [0,1]; page 1 (it unlocks page 2) and one stats [1,2]; then page 2
+    # [2,4] beside the other stats [2,3]. In arrival order it would end at 5.
+    assert replay(trace, 2) == pytest.approx(4.0)
+    assert replay(trace, 2, service=True) == pytest.approx(4.3)  # 1.1 + 1.1 + 2.1
+    assert replay(trace, 1) == pytest.approx(6.0)  # one slot: ΣL
+    # A hang holds its slot for the attempt timeout, then its retry runs.
+    hung = [*trace, [3.0, "/api/workspaces/v1.1/stats", ws, [["n", "3"]], None]]
+    hung.append([6.0, "/api/workspaces/v1.1/stats", ws, [["n", "3"]], 0.5, 0.5])
+    assert replay(hung, 1, hang_wait=3.0) == pytest.approx(6.0 + 3.0 + 0.5)

@@ -12,6 +12,7 @@ import pytest
 
 from portal_tui.clock import FakeClock
 from portal_tui.store import (
+    SCHEMA_VERSION,
     ChecksumRecord,
     ConsistencyRecord,
     CycleRecord,
@@ -122,7 +123,7 @@ async def test_a_version_1_file_migrates_to_2_keeping_its_data(
             await old.record_cycle(CycleRecord("auto", START, START))
             assert await old.schema_version() == 1
     async with await Store.open(path, clock=FakeClock(START)) as new:
-        assert await new.schema_version() == 2
+        assert await new.schema_version() == SCHEMA_VERSION
         assert len(await new.recent_cycles()) == 1
         await new.record_cycle(cycle(START, findings=[dup("a@x")]))
         assert len(await new.open_findings()) == 1

@@ -20,6 +20,7 @@ from portal_tui.export import build_report
 from portal_tui.export_markdown import render_markdown
 from portal_tui.local_records import RecordsLocation
 from portal_tui.simulator import DayStats
+from portal_tui.store import SCHEMA_VERSION
 from support import NOW, hand_dataset, rig
 from test_consistency import full_registry
 
@@ -63,7 +64,7 @@ async def report_for(
 async def test_report_holds_what_an_incident_timeline_needs(tmp_path: Path) -> None:
     report = await report_for(await incident_records(tmp_path))
     assert report["schema"] == 1 and report["kind"] == "portal-tui.incident-report"
-    assert report["database"]["schema_version"] == 2
+    assert report["database"]["schema_version"] == SCHEMA_VERSION
     # Three cycles of 401s on Globex: > 5 failed calls in 5 min.
     assert report["health"]["score"] == 50 and report["health"]["status"] == "CRITICAL"
     assert any("failed API calls" in r for r in report["health"]["reasons"])

@@ -27,6 +27,7 @@ from portal_tui.store import (
     cycle_writer,
     dashboard_cache_key,
 )
+from portal_tui.store import history as store_history
 
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -346,6 +347,27 @@ async def test_workspace_history_aggregates_per_workspace(store: Store, clock: F
     assert [h.workspace for h in only] == ["Acme"]
     assert only[0].recent_ms == (160.0, 170.0, 180.0, 190.0, 200.0)
     assert await store.workspace_history(now + timedelta(hours=1)) == []
+
+
+async def test_workspace_history_orders_by_call_time_across_writers_and_chunks(
+    store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_history, "_CHUNK", 3)  # several fetches, groups split across them
+    now = clock.now()
+    late = [call("Acme", now + timedelta(seconds=10 + i), ms=float(10 + i)) for i in range(5)]
+    # Committed second, but its calls happened first (another console's slower cycle).
+    early = [call("Acme", now + timedelta(seconds=i), ms=float(100 + i)) for i in range(5)]
+    early.append(call("Beta", now, ms=7.0, error=ErrorType.TIMEOUT, status=None))
+    await store.record_cycle(cycle(now + timedelta(seconds=20), api_calls=late))
+    await store.record_cycle(cycle(now + timedelta(seconds=6), api_calls=early))
+    by_ws = {h.workspace: h for h in await store.workspace_history(now, recent=4)}
+    acme = by_ws["Acme"]
+    assert acme.recent_ms == (11.0, 12.0, 13.0, 14.0)  # the newest calls, oldest of them first
+    assert acme.last_call_at == now + timedelta(seconds=14)
+    everything = sorted([*(float(10 + i) for i in range(5)), *(float(100 + i) for i in range(5))])
+    assert acme.p50_ms == everything[4] and acme.p95_ms == everything[9]  # ranks 5 and 10
+    assert (acme.max_ms, by_ws["Beta"].last_failure_at) == (104.0, now)
+    assert by_ws["Beta"].p50_ms == by_ws["Beta"].p95_ms == 7.0
 
 
 async def test_a_thousand_workspace_cycle_is_recorded_whole(store: Store, clock: FakeClock) -> None:

@@ -53,8 +53,10 @@ async def test_fresh_file_gets_every_table_the_view_and_the_version(tmp_path: Pa
     assert found["table"] >= TABLES
     assert found["view"] == {"dashboard_health_summary"}
     assert "uq_data_validation_errors_open" in found["index"]
-    assert "idx_api_health_logs_workspace" in found["index"]
-    assert pragma(path, "user_version") == SCHEMA_VERSION == 2
+    assert "idx_api_health_logs_timestamp" in found["index"]
+    assert "idx_api_health_logs_workspace" not in found["index"]  # dropped in version 3
+    assert "store_maintenance" in found["table"]
+    assert pragma(path, "user_version") == SCHEMA_VERSION == 3
     assert pragma(path, "application_id") == schema.APPLICATION_ID
     assert pragma(path, "journal_mode") == "wal"
 

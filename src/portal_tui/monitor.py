@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import httpx
@@ -18,7 +18,7 @@ import httpx
 from portal_tui.cache import CacheStats, TtlCache
 from portal_tui.clock import Clock
 from portal_tui.config import Config, Secrets
-from portal_tui.consistency import ConsistencyChecker, OpenFinding
+from portal_tui.consistency import ConsistencyChecker, OpenFinding, Verdict
 from portal_tui.cycle import CycleOutcome, RefreshCycle
 from portal_tui.dashboards.base import DashboardName, Severity
 from portal_tui.dashboards.registry import dashboard_for
@@ -28,10 +28,11 @@ from portal_tui.fetch.fetcher import Fetched, Fetcher
 from portal_tui.fetch.requests import RequestKey
 from portal_tui.freshness import Freshness, FreshnessState
 from portal_tui.health import HealthInputs, HealthReport, score
+from portal_tui.memory import release_free_memory
 from portal_tui.recording import cycle_record
 from portal_tui.snapshot import DashboardSnapshot
 from portal_tui.store.database import Store
-from portal_tui.store.records import ApiCallRecord, WorkspaceState
+from portal_tui.store.records import ApiCallRecord, CycleRecord, WorkspaceState
 
 ALL_DASHBOARDS: tuple[DashboardName, ...] = tuple(DashboardName)
 
@@ -130,6 +131,8 @@ class PortalMonitor:
         )
         self.snapshots: dict[DashboardName, DashboardSnapshot] = {}
         self.last_outcome: CycleOutcome | None = None
+        """The last cycle's outcome, with ``results`` left empty (:meth:`refresh` returns
+        the whole of it)."""
         self.unreachable: dict[str, str] = {}
         self._hysteresis = hysteresis or HysteresisPolicy()
         self._standing: dict[tuple[str, int], _Standing] = {}
@@ -139,6 +142,7 @@ class PortalMonitor:
         self._listeners: list[EventListener] = []
         self._inflight: list[_Inflight] = []
         self.consistency = ConsistencyChecker()
+        self._judging = asyncio.Lock()
         self.fetcher.subscribe(lambda status: self._emit(CallStatusChanged(status)))
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -220,19 +224,46 @@ class PortalMonitor:
             failing_since=self._failing_since,
         )
         outcome = await cycle.run(names, force=force, triggered_by=triggered_by)
+        del cycle  # it holds the previous snapshots: let them go once this cycle's replace them
         self._absorb(outcome)
         transitions = self._update_standing(outcome)
-        if self.store is not None:
-            await self.consistency.load(self.store)
-        checked = self.consistency.check(outcome, self.snapshots, self.config)
-        if self.store is not None:
-            record = cycle_record(outcome, transitions, self.config, consistency=checked)
+        # This cycle's view: another cycle may absorb its snapshots while this one is judged.
+        snapshots = dict(self.snapshots)
+        async with self._judging:  # verdicts apply in turn: each rule reads the last one's state
+            if self.store is not None:
+                await self.consistency.load(self.store)
+            # The rules' digests and the snapshot text take ~1.5 s at 50,000 mailboxes:
+            # a worker thread, so the loop (and a console sharing it) keeps running.
+            verdict, record = await asyncio.to_thread(self._judge, outcome, snapshots, transitions)
+            self.consistency.commit(verdict)
+        if self.store is not None and record is not None:
             await self.store.record_cycle(record)
-        self.last_outcome = outcome
+            await self.store.prune_if_due()  # at most once per 6 h per file; never raises
+        del record
+        await asyncio.to_thread(release_free_memory)  # the record's text and parameters
+        # Without its results: they hold every payload of the cycle, which would stay alive
+        # while the next cycle loads its own (~100 MB at 50,000 mailboxes).
+        self.last_outcome = replace(outcome, results={})
         for name in outcome.snapshots:
             self._emit(SnapshotUpdated(name))
         self._emit(RefreshFinished(outcome.dashboards, outcome))
         return outcome
+
+    def _judge(
+        self,
+        outcome: CycleOutcome,
+        snapshots: Mapping[DashboardName, DashboardSnapshot],
+        transitions: list[WorkspaceTransition],
+    ) -> tuple[Verdict, CycleRecord | None]:
+        """The consistency verdict and the cycle's record (runs in a worker thread: it reads
+        the finished outcome and snapshots, which nothing changes any more)."""
+        # The fetch has just replaced the old cache entries: hand their pages back before
+        # this thread's own arena grows to hold the digests and the snapshot text.
+        release_free_memory()
+        verdict = self.consistency.evaluate(outcome, snapshots, self.config)
+        if self.store is None:
+            return verdict, None
+        return verdict, cycle_record(outcome, transitions, self.config, consistency=verdict.record)
 
     def _absorb(self, outcome: CycleOutcome) -> None:
         self.snapshots.update(outcome.snapshots)

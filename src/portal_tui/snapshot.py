@@ -25,7 +25,8 @@ SNAPSHOT_FORMAT = 1
 # Stands for the rows in the envelope while it is serialised (a key no data can hold:
 # JSON escapes every control character inside strings).
 _ROWS_SENTINEL = "\x00rows\x00"
-_SNAPSHOT_CONTEXT = {"snapshot": True}
+SNAPSHOT_CONTEXT: dict[str, Any] = {"snapshot": True}
+"""Serialisation context of the SQLite snapshot: rows may choose a compact form."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +160,7 @@ class DashboardSnapshot:
         for index, row in enumerate(self.rows):
             if index:
                 parts.append(",")
-            parts.append(row.model_dump_json(context=_SNAPSHOT_CONTEXT))
+            parts.append(row.model_dump_json(context=SNAPSHOT_CONTEXT))
         parts += ["]", tail]
         return "".join(parts)  # one copy of the text, not one per step
 

@@ -8,7 +8,7 @@ is written in the cycle's own SQLite transaction. The Consistency pane reads
 ``PortalMonitor.findings``. Never imports Textual.
 """
 
-from portal_tui.consistency.engine import ENGINE_RULE, ConsistencyChecker, default_rules
+from portal_tui.consistency.engine import ENGINE_RULE, ConsistencyChecker, Verdict, default_rules
 from portal_tui.consistency.model import CheckContext, Finding, OpenFinding, Rule, RuleResult
 
 __all__ = [
@@ -19,5 +19,6 @@ __all__ = [
     "OpenFinding",
     "Rule",
     "RuleResult",
+    "Verdict",
     "default_rules",
 ]

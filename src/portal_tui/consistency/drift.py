@@ -66,7 +66,18 @@ def sent_fields(payload: Any) -> list[frozenset[str]]:
     if len(items) > SAMPLE:
         step = len(items) / SAMPLE
         items = [items[int(i * step)] for i in range(SAMPLE)]
-    return [frozenset(i.model_fields_set) for i in items if isinstance(i, BaseModel)]
+    # Cached mailboxes share one field-name set per shape (fetch/compact.py): freeze
+    # each distinct set once, not once per mailbox.
+    frozen: dict[int, frozenset[str]] = {}
+    out: list[frozenset[str]] = []
+    for item in items:
+        if isinstance(item, BaseModel):
+            own = item.model_fields_set
+            names = frozen.get(id(own))
+            if names is None:
+                names = frozen[id(own)] = frozenset(own)
+            out.append(names)
+    return out
 
 
 def missing_required(error: PayloadError) -> set[str]:
@@ -123,7 +134,7 @@ class FieldDrift:
                 continue
             if not isinstance(got, CacheResult) or got.from_cache or got.stale:
                 continue  # a cached response was judged when it arrived
-            items = sent_fields(got.value.payload)
+            items = set(sent_fields(got.value.payload))  # the distinct shapes are enough
             if not items:
                 continue
             entry = seen.setdefault(endpoint, _Seen())

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from portal_tui.config import Config
@@ -71,6 +72,30 @@ def default_rules() -> list[Rule]:
         ContentChecksum(),
         FieldDrift(),
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the rules concluded about one cycle, before it is applied."""
+
+    findings: list[Finding]
+    covered: frozenset[tuple[str, str]]
+    checksums: list[ChecksumRecord]
+    fields: list[FieldRecord]
+    at: datetime
+
+    @property
+    def record(self) -> ConsistencyRecord:
+        """The rows the cycle's transaction writes."""
+        return ConsistencyRecord(
+            findings=[
+                FindingRecord(f.rule, f.severity.value, f.scope, f.subject, f.message)
+                for f in self.findings
+            ],
+            covered=self.covered,
+            checksums=self.checksums,
+            fields=self.fields,
+        )
 
 
 class ConsistencyChecker:
@@ -139,6 +164,23 @@ class ConsistencyChecker:
         config: Config,
     ) -> ConsistencyRecord:
         """Run every rule over a finished cycle; update the open findings; return the record."""
+        return self.commit(self.evaluate(outcome, snapshots, config))
+
+    def evaluate(
+        self,
+        outcome: CycleOutcome,
+        snapshots: Mapping[DashboardName, DashboardSnapshot],
+        config: Config,
+    ) -> Verdict:
+        """Run every rule over a finished cycle, changing nothing a reader sees.
+
+        This is the expensive half (digests of every payload and row), safe to
+        run in a worker thread while the event loop reads :attr:`findings`: it
+        only reads the rules' state and fills the payload digest memo, which
+        nothing else touches. Calls must not overlap, and each must be followed
+        by its :meth:`commit` before the next starts (the next reads what this
+        one's commit remembers).
+        """
         ctx = CheckContext(outcome, snapshots, config, self._previous, self._digests)
         findings: list[Finding] = []
         covered: set[tuple[str, str]] = set()
@@ -166,26 +208,22 @@ class ConsistencyChecker:
             checksums.extend(result.checksums)
             fields.extend(result.fields)
         covered.update((ENGINE_RULE, r.name) for r in self.rules)
-        findings = _unique(findings)
-        self._apply(findings, covered, ctx.now)
-        for checksum in checksums:
-            self._previous.checksums[checksum.dashboard] = checksum
-        for record in fields:
-            self._previous.fields.setdefault(record.endpoint, {})[record.field] = record
         prune_digests(self._digests, ctx.now)
-        self.last_checked_at = ctx.now
-        return ConsistencyRecord(
-            findings=[
-                FindingRecord(f.rule, f.severity.value, f.scope, f.subject, f.message)
-                for f in findings
-            ],
-            covered=frozenset(covered),
-            checksums=checksums,
-            fields=fields,
-        )
+        return Verdict(_unique(findings), frozenset(covered), checksums, fields, ctx.now)
+
+    def commit(self, verdict: Verdict) -> ConsistencyRecord:
+        """Apply a verdict: open, bump and resolve findings, remember its state (cheap;
+        on the thread that reads :attr:`findings`). Returns the record to write."""
+        self._apply(verdict.findings, verdict.covered, verdict.at)
+        for checksum in verdict.checksums:
+            self._previous.checksums[checksum.dashboard] = checksum
+        for record in verdict.fields:
+            self._previous.fields.setdefault(record.endpoint, {})[record.field] = record
+        self.last_checked_at = verdict.at
+        return verdict.record
 
     def _apply(
-        self, findings: Sequence[Finding], covered: set[tuple[str, str]], at: datetime
+        self, findings: Sequence[Finding], covered: frozenset[tuple[str, str]], at: datetime
     ) -> None:
         """The store's life cycle, in memory: bump what repeats, open what is new,
         resolve what a judged scope no longer shows."""

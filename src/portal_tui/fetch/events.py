@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from portal_tui.errors import UpstreamError
+
 
 class CallPhase(StrEnum):
     """Where one logical request is in its life."""
@@ -54,6 +56,34 @@ class RetryStatus:
         if self.phase is CallPhase.IN_FLIGHT:
             return f"attempt {self.attempt}/{self.max_attempts}"
         return self.phase.value
+
+    def advanced(
+        self,
+        phase: CallPhase,
+        attempt: int,
+        *,
+        error: BaseException | None = None,
+        next_at: datetime | None = None,
+    ) -> RetryStatus:
+        """The same request in ``phase`` at ``attempt``, with why the last attempt failed."""
+        kind = code = text = None
+        if isinstance(error, UpstreamError):
+            kind, code, text = error.error_type.value, error.status_code, error.message
+        elif error is not None:
+            kind, text = type(error).__name__, str(error)
+        return RetryStatus(
+            self.instance,
+            self.workspace,
+            self.dashboards,
+            self.request,
+            phase,
+            attempt,
+            self.max_attempts,
+            next_attempt_at=next_at,
+            last_error_type=kind,
+            last_status_code=code,
+            last_error=text,
+        )
 
 
 StatusListener = Callable[[RetryStatus], None]

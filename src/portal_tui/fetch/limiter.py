@@ -6,9 +6,12 @@ hold a slot only for the HTTP exchange itself, never while sleeping between
 retries.
 
 Waiters are served first come, first served, except that *priority* waiters
-go ahead of the others: requests on a critical path (the later pages of a
-collection whose first page is in, and every request of an open master-token
-session, which all other master-token workspaces wait for).
+go ahead of the others. The fetcher uses one instance as its admission gate
+(sender-email pages go first there: page 1 unlocks the rest, which would
+otherwise all start at the end of a refresh) and one as the sliding window
+itself (where only the requests of an open master-token session, which all
+other master-token workspaces wait for, go first: an admitted request's
+deadline is running, so it must not be overtaken without end).
 """
 
 from __future__ import annotations

@@ -71,16 +71,24 @@ class TokenSessions:
 
     @asynccontextmanager
     async def session(
-        self, workspace_id: int, switch: Callable[[], Awaitable[object]]
+        self,
+        workspace_id: int,
+        switch: Callable[[], Awaitable[object]],
+        *,
+        joined: Callable[[], object] | None = None,
     ) -> AsyncIterator[None]:
         """Run the block while the token is switched to ``workspace_id``.
 
         ``switch`` is called at most once per session, by the first attempt
         to need it; every member waits for it, and if it fails each member
-        raises an :class:`UpstreamError` of the same kind.
+        raises an :class:`UpstreamError` of the same kind. ``joined`` is
+        called once this attempt has its place in the session (its wait for
+        the token is over; the switch may still be under way).
         """
         session = await self._join(workspace_id)
         try:
+            if joined is not None:
+                joined()
             if session.switch is None:
                 session.switch = asyncio.ensure_future(_run(switch))
                 session.switch.add_done_callback(lambda t: t.cancelled() or t.exception())

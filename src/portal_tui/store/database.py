@@ -26,7 +26,7 @@ import aiosqlite
 
 from portal_tui.clock import Clock
 from portal_tui.errors import StoreError
-from portal_tui.store import consistency_queries, pruning, queries
+from portal_tui.store import consistency_queries, pruning, queries, retention
 from portal_tui.store.connection import open_checked
 from portal_tui.store.consistency_records import ConsistencyState, FindingRow
 from portal_tui.store.cycle_writer import CycleRows, insert_cycle
@@ -50,8 +50,6 @@ from portal_tui.store.transactions import SharedConnection
 from portal_tui.store.validation import check_cycle
 
 log = logging.getLogger(__name__)
-
-_DAY = 86400.0
 
 
 class Store:
@@ -170,20 +168,49 @@ class Store:
         resolved validation errors resolved more than
         ``resolved_retention_days`` ago. Open errors are kept however old.
         """
-        at = to_epoch(now or self._clock.now())
-        deleted: dict[str, int] = {}
-        for rule in pruning.RULES:
-            days = self._resolved_retention_days if rule.resolved_only else self._retention_days
-            batch = partial(pruning.delete_batch, rule=rule, cutoff=at - days * _DAY)
-            total = 0
-            while True:
-                n = await self._db.run(f"pruning {rule.table}", batch)
-                total += n
-                if n < pruning.PRUNE_BATCH:
-                    break
-            deleted[rule.table] = total
+        result = await self._prune(to_epoch(now or self._clock.now()), max_rows=None)
         await self._db.run("optimizing", _optimize, mode="bare")
-        return deleted
+        return result.deleted
+
+    async def prune_if_due(self, now: datetime | None = None) -> dict[str, int] | None:
+        """After every cycle: prune if no process on this file did in the last 6 hours.
+
+        See :mod:`portal_tui.store.retention`. Rows deleted per table, or None
+        when not due or failed: a failure is logged and noticed once, never raised
+        (each batch commits whole or not at all).
+        """
+        at = to_epoch(now or self._clock.now())
+        every = retention.PRUNE_INTERVAL
+        try:
+            due = partial(retention.due, now=at, interval=every)
+            if not await self._db.run("reading the pruning schedule", due, mode="read"):
+                return None
+            claim = partial(retention.claim, now=at, interval=every)
+            if not await self._db.run("scheduling retention pruning", claim):
+                return None  # another process claimed it a moment ago
+            result = await self._prune(at, max_rows=retention.MAX_ROWS_PER_RUN)
+            if result.complete:
+                await self._db.run("optimizing", _optimize, mode="bare")
+            else:
+                await self._db.run("noting a pruning backlog", retention.leave_backlog)
+        except StoreError as exc:
+            notice = f"Pruning old records failed and is retried later: {exc}"
+            log.warning("%s", notice)
+            if notice not in self.notices:
+                self.notices.append(notice)
+            return None
+        if any(result.deleted.values()):
+            log.info("pruned %s from %s", result.deleted, self._path)
+        return result.deleted
+
+    async def _prune(self, at: float, *, max_rows: int | None) -> pruning.PruneResult:
+        return await pruning.prune(
+            self._db,
+            now=at,
+            retention_days=self._retention_days,
+            resolved_retention_days=self._resolved_retention_days,
+            max_rows=max_rows,
+        )
 
     # -- reading --------------------------------------------------------------
 

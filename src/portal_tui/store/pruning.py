@@ -8,10 +8,14 @@ so rows go in batches of :data:`PRUNE_BATCH`, each its own transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import aiosqlite
 
+from portal_tui.store.transactions import SharedConnection
+
 PRUNE_BATCH = 5000
+_DAY = 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +52,44 @@ async def delete_batch(conn: aiosqlite.Connection, rule: RetentionRule, cutoff: 
     deleted = cursor.rowcount
     await cursor.close()
     return max(0, deleted)
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    """Rows deleted per table, and whether every expired row is gone."""
+
+    deleted: dict[str, int]
+    complete: bool
+
+
+async def prune(
+    db: SharedConnection,
+    *,
+    now: float,
+    retention_days: float,
+    resolved_retention_days: float,
+    max_rows: int | None = None,
+) -> PruneResult:
+    """Delete expired rows batch by batch, each batch its own write transaction.
+
+    With ``max_rows`` it starts no batch once that many rows are gone;
+    ``complete`` then says whether anything expired may be left.
+    """
+    deleted: dict[str, int] = {}
+    gone = 0
+    complete = True
+    for rule in RULES:
+        days = resolved_retention_days if rule.resolved_only else retention_days
+        batch = partial(delete_batch, rule=rule, cutoff=now - days * _DAY)
+        total = 0
+        while complete:
+            if max_rows is not None and gone >= max_rows:
+                complete = False
+                break
+            n = await db.run(f"pruning {rule.table}", batch)
+            gone += n
+            total += n
+            if n < PRUNE_BATCH:
+                break
+        deleted[rule.table] = total
+    return PruneResult(deleted, complete)

@@ -263,10 +263,31 @@ _V2_CONSISTENCY = (
     """,
 )
 
+# Version 3: automatic retention and a smaller log.
+_V3_RETENTION = (
+    # Nothing reads api_health_logs by workspace in SQL: history, export and the
+    # health view read a time range (idx_api_health_logs_timestamp) or recent
+    # failures (idx_api_health_logs_failed) and group in one pass. This index was
+    # 46 of the ~148 bytes each logged attempt cost on disk, a third of the file.
+    "DROP INDEX IF EXISTS idx_api_health_logs_workspace",
+    # When periodic maintenance last ran, kept in the file itself so that every
+    # process sharing it (consoles, a cron check every few minutes) runs it once
+    # per interval in total. backlog = 1: the last run stopped at its size limit
+    # with rows still past retention, so the next chance continues at once.
+    """
+    CREATE TABLE store_maintenance (
+        task        TEXT PRIMARY KEY,
+        last_run_at REAL NOT NULL,
+        backlog     INTEGER NOT NULL DEFAULT 0 CHECK (backlog IN (0, 1))
+    ) WITHOUT ROWID
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", (*_V1_TABLES, _V1_HEALTH_VIEW)),
     Migration(2, "consistency findings, dashboard checksums, schema fields", _V2_CONSISTENCY),
-    # Migration(3, "what changed", ("ALTER TABLE ...", "DROP VIEW ...", "CREATE VIEW ...")),
+    Migration(3, "retention bookkeeping; drop the unused per-workspace log index", _V3_RETENTION),
+    # Migration(4, "what changed", ("ALTER TABLE ...", "DROP VIEW ...", "CREATE VIEW ...")),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -178,6 +178,21 @@ class EmailBisonClient:
                 text += " (token lacks access to this workspace)"
             raise UpstreamError(kind, text, status_code=status)
         try:
+            # pydantic-core parses and validates in one pass, without the transient tree
+            # of dicts json.loads builds (less CPU per request, less heap fragmentation).
+            payload = model.model_validate_json(content)
+        except ValidationError as exc:
+            if any(e["type"] == "json_invalid" for e in exc.errors(include_url=False)):
+                # Its parser refuses some documents json.loads reads (lone surrogates,
+                # nesting past 200) and words its errors differently: let the
+                # json.loads path accept or classify those, exactly as it always has.
+                return self._classify_slowly(status, content, model)
+            raise _schema_error(exc, status) from None
+        return Reply(payload, status, len(content), _unknown_fields(payload))
+
+    def _classify_slowly(self, status: int, content: bytes, model: type[M]) -> Reply:
+        """Parse with :func:`json.loads`, then validate: the reference path."""
+        try:
             raw = json.loads(content)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise PayloadError(
@@ -197,15 +212,8 @@ class EmailBisonClient:
         try:
             payload = model.model_validate(raw)
         except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise PayloadError(
-                f"schema mismatch: {where}: {first['msg']}"
-                + (f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""),
-                status_code=status,
-                validation=exc,
-            ) from None
-        return Reply(payload, status, len(content), _unknown_fields(raw, model))
+            raise _schema_error(exc, status) from None
+        return Reply(payload, status, len(content), _unknown_fields(payload))
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -223,16 +231,25 @@ def _describe(exc: Exception) -> str:
     return f"{name}: {text}" if text else name
 
 
-def _unknown_fields(raw: Any, model: type[BaseModel]) -> frozenset[str]:
-    """Top-level ``data`` fields the model does not know (schema drift, reported once)."""
-    data = raw.get("data") if isinstance(raw, dict) else None
+def _schema_error(exc: ValidationError, status: int) -> PayloadError:
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return PayloadError(
+        f"schema mismatch: {where}: {first['msg']}"
+        + (f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""),
+        status_code=status,
+        validation=exc,
+    )
+
+
+def _unknown_fields(payload: BaseModel) -> frozenset[str]:
+    """Top-level ``data`` fields the model does not know (schema drift, reported once).
+
+    Read from the first ``data`` object's extras: the payload models keep
+    unknown fields (``extra="allow"``), and nothing else lands there.
+    """
+    data = getattr(payload, "data", None) if "data" in type(payload).model_fields else None
     item = data[0] if isinstance(data, list) and data else data
-    if not isinstance(item, dict):
+    if not isinstance(item, BaseModel):
         return frozenset()
-    inner = model.model_fields.get("data")
-    known: set[str] = set()
-    annotation = getattr(inner, "annotation", None)
-    target = getattr(annotation, "__args__", (annotation,))[0] if annotation else None
-    if isinstance(target, type) and issubclass(target, BaseModel):
-        known = set(target.model_fields)
-    return frozenset(k for k in item if k not in known) if known else frozenset()
+    return frozenset(item.model_extra or ())

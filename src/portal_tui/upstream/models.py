@@ -50,7 +50,8 @@ Percent = Annotated[float, BeforeValidator(_numeric_string_to_float)]
 class ApiModel(BaseModel):
     """Base for payload models: unknown fields are kept (schema drift is observed, not fatal)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, strict=False)
+    # defer_build: built at the first response, not at import (the console's start-up).
+    model_config = ConfigDict(extra="allow", frozen=True, strict=False, defer_build=True)
 
 
 class ApiWorkspace(ApiModel):
