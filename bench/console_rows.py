@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import sys
 import tempfile
 import time
@@ -35,6 +37,8 @@ from portal_tui.store.database import Store
 
 KEYS = ("2", "5", "1")
 KEY_EVERY = 0.25
+KEY_GIVE_UP = 30.0
+"""Seconds without any frame after which a key counts as lost (the screen stopped)."""
 
 
 def console_available() -> bool:
@@ -71,6 +75,7 @@ async def _console_run(upstream: Upstream, base_url: str, tmp: Path) -> dict[str
     app._display = on_display  # type: ignore[method-assign]
     lags: list[float] = []
     keys: list[float] = []
+    lost = 0
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
@@ -94,7 +99,11 @@ async def _console_run(upstream: Upstream, base_url: str, tmp: Path) -> dict[str
                 app.post_message(events.Key(key, key))
                 while True:
                     frame_seen.clear()
-                    await frame_seen.wait()
+                    try:
+                        await asyncio.wait_for(frame_seen.wait(), KEY_GIVE_UP)
+                    except TimeoutError:
+                        lost += 1  # no frame at all: counted apart, never as a latency
+                        break
                     if tabs.active == wanted:
                         keys.append(frames[-1] - pressed)
                         break
@@ -115,6 +124,7 @@ async def _console_run(upstream: Upstream, base_url: str, tmp: Path) -> dict[str
         "key_p99_ms": percentile(ms, 99),
         "key_max_ms": max(ms, default=0.0),
         "keys": len(ms),
+        "keys_lost": lost,
         "refresh_seconds": seconds,
     }
 
@@ -143,47 +153,24 @@ async def console_while_refreshing(upstream: Upstream, runs: int) -> list[dict[s
 
 # -- cold start -------------------------------------------------------------------------
 
+# The child starts the console the way ``portal-tui --config X --db Y`` does
+# (``open_runtime`` on a TOML file, tokens from the environment), so it imports
+# what a user's console imports and nothing of the bench (no simulator, no
+# generated dataset).
 _FIRST_FRAME = """
 import asyncio, sys, time
-from pathlib import Path
 sys.path.insert(0, {root!r})
-from bench.console_rows import first_frame_child
-print(asyncio.run(first_frame_child(Path({db!r}), {workspaces}, {mailboxes})), flush=True)
+from bench.startup import first_frame_child
+print(asyncio.run(first_frame_child({config!r}, {db!r})), flush=True)
 """
 
 
-async def first_frame_child(db: Path, workspaces: int, mailboxes: int) -> str:
-    """In the fresh interpreter: open ``db``, start the console, stop at its first data frame."""
-    from portal_tui.console.app import PortalConsole
-
-    upstream = Upstream(workspaces, mailboxes, per_page=100, median=0.2)
-    config, secrets = client_config(upstream, "http://127.0.0.1:9/api")
-    clock = SystemClock()
-    store = await Store.open(db, clock=clock)
-    monitor = PortalMonitor(config, secrets=secrets, clock=clock, store=store)
-    runtime = Runtime(config, None, monitor, store, False)
-    app = PortalConsole(runtime, auto_refresh=False, startup_refresh=False, handle_signals=False)
-    shown = asyncio.Event()
-    display = app._display
-
-    def on_display(screen: Any, renderable: Any) -> None:
-        display(screen, renderable)
-        if renderable is not None and len(monitor.snapshots) == 4:
-            shown.set()
-
-    app._display = on_display  # type: ignore[method-assign]
-    try:
-        async with app.run_test(size=(120, 40)):
-            await asyncio.wait_for(shown.wait(), 60)
-            print("FRAME", flush=True)
-    finally:
-        await monitor.aclose()
-        await store.close()
-    return "done"
-
-
 async def prepare_snapshots(db: Path, workspaces: int, mailboxes: int) -> None:
-    """A records file holding the snapshots of one real refresh (in-process simulator)."""
+    """A records file holding the snapshots of one real refresh (in-process simulator).
+
+    Also writes the config the console will open (``db`` with ``.toml``) and
+    its tokens (``db`` with ``.env``, one ``NAME=value`` a line).
+    """
     from portal_tui.simulator import FaultSet, Simulator
 
     upstream = Upstream(workspaces, mailboxes, per_page=100, median=0.2)
@@ -199,16 +186,70 @@ async def prepare_snapshots(db: Path, workspaces: int, mailboxes: int) -> None:
     finally:
         await monitor.aclose()
         await store.close()
-
-
-async def cold_start_seconds(db: Path, workspaces: int, mailboxes: int) -> float:
-    """Seconds from spawning a fresh interpreter to the console's first frame of ``db``'s data."""
-    code = _FIRST_FRAME.format(
-        root=str(ROOT), db=str(db), workspaces=workspaces, mailboxes=mailboxes
+    # The child's upstream is a closed port: it must paint from SQLite alone.
+    offline, _ = client_config(upstream, "http://127.0.0.1:9/api")
+    db.with_suffix(".toml").write_text(config_toml(offline.model_dump(mode="json")))
+    names = [i.master_token_env for i in offline.instances]
+    names += [c.api_key_env for c in offline.clients]
+    tokens = {n: secrets.get(n) for n in names if n}
+    db.with_suffix(".env").write_text(
+        "".join(f"{n}={t.get_secret_value()}\n" for n, t in tokens.items() if t is not None)
     )
+
+
+def config_toml(data: dict[str, Any]) -> str:
+    """``data`` (a dumped :class:`~portal_tui.config.Config`) as TOML: tables, arrays of tables."""
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int | float):
+            return repr(v)
+        return json.dumps(v)  # strings and lists of strings are valid TOML this way
+
+    def body(table: dict[str, Any]) -> list[str]:
+        return [f"{k} = {value(v)}" for k, v in table.items() if v is not None]
+
+    lines = body({k: v for k, v in data.items() if not isinstance(v, dict | list)})
+    for key, v in data.items():
+        if isinstance(v, dict):
+            lines += ["", f"[{key}]", *body(v)]
+        elif isinstance(v, list):
+            for item in v:
+                lines += ["", f"[[{key}]]", *body(item)]
+    return "\n".join(lines) + "\n"
+
+
+async def cold_start_seconds(
+    db: Path, workspaces: int, mailboxes: int, *, pycache: Path | None = None
+) -> float:
+    """Seconds from spawning a fresh interpreter to the console's first frame of ``db``'s data.
+
+    ``db`` comes from :func:`prepare_snapshots` (``workspaces`` and
+    ``mailboxes`` are what it was prepared with). ``pycache``: a bytecode
+    cache directory (``PYTHONPYCACHEPREFIX``), filled by an untimed first
+    start when empty, as an installed console has its ``.pyc`` files;
+    without it the interpreter's environment decides (this machine sets
+    ``PYTHONDONTWRITEBYTECODE``, so every start compiles portal_tui anew).
+    """
+    del workspaces, mailboxes  # the records file and its config say it all
+    code = _FIRST_FRAME.format(root=str(ROOT), config=str(db.with_suffix(".toml")), db=str(db))
+    env = dict(os.environ)
+    for line in db.with_suffix(".env").read_text().splitlines():
+        name, _, token = line.partition("=")
+        env[name] = token
+    if pycache is not None:
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        if not pycache.exists() or not any(pycache.iterdir()):
+            await _first_frame(code, env)  # fills the cache
+    return await _first_frame(code, env)
+
+
+async def _first_frame(code: str, env: dict[str, str]) -> float:
     start = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE, cwd=ROOT
+        sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE, cwd=ROOT, env=env
     )
     assert proc.stdout is not None
     seconds = float("nan")

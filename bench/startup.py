@@ -9,9 +9,11 @@ modules.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
+from typing import Any
 
 from bench.upstream import ROOT
 
@@ -61,3 +63,47 @@ def slowest_imports(count: int = 5) -> list[tuple[str, float]]:
         if not module.startswith(" ") and name == name.lstrip():  # top level only
             found.append((module, int(cumulative) / 1000.0))
     return sorted(found, key=lambda item: -item[1])[:count]
+
+
+async def first_frame_child(config: str, db: str) -> str:
+    """In a fresh interpreter: open the console as ``portal-tui --config --db`` does.
+
+    Prints ``FRAME`` at its first frame with all four restored snapshots
+    loaded (:func:`bench.console_rows.cold_start_seconds` times that line),
+    then exits.
+    """
+    from portal_tui.console.app import PortalConsole
+    from portal_tui.runtime import open_runtime
+
+    runtime = await open_runtime(config_arg=config, db_arg=db)
+    monitor = runtime.monitor
+    app = PortalConsole(runtime, auto_refresh=False, startup_refresh=False, handle_signals=False)
+    shown = asyncio.Event()
+    display = app._display
+
+    def on_display(screen: Any, renderable: Any) -> None:
+        display(screen, renderable)
+        if shown.is_set() or renderable is None:
+            return
+        if len(monitor.snapshots) == 4 and _overview_shows(app):
+            print("FRAME", flush=True)  # now: this frame was just handed to the terminal
+            shown.set()
+
+    app._display = on_display  # type: ignore[method-assign]
+    try:
+        async with app.run_test(size=(120, 40)):
+            await asyncio.wait_for(shown.wait(), 60)
+    finally:
+        await runtime.aclose()
+    return "done"
+
+
+def _overview_shows(app: Any) -> bool:
+    """Whether the Overview (the first pane) has the restored dashboards in its table."""
+    from portal_tui.console.widgets.row_table import RowTable
+
+    tables = app.query("#overview-table")
+    if not tables:
+        return False
+    table = tables.first(RowTable)
+    return len(table.view.rows) == 4 and all("restored" in r.cells[2] for r in table.view.rows)

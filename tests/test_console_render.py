@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from rich.text import Text
 from textual.message import Message
 
 from portal_tui.console.autorefresh import AutoRefreshPolicy, BoardClock
@@ -20,6 +21,7 @@ from portal_tui.console.format import (
     sparkline,
 )
 from portal_tui.console.messages import CallsChanged, DashboardsUpdated
+from portal_tui.console.panes.base import same_height
 from portal_tui.console.relay import MonitorRelay
 from portal_tui.console.render import (
     STATE_FAILED,
@@ -318,3 +320,11 @@ def test_key_bar_fits_and_always_offers_help(width: int) -> None:
         for word in ("refresh", "pause", "filter", "sort", "detail", "copy"):
             assert word in text.plain
     assert "p resume" in key_bar_text(width, paused=True).plain or width < 80
+
+
+def test_a_bar_skips_the_layout_only_when_its_height_cannot_change() -> None:
+    two = Text("Health 100/100 ✔ OK\nrequests: 3 in flight")
+    assert same_height(two, Text("Health 90/100 ▲ WARNING\nrequests: 12 in flight"), 40)
+    assert not same_height(two, Text("Health 100/100 ✔ OK\n  • reason\nrequests"), 40)
+    assert not same_height(two, Text("x" * 41 + "\nrequests"), 40)  # would wrap
+    assert not same_height(two, two, 0)  # not laid out yet

@@ -34,7 +34,8 @@ CONFIG_ENV_VAR = "PORTAL_TUI_CONFIG"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a section's schema is built once, inside Config's, not again at import.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 _LITERAL_TOKEN_REFUSED = (

@@ -48,9 +48,15 @@ class ConsoleActions(App[int]):
         """Redraw the header's subtitle (provided by the app)."""
         raise NotImplementedError
 
+    _tabs: TabbedContent | None = None
+    """The pane tabs, once mounted (found once: a DOM query walks every widget)."""
+
     def live(self) -> bool:
         """False once exiting: timers and late messages may still arrive as panes go away."""
-        return self.is_running and self.return_code is None and bool(self.query("#panes"))
+        tabs = self._tabs
+        return (
+            self.is_running and self.return_code is None and tabs is not None and tabs.is_attached
+        )
 
     # -- refreshing ---------------------------------------------------------------------
 

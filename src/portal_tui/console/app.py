@@ -84,6 +84,8 @@ class PortalConsole(ConsoleActions):
         self._startup_refresh = startup_refresh
         self._handle_signals = handle_signals
         self._dirty: set[str] = {pane for pane, _ in PANES}
+        self._panes: dict[str, Pane] = {}
+        """Panes by tab id (filled by compose; a DOM query walks every widget)."""
         self._signals: list[signal.Signals] = []
         if runtime is not None:
             self._setup(runtime)
@@ -110,7 +112,9 @@ class PortalConsole(ConsoleActions):
         with TabbedContent(id="panes", initial="tab-overview"):
             for number, (pane_id, label) in enumerate(PANES, start=1):
                 with TabPane(f"{number} {label}", id=f"tab-{pane_id}"):
-                    yield self._make_pane(pane_id)
+                    pane = self._make_pane(pane_id)
+                    self._panes[f"tab-{pane_id}"] = pane
+                    yield pane
         yield KeyBar(id="key-bar")
 
     def _make_pane(self, pane_id: str) -> Pane:
@@ -128,6 +132,7 @@ class PortalConsole(ConsoleActions):
 
     async def on_mount(self) -> None:
         """Paint what SQLite holds at once, then revalidate in the background."""
+        self._tabs = self.query_one("#panes", TabbedContent)
         self.relay.start()
         await self.monitor.restore()
         self.relay.flush()
@@ -146,6 +151,7 @@ class PortalConsole(ConsoleActions):
     async def on_unmount(self) -> None:
         """Stop listening; close the runtime if this app opened it."""
         self._remove_signal_handlers()
+        self._tabs = None
         if getattr(self, "relay", None) is not None:
             self.relay.stop()
         if self._opener is not None and self._runtime is not None:
@@ -177,7 +183,7 @@ class PortalConsole(ConsoleActions):
         """New snapshots: mark the panes that show them dirty; repaint the visible one."""
         if not self.live():
             return
-        for pane in self.query(Pane):
+        for pane in self._panes.values():
             name = pane.dashboard_name
             if name is None or name in message.dashboards:
                 self._dirty.add(str(pane.id))
@@ -231,8 +237,9 @@ class PortalConsole(ConsoleActions):
 
     def current_pane(self) -> Pane:
         """The pane on screen."""
-        tabs = self.query_one("#panes", TabbedContent)
-        return self.query_one(f"#{tabs.active} Pane", Pane)
+        tabs = self._tabs or self.query_one("#panes", TabbedContent)
+        pane = self._panes.get(tabs.active)
+        return pane if pane is not None else self.query_one(f"#{tabs.active} Pane", Pane)
 
     def _repaint_visible(self, *, force: bool = False) -> None:
         pane = self.current_pane()

@@ -136,7 +136,8 @@ class ComputeContext:
 class WorkspaceRow(BaseModel):
     """Base of every dashboard row: which workspace it describes."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    # defer_build: each row model is built when first used, not at import.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, defer_build=True)
 
     instance: str = Field(min_length=1, description="Instance name.")
     workspace_id: int = Field(ge=1, description="Workspace id on its instance.")

@@ -89,21 +89,32 @@ class EmailBisonClient:
         self.instance = instance
         self._origin = _origin(instance.base_url)
         self._now = now or (lambda: datetime.now(UTC))
-        pool = max(instance.concurrency, 1)
-        self._http = httpx.AsyncClient(
-            base_url=instance.base_url + "/",
-            transport=transport,
-            verify=instance.verify_tls,
-            timeout=httpx.Timeout(instance.attempt_timeout),
-            headers={"Accept": "application/json", "User-Agent": "portal-tui"},
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=pool * 2, max_keepalive_connections=pool * 2),
-            trust_env=False,
-        )
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        # Built on first use, not at start-up: creating it loads the CA bundle
+        # (~0.1 s), which the console would otherwise pay before its first frame.
+        if self._client is None:
+            instance = self.instance
+            pool = max(instance.concurrency, 1)
+            self._client = httpx.AsyncClient(
+                base_url=instance.base_url + "/",
+                transport=self._transport,
+                verify=instance.verify_tls,
+                timeout=httpx.Timeout(instance.attempt_timeout),
+                headers={"Accept": "application/json", "User-Agent": "portal-tui"},
+                follow_redirects=False,
+                limits=httpx.Limits(max_connections=pool * 2, max_keepalive_connections=pool * 2),
+                trust_env=False,
+            )
+        return self._client
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
+        """Close the connection pool (if one was ever opened)."""
+        if self._client is not None:
+            await self._client.aclose()
 
     def same_origin(self, url: str) -> bool:
         """True when ``url`` points at this instance (tokens are only sent there)."""

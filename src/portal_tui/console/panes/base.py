@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.visual import VisualType
 from textual.widgets import Input, Static
 
 from portal_tui.console.state import ConsoleState
@@ -170,4 +172,32 @@ def toned(*parts: tuple[str, str] | str) -> Text:
 
 
 class Bar(Static):
-    """A pane's status lines above its table."""
+    """A pane's status lines above its table.
+
+    Panes redraw their bars up to five times a second while refreshing; an
+    unchanged bar is not redrawn, and one whose height cannot have changed
+    skips the layout pass (a layout of the whole screen, the costliest part
+    of a frame).
+    """
+
+    _shown: Text | None = None
+
+    def update(self, content: VisualType = "", *, layout: bool = True) -> None:
+        """Show ``content``; nothing happens when it is the text already shown."""
+        shown = self._shown
+        if isinstance(content, Text) and shown is not None:
+            if content == shown:
+                return
+            layout = layout and not same_height(shown, content, self.content_region.width)
+        self._shown = content.copy() if isinstance(content, Text) else None
+        super().update(content, layout=layout)
+
+
+def same_height(old: Text, new: Text, width: int) -> bool:
+    """True when ``old`` and ``new`` take the same lines at ``width``: neither wraps, same count."""
+    if width <= 0:
+        return False
+    old_lines, new_lines = old.plain.split("\n"), new.plain.split("\n")
+    return len(old_lines) == len(new_lines) and all(
+        cell_len(line) <= width for line in (*old_lines, *new_lines)
+    )
