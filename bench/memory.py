@@ -4,7 +4,8 @@ The child (``python -m bench.memory --child``) opens a real store, restores
 snapshots, then runs two forced full refreshes through :class:`PortalMonitor`
 (the second with the first's snapshots and cache in memory, as a console
 that has been up for a while holds them) against :mod:`bench.simproc`, and
-reports ``ru_maxrss`` of itself only: the simulator is another process.
+reports ``ru_maxrss`` of itself only: the simulator is another process. It
+tunes glibc's allocator first, as ``portal-tui`` does at start-up.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ def _current_rss_mb() -> float:
 
 async def _child(workspaces: int, mailboxes: int, per_page: int) -> dict[str, Any]:
     from portal_tui.clock import SystemClock
+    from portal_tui.memory import tune_allocator
     from portal_tui.monitor import PortalMonitor
     from portal_tui.store.database import Store
 
+    tune_allocator()  # as ``portal-tui`` does at start-up (cli.main)
     upstream = Upstream(workspaces, mailboxes, per_page, median=0.2)  # timeouts only
     baseline = _rss_mb()
     async with simulator_process(
