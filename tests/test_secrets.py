@@ -305,7 +305,7 @@ def test_tls_off_is_shown_by_check(
 def test_httpx_client_verifies_by_default() -> None:
     client = EmailBisonClient(InstanceConfig(name="a", base_url="https://h/api"))
     try:
-        pool = client._http._transport._pool  # type: ignore[attr-defined]
+        pool = client.transport._pool  # type: ignore[attr-defined]
         context: ssl.SSLContext = pool._ssl_context
         assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
     finally:
