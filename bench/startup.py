@@ -13,9 +13,12 @@ import asyncio
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from bench.upstream import ROOT
+ROOT = Path(__file__).resolve().parents[1]
+"""The repository (not imported from :mod:`bench.upstream`: the cold-start child imports this
+module, and should load what the console loads, nothing of the bench)."""
 
 CHECK_IMPORTS = "portal_tui.cli, portal_tui.check, portal_tui.runtime, portal_tui.monitor"
 

@@ -7,8 +7,11 @@ exactly as long as the test wants.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import fcntl
+import io
 import os
 import pty
 import re
@@ -18,6 +21,7 @@ import struct
 import subprocess
 import sys
 import termios
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -185,8 +189,14 @@ async def test_sighup_exits_cleanly(tmp_path: Path) -> None:
     assert signal.getsignal(signal.SIGHUP) in (signal.SIG_DFL, signal.default_int_handler)
 
 
-def test_console_exits_when_its_terminal_goes_away(tmp_path: Path) -> None:
-    """A real pty: close it (a dropped SSH session) and the console exits at once."""
+def _console_in_a_pty(
+    tmp_path: Path, *, shell: str | None = None
+) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """The demo console on a new pty (its controlling terminal): (process, pty master, dump file).
+
+    ``shell``: a ``sh -c`` script run as the session leader instead, with the
+    console's command line in ``$CONSOLE``.
+    """
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
 
@@ -194,7 +204,6 @@ def test_console_exits_when_its_terminal_goes_away(tmp_path: Path) -> None:
         os.setsid()
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-    env = dict(os.environ, TERM="xterm-256color", XDG_DATA_HOME=str(tmp_path))
     dump = tmp_path / "traceback.txt"
     # Textual draws on stderr, so all three go to the terminal; a hang's traceback to a file.
     script = (
@@ -203,8 +212,13 @@ def test_console_exits_when_its_terminal_goes_away(tmp_path: Path) -> None:
         "from portal_tui.cli import main\n"
         f"sys.exit(main(['--demo', '--db', {str(tmp_path / 'c.db')!r}]))\n"
     )
+    command = [sys.executable, "-c", script]
+    env = dict(os.environ, TERM="xterm-256color", XDG_DATA_HOME=str(tmp_path))
+    if shell is not None:
+        env["CONSOLE_PYTHON"], env["CONSOLE_SCRIPT"] = command[0], script
+        command = ["/bin/sh", "-c", shell]
     proc = subprocess.Popen(
-        [sys.executable, "-c", script],
+        command,
         stdin=slave,
         stdout=slave,
         stderr=slave,
@@ -213,32 +227,101 @@ def test_console_exits_when_its_terminal_goes_away(tmp_path: Path) -> None:
         close_fds=True,
     )
     os.close(slave)
+    return proc, master, dump
+
+
+def _read_until_painted(master: int) -> None:
+    seen = b""
+    deadline = time.monotonic() + 30
+    while b"Health" not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                seen += os.read(master, 65536)
+            except OSError:
+                break
+    assert b"Health" in seen, "the console never painted"
+
+
+def _exit_code_after_close(proc: subprocess.Popen[bytes], master: int, dump: Path) -> int:
+    """Close the pty (the terminal goes away) and wait for the process to end."""
+    os.close(master)
     try:
-        seen = b""
-        deadline = time.monotonic() + 30
-        while b"Health" not in seen and time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.2)
-            if ready:
-                try:
-                    seen += os.read(master, 65536)
-                except OSError:
-                    break
-        assert b"Health" in seen, "the console never painted"
-        os.close(master)  # the terminal goes away: the kernel sends SIGHUP
-        try:
-            code = proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGUSR1)  # faulthandler writes where it hangs
-            time.sleep(1)
-            pytest.fail(
-                "still running 20 s after its terminal went away:\n"
-                + dump.read_text(errors="replace")[-6000:]
-            )
-        assert code == 128 + signal.SIGHUP
+        return proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        pgid = os.getpgid(proc.pid)
+        os.killpg(pgid, signal.SIGUSR1)  # faulthandler writes where it hangs
+        time.sleep(1)
+        pytest.fail(
+            "still running 20 s after its terminal went away:\n"
+            + dump.read_text(errors="replace")[-6000:]
+        )
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        # The whole group (setsid made it the session leader's pid), whether or not the
+        # leader is still there: a console left behind by a shell leader would spin on.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_console_exits_when_its_terminal_goes_away(tmp_path: Path) -> None:
+    """A real pty: close it (a dropped SSH session) and the console exits at once."""
+    proc, master, dump = _console_in_a_pty(tmp_path)
+    _read_until_painted(master)
+    assert _exit_code_after_close(proc, master, dump) == 128 + signal.SIGHUP
+
+
+def test_console_exits_when_a_stalled_terminal_goes_away_without_sighup(tmp_path: Path) -> None:
+    """The 3 a.m. case: the link stalls (nothing is read), then the pty closes; no SIGHUP.
+
+    The screen backs up in the pty and in Textual's queue of 30 writes; when
+    the pty closes, the pending write fails. Stock Textual's writer thread
+    died of that error with the queue full, and the event loop blocked for
+    good on the next write. The session leader here is a shell that ignores
+    SIGHUP and does not pass it on (as a wrapper script may), so only the
+    failed write can tell the console its terminal is gone.
+    """
+    shell = 'trap \'\' HUP; "$CONSOLE_PYTHON" -c "$CONSOLE_SCRIPT"; exit $?'
+    proc, master, dump = _console_in_a_pty(tmp_path, shell=shell)
+    _read_until_painted(master)
+    for _ in range(3):  # switching panes redraws most of the screen; nobody reads it
+        for key in b"23456781":
+            os.write(master, bytes([key]))
+            time.sleep(0.03)
+    assert _exit_code_after_close(proc, master, dump) == 128 + signal.SIGHUP
+
+
+def test_a_failed_terminal_write_exits_once_and_never_blocks_the_writer() -> None:
+    """Textual's own writer thread over :class:`TerminalOutput` keeps draining after EIO."""
+    from textual.drivers._writer_thread import MAX_QUEUED_WRITES, WriterThread
+    from textual.drivers.linux_driver import LinuxDriver
+
+    from portal_tui.console.app import PortalConsole
+    from portal_tui.console.terminal import ConsoleDriver, TerminalOutput
+
+    class ClosedPty(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(errno.EIO, "Input/output error")
+
+    gone: list[int] = []
+    output = TerminalOutput(ClosedPty(), lambda: gone.append(1))
+    writer = WriterThread(output)  # type: ignore[arg-type]
+    writer.start()
+    frames = threading.Thread(
+        target=lambda: [writer.write("frame") for _ in range(MAX_QUEUED_WRITES * 5)], daemon=True
+    )
+    frames.start()
+    frames.join(5)
+    assert not frames.is_alive(), "a frame write blocked: the writer thread stopped draining"
+    writer.stop()
+    assert gone == [1] and output.gone
+
+    async def never() -> Any:
+        raise AssertionError("not opened")
+
+    # On a real terminal the console runs on the driver that writes through TerminalOutput.
+    assert issubclass(ConsoleDriver, LinuxDriver)
+    assert PortalConsole(opener=never).driver_class is ConsoleDriver
 
 
 async def test_no_token_ever_reaches_the_screen_or_the_clipboard(

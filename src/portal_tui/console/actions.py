@@ -19,9 +19,6 @@ from portal_tui.console.bindings import PANES
 from portal_tui.console.panes.base import Pane
 from portal_tui.console.relay import MonitorRelay
 from portal_tui.console.render import PANE_TITLES
-from portal_tui.console.screens.confirm import ConfirmScreen
-from portal_tui.console.screens.detail import WorkspaceDetailScreen
-from portal_tui.console.screens.help import HelpScreen
 from portal_tui.console.state import HISTORY_WINDOW_HOURS, ConsoleState
 from portal_tui.console.widgets.key_bar import KeyBar
 from portal_tui.dashboards.base import DashboardName
@@ -128,8 +125,13 @@ class ConsoleActions(App[int]):
 
     # -- key actions --------------------------------------------------------------------
 
-    def action_show_pane(self, pane_id: str) -> None:
-        """``1``-``8``: show a pane."""
+    async def ensure_pane(self, tab_id: str) -> Pane:
+        """The pane of ``tab_id``, mounted (provided by the app)."""
+        raise NotImplementedError
+
+    async def action_show_pane(self, pane_id: str) -> None:
+        """``1``-``8``: show a pane (composed first, if this is its first showing)."""
+        await self.ensure_pane(f"tab-{pane_id}")
         self.query_one("#panes", TabbedContent).active = f"tab-{pane_id}"
 
     def action_refresh_pane(self) -> None:
@@ -179,6 +181,9 @@ class ConsoleActions(App[int]):
             else:
                 self.notify("Caches kept.", timeout=2)
 
+        # Screens are imported on first use: off the cold start.
+        from portal_tui.console.screens.confirm import ConfirmScreen
+
         self.push_screen(
             ConfirmScreen(
                 "Clear EVERY cached response?\n\nThe panes keep their data; the next refresh "
@@ -196,7 +201,9 @@ class ConsoleActions(App[int]):
         banner.set_class(not policy.paused, "hidden")
         self.query_one(KeyBar).set_paused(policy.paused)
         self.update_header()
-        self.current_pane().tick()
+        pane = self.current_pane()
+        if pane.is_mounted:
+            pane.tick()
         self.notify("Auto-refresh PAUSED" if policy.paused else "Auto-refresh resumed", timeout=3)
         if not policy.paused:
             self.check_auto_refresh()
@@ -214,16 +221,18 @@ class ConsoleActions(App[int]):
             return
         self.notify(f"Sorted by {table.cycle_sort()}", timeout=2)
 
-    def action_detail(self) -> None:
+    async def action_detail(self) -> None:
         """``enter``: the selected workspace's detail (Overview: jump to the dashboard)."""
         pane = self.current_pane()
         ref = pane.selected_workspace()
         if ref is not None:
+            from portal_tui.console.screens.detail import WorkspaceDetailScreen
+
             self.push_screen(WorkspaceDetailScreen(self.state, ref))
             return
         target = pane.selected_target()
         if target is not None and target in dict(PANES):
-            self.action_show_pane(target)
+            await self.action_show_pane(target)
             return
         self.notify("Select a workspace row first.", timeout=3)
 
@@ -240,4 +249,6 @@ class ConsoleActions(App[int]):
 
     def action_help(self) -> None:
         """``?``: the help screen."""
+        from portal_tui.console.screens.help import HelpScreen
+
         self.push_screen(HelpScreen())

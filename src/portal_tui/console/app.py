@@ -18,6 +18,8 @@ from typing import ClassVar
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
+from textual.driver import Driver
+from textual.widget import AwaitMount
 from textual.widgets import Header, Static, TabbedContent, TabPane
 
 from portal_tui.console.actions import ConsoleActions
@@ -31,12 +33,7 @@ from portal_tui.console.messages import (
     WorkspaceStateChanged,
 )
 from portal_tui.console.panes.base import Pane
-from portal_tui.console.panes.consistency import ConsistencyPane
-from portal_tui.console.panes.dashboard import DashboardPane
-from portal_tui.console.panes.failures import FailuresPane
-from portal_tui.console.panes.history import HistoryPane
-from portal_tui.console.panes.infrastructure import InfrastructurePane
-from portal_tui.console.panes.overview import OverviewPane
+from portal_tui.console.panes.factory import make_pane
 from portal_tui.console.relay import FLUSH_INTERVAL, MonitorRelay
 from portal_tui.console.render_status import HEALTH_SYMBOLS
 from portal_tui.console.state import ConsoleState
@@ -46,6 +43,15 @@ from portal_tui.runtime import Runtime
 
 RuntimeOpener = Callable[[], Awaitable[Runtime]]
 """Opens a runtime inside the app's own event loop (snapshot tests run the app that way)."""
+
+FIRST_PANE = "overview"
+"""The pane on screen at start-up: the only one composed before the first frame."""
+
+PREMOUNT_AFTER = 0.5
+"""Seconds after start-up before the other panes are composed, one at a time, in the
+background: the first frame does not wait for them, and a pane key later does not
+pay for composing its pane (at 50,000 mailboxes that made the first visit of each
+pane the slowest keypress)."""
 
 TICK_INTERVAL = 1.0
 """Seconds between age/countdown redraws and auto-refresh checks."""
@@ -85,10 +91,25 @@ class PortalConsole(ConsoleActions):
         self._handle_signals = handle_signals
         self._dirty: set[str] = {pane for pane, _ in PANES}
         self._panes: dict[str, Pane] = {}
-        """Panes by tab id (filled by compose; a DOM query walks every widget)."""
+        """Panes created so far, by tab id (a DOM query walks every widget)."""
+        self._mounting: dict[str, AwaitMount] = {}
+        """Panes being mounted, by tab id."""
         self._signals: list[signal.Signals] = []
+        self.composed = asyncio.Event()
+        """Set once every pane is composed (:meth:`panes_composed`)."""
         if runtime is not None:
             self._setup(runtime)
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver, but on a real terminal one that survives the terminal going away."""
+        driver = super().get_driver_class()
+        from textual.drivers.linux_driver import LinuxDriver  # already loaded by super()
+
+        if driver is LinuxDriver:
+            from portal_tui.console.terminal import ConsoleDriver
+
+            return ConsoleDriver
+        return driver
 
     def _setup(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -106,29 +127,39 @@ class PortalConsole(ConsoleActions):
             self._setup(self._runtime)
 
     def compose(self) -> ComposeResult:
-        """Header, the PAUSED banner, the eight panes as tabs, the key bar."""
+        """Header, the PAUSED banner, the eight tabs (only the first pane inside), the key bar.
+
+        The other panes are composed the first time they are shown
+        (:meth:`ensure_pane`): composing and styling all eight took half of
+        the time to the first frame.
+        """
         yield Header()
         yield Static(id="pause-banner", classes="hidden")
-        with TabbedContent(id="panes", initial="tab-overview"):
+        with TabbedContent(id="panes", initial=f"tab-{FIRST_PANE}"):
             for number, (pane_id, label) in enumerate(PANES, start=1):
                 with TabPane(f"{number} {label}", id=f"tab-{pane_id}"):
-                    pane = self._make_pane(pane_id)
-                    self._panes[f"tab-{pane_id}"] = pane
-                    yield pane
+                    if pane_id == FIRST_PANE:
+                        yield self._create_pane(f"tab-{pane_id}")
         yield KeyBar(id="key-bar")
 
-    def _make_pane(self, pane_id: str) -> Pane:
-        if pane_id == "overview":
-            return OverviewPane(self.state)
-        if pane_id == "infrastructure":
-            return InfrastructurePane(self.state)
-        if pane_id == "failures":
-            return FailuresPane(self.state)
-        if pane_id == "consistency":
-            return ConsistencyPane(self.state)
-        if pane_id == "history":
-            return HistoryPane(self.state)
-        return DashboardPane(self.state, DashboardName(pane_id))
+    def _create_pane(self, tab_id: str) -> Pane:
+        pane = make_pane(tab_id.removeprefix("tab-"), self.state)
+        self._panes[tab_id] = pane
+        self._dirty.add(str(pane.id))
+        return pane
+
+    async def ensure_pane(self, tab_id: str) -> Pane:
+        """The pane of ``tab_id``, composed and mounted (the first call mounts it)."""
+        pane = self._panes.get(tab_id)
+        if pane is None:
+            pane = self._create_pane(tab_id)
+            tabs = self._tabs or self.query_one("#panes", TabbedContent)
+            self._mounting[tab_id] = tabs.get_pane(tab_id).mount(pane)
+        waiting = self._mounting.get(tab_id)
+        if waiting is not None:
+            await waiting
+            self._mounting.pop(tab_id, None)
+        return pane
 
     async def on_mount(self) -> None:
         """Paint what SQLite holds at once, then revalidate in the background."""
@@ -147,6 +178,23 @@ class PortalConsole(ConsoleActions):
         if self._startup_refresh:
             self.start_refresh(None, force=False, triggered_by="startup")
         self.current_pane().focus_table()
+        self.set_timer(PREMOUNT_AFTER, self._premount_next, name="compose the hidden panes")
+
+    def panes_composed(self) -> bool:
+        """True once every pane is composed and mounted (about a second after start-up)."""
+        return len(self._panes) == len(PANES) and not self._mounting
+
+    async def _premount_next(self) -> None:
+        """Compose one pane not yet shown, then let the loop breathe before the next."""
+        if not self.is_running:
+            return
+        missing = [f"tab-{pane_id}" for pane_id, _ in PANES if f"tab-{pane_id}" not in self._panes]
+        if missing:
+            await self.ensure_pane(missing[0])
+        if self.panes_composed():
+            self.composed.set()
+        else:
+            self.call_after_refresh(self._premount_next)
 
     async def on_unmount(self) -> None:
         """Stop listening; close the runtime if this app opened it."""
@@ -174,7 +222,12 @@ class PortalConsole(ConsoleActions):
         self._signals.clear()
 
     def terminal_gone(self, sig: int = signal.SIGHUP) -> None:
-        """SIGHUP (the SSH session dropped) or SIGTERM: exit cleanly, 128 + signal."""
+        """SIGHUP (the SSH session dropped), SIGTERM, or a failed write: exit, 128 + signal.
+
+        Also called by :class:`~portal_tui.console.terminal.ConsoleDriver`
+        when writing to the terminal fails: the SIGHUP may come late, or
+        never (a wrapper that is the session leader and does not pass it on).
+        """
         self.exit(return_code=128 + int(sig))
 
     # -- events from the monitor (via the relay) ----------------------------------------
@@ -203,7 +256,9 @@ class PortalConsole(ConsoleActions):
         """Retry statuses changed (coalesced): only live widgets redraw."""
         if not self.live():
             return
-        self.current_pane().calls_changed()
+        pane = self.current_pane()
+        if pane.is_mounted:
+            pane.calls_changed()
         self.update_header()
 
     def on_workspace_state_changed(self, message: WorkspaceStateChanged) -> None:
@@ -226,7 +281,11 @@ class PortalConsole(ConsoleActions):
             )
 
     @on(TabbedContent.TabActivated)
-    def _pane_shown(self, event: TabbedContent.TabActivated) -> None:
+    async def _pane_shown(self, event: TabbedContent.TabActivated) -> None:
+        # Keys switch panes through show_pane (mounted first); a click on a tab lands here first.
+        await self.ensure_pane(self._tabs.active if self._tabs else "")
+        if not self.live():
+            return
         self._repaint_visible()
         pane = self.current_pane()
         pane.focus_table()
@@ -236,13 +295,18 @@ class PortalConsole(ConsoleActions):
     # -- painting -----------------------------------------------------------------------
 
     def current_pane(self) -> Pane:
-        """The pane on screen."""
+        """The pane on screen (it may still be composing: see :meth:`Pane.is_mounted`)."""
         tabs = self._tabs or self.query_one("#panes", TabbedContent)
         pane = self._panes.get(tabs.active)
-        return pane if pane is not None else self.query_one(f"#{tabs.active} Pane", Pane)
+        if pane is None:  # its tab was activated a moment ago; TabActivated will await it
+            pane = self._create_pane(tabs.active)
+            self._mounting[tabs.active] = tabs.get_pane(tabs.active).mount(pane)
+        return pane
 
     def _repaint_visible(self, *, force: bool = False) -> None:
         pane = self.current_pane()
+        if not pane.is_mounted:
+            return  # still composing: it is dirty, and painted once shown
         if force or str(pane.id) in self._dirty:
             self._dirty.discard(str(pane.id))
             pane.repaint()
@@ -252,7 +316,9 @@ class PortalConsole(ConsoleActions):
         """Once a second: redraw ages and countdowns; start auto-refreshes that are due."""
         if not self.live():
             return
-        self.current_pane().tick()
+        pane = self.current_pane()
+        if pane.is_mounted:
+            pane.tick()
         self.update_header()
         self.check_auto_refresh()
 
