@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bench.suite import GROUPS, PROFILES, Profile, Section
 from bench.upstream import ROOT
+from portal_tui.memory import pace_collections, tune_allocator
 
 
 def _machine() -> str:
@@ -85,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the Markdown table here")
     parser.add_argument("--json", type=Path, help="write the raw figures here")
     args = parser.parse_args(argv)
+    # The process runs the product's own core and console in-process: set it up as
+    # ``portal-tui`` does at start-up (cli.main).
+    tune_allocator()
+    pace_collections()
     profile = PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"]
     if args.runs:
         from dataclasses import replace

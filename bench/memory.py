@@ -4,8 +4,9 @@ The child (``python -m bench.memory --child``) opens a real store, restores
 snapshots, then runs two forced full refreshes through :class:`PortalMonitor`
 (the second with the first's snapshots and cache in memory, as a console
 that has been up for a while holds them) against :mod:`bench.simproc`, and
-reports ``ru_maxrss`` of itself only: the simulator is another process. It
-tunes glibc's allocator first, as ``portal-tui`` does at start-up.
+reports the peak RSS of itself only: the simulator is another process. It
+tunes glibc's allocator and paces the collector first, as ``portal-tui`` does
+at start-up.
 """
 
 from __future__ import annotations
@@ -26,7 +27,21 @@ from bench.upstream import ROOT, simulator_process
 
 
 def _rss_mb() -> float:
-    # Linux reports ru_maxrss in KiB.
+    """This process's peak RSS (MB): ``VmHWM``, the high-water mark of its own memory.
+
+    Not ``ru_maxrss``: Linux carries that across fork and exec, so a child of
+    the suite's process (which has held a 1,000-workspace refresh itself)
+    starts out reporting its parent's size: the first full run's 272 MB for
+    one refresh and for two alike was the parent's.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    # Elsewhere ru_maxrss (KiB on Linux, bytes on macOS; this suite reports Linux).
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -38,11 +53,12 @@ def _current_rss_mb() -> float:
 
 async def _child(workspaces: int, mailboxes: int, per_page: int) -> dict[str, Any]:
     from portal_tui.clock import SystemClock
-    from portal_tui.memory import tune_allocator
+    from portal_tui.memory import pace_collections, tune_allocator
     from portal_tui.monitor import PortalMonitor
     from portal_tui.store.database import Store
 
     tune_allocator()  # as ``portal-tui`` does at start-up (cli.main)
+    pace_collections()
     upstream = Upstream(workspaces, mailboxes, per_page, median=0.2)  # timeouts only
     baseline = _rss_mb()
     async with simulator_process(
@@ -67,7 +83,12 @@ async def _child(workspaces: int, mailboxes: int, per_page: int) -> dict[str, An
                 # A console drops the outcome when its refresh worker ends; holding it
                 # here would keep every payload of the first cycle through the second.
                 del outcome
-            gc.collect()
+            # What the paced sweep (portal_tui.memory, at most every 10 minutes, after a
+            # refresh) costs a console holding this much: one full collection.
+            start = time.perf_counter()
+            found = gc.collect()
+            sweep_ms = (time.perf_counter() - start) * 1000
+            tracked = len(gc.get_objects())
             retained = _current_rss_mb()
             rows = sum(len(s.rows) for s in monitor.snapshots.values())
             await monitor.aclose()
@@ -76,6 +97,9 @@ async def _child(workspaces: int, mailboxes: int, per_page: int) -> dict[str, An
         "peak_rss_mb": _rss_mb(),
         "peak_after_first_mb": peaks[0],
         "retained_rss_mb": retained,
+        "sweep_ms": sweep_ms,
+        "sweep_found": found,
+        "tracked_objects": tracked,
         "start_rss_mb": baseline,
         "cycle_seconds": cycles,
         "rows": rows,

@@ -606,7 +606,7 @@ async def test_bodies_that_used_to_escape_classification(
         await r.monitor.refresh([KPI])
         client = r.monitor.fetcher._instances["sim"].client
         rewrite = _Rewrite(r.sim.transport(), body, headers)
-        client._http._transport = rewrite  # the same client, its transport wrapped
+        client.transport = rewrite  # the same client, its transport wrapped
         await r.monitor.refresh([KPI], force=True)
         snap = r.monitor.snapshots[KPI]
         assert failures(snap, "Acme Corp") == [label]
@@ -627,7 +627,7 @@ async def test_an_attempt_cut_by_the_deadline_is_still_logged(tmp_path: Path) ->
     async with rig(
         tmp_path, faults="hang@2/stats", attempt_timeout=45, request_deadline=100, threshold=1000
     ) as r:
-        await r.monitor.refresh([KPI])
+        outcome = await r.monitor.refresh([KPI])
         snap = r.monitor.snapshots[KPI]
         (failure,) = snap.failures
         assert (failure.label, failure.attempts) == ("timeout", 3)
@@ -637,8 +637,7 @@ async def test_an_attempt_cut_by_the_deadline_is_still_logged(tmp_path: Path) ->
         cut = [c for c in mtd if c.attempt == 3]
         assert all(c.error_type == "timeout" and "deadline" in (c.error_message or "") for c in cut)
         assert all(c.response_time_ms == pytest.approx(7000, abs=50) for c in cut)
-        assert r.monitor.last_outcome is not None
-        assert r.monitor.last_outcome.requests_made == len(r.monitor.last_outcome.api_calls)
+        assert outcome is not None and outcome.requests_made == len(outcome.api_calls)
 
 
 async def test_rate_limiting_cut_by_the_deadline_is_reported_as_rate_limiting(

@@ -416,3 +416,20 @@ async def test_a_cancelled_write_leaves_all_or_nothing_and_the_store_usable(
     cycles = await store.recent_cycles(limit=10)
     calls = await store.recent_api_calls(limit=100_000)
     assert len(calls) == 3000 * (len(cycles) - 1) + 1
+
+
+async def test_every_stored_snapshot_is_strict_json_without_sqlite_checking_it(
+    tmp_path: Path,
+) -> None:
+    """Since schema 4 SQLite does not parse payloads; they are valid by construction."""
+    from support import rig
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"{constant} is not JSON")
+
+    async with rig(tmp_path, faults="5xx@1/stats") as r:  # a failure row and stale metadata too
+        await r.monitor.refresh()
+        stored = await r.store.load_snapshots()
+    assert set(stored) == {n.value for n in DashboardName}
+    for record in stored.values():
+        json.loads(record.payload, parse_constant=refuse)

@@ -56,7 +56,7 @@ async def test_fresh_file_gets_every_table_the_view_and_the_version(tmp_path: Pa
     assert "idx_api_health_logs_timestamp" in found["index"]
     assert "idx_api_health_logs_workspace" not in found["index"]  # dropped in version 3
     assert "store_maintenance" in found["table"]
-    assert pragma(path, "user_version") == SCHEMA_VERSION == 3
+    assert pragma(path, "user_version") == SCHEMA_VERSION == 4
     assert pragma(path, "application_id") == schema.APPLICATION_ID
     assert pragma(path, "journal_mode") == "wal"
 
@@ -160,3 +160,39 @@ async def test_another_programs_database_is_refused_untouched(tmp_path: Path) ->
 def test_migrations_are_numbered_from_one() -> None:
     assert [m.version for m in schema.MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1))
     assert schema.latest_version() == SCHEMA_VERSION
+
+
+async def test_a_version_3_file_keeps_its_snapshots_and_sqlite_stops_reparsing_them(
+    tmp_path: Path,
+) -> None:
+    """Version 4 drops the json_valid CHECK (~23 MB of peak memory per cycle at 50,000
+    mailboxes): the rows come across unchanged, and the payload is stored as given."""
+    path = tmp_path / "v3.sqlite3"
+    payload = '{"format":2,"rows":[]}'
+    with sqlite3.connect(path, isolation_level=None) as raw:
+        for migration in schema.MIGRATIONS[:3]:
+            for statement in migration.statements:
+                raw.execute(statement)
+        raw.execute("PRAGMA user_version = 3")
+        raw.execute(
+            "INSERT INTO dashboard_snapshots (dashboard, payload, fetched_at, refreshed_at,"
+            " row_count, checksum) VALUES ('kpi', ?, 1, 2, 0, ?)",
+            (payload, "a" * 64),
+        )
+        with pytest.raises(sqlite3.IntegrityError):  # version 3 parsed every payload
+            raw.execute("UPDATE dashboard_snapshots SET payload = 'not json'")
+    raw.close()
+    async with await Store.open(path, clock=clock()) as store:
+        assert await store.schema_version() == 4
+        assert await store.integrity_check() == []
+    with sqlite3.connect(path) as raw:
+        rows = raw.execute(
+            "SELECT dashboard, payload, fetched_at, refreshed_at, row_count, checksum,"
+            " schema_version FROM dashboard_snapshots"
+        ).fetchall()
+        (table_sql,) = raw.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'dashboard_snapshots'"
+        ).fetchone()
+    raw.close()
+    assert rows == [("kpi", payload, 1.0, 2.0, 0, "a" * 64, 1)]
+    assert "json_valid" not in table_sql and "length(checksum) = 64" in table_sql

@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from portal_tui import __version__
 from portal_tui.errors import ConfigError, ExitCode, PortalError, StoreError
-from portal_tui.memory import tune_allocator
+from portal_tui.memory import pace_collections, tune_allocator
 
 DASHBOARD_CHOICES = ("kpi", "volume", "revenue", "infrastructure")
 
@@ -143,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = build_parser().parse_args(argv)
     tune_allocator()  # before any thread allocates: see portal_tui.memory
+    pace_collections()  # full garbage collections between refreshes, not inside them
     try:
         if args.command == "check":
             return _check(args)

@@ -3,6 +3,10 @@
 :class:`PortalMonitor` owns the fetcher, the cache and the latest snapshot of
 each dashboard. The console calls :meth:`refresh` from workers and listens
 for :class:`MonitorEvent`; ``check`` calls it once. It never imports Textual.
+
+Painting restored snapshots needs none of the network side: the fetcher (and
+with it httpx) and the refresh cycle are imported on first use, which keeps
+them off the console's cold start.
 """
 
 from __future__ import annotations
@@ -12,27 +16,31 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-
-import httpx
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from portal_tui.cache import CacheStats, TtlCache
 from portal_tui.clock import Clock
 from portal_tui.config import Config, Secrets
 from portal_tui.consistency import ConsistencyChecker, OpenFinding, Verdict
-from portal_tui.cycle import CycleOutcome, RefreshCycle
 from portal_tui.dashboards.base import DashboardName, Severity
 from portal_tui.dashboards.registry import dashboard_for
-from portal_tui.fetch.breaker import BreakerStatus
+from portal_tui.fetch.breaker import BreakerState, BreakerStatus
 from portal_tui.fetch.events import RetryStatus
-from portal_tui.fetch.fetcher import Fetched, Fetcher
 from portal_tui.fetch.requests import RequestKey
 from portal_tui.freshness import Freshness, FreshnessState
 from portal_tui.health import HealthInputs, HealthReport, score
-from portal_tui.memory import release_free_memory
+from portal_tui.memory import cycle_finished, release_free_memory
 from portal_tui.recording import cycle_record
 from portal_tui.snapshot import DashboardSnapshot
 from portal_tui.store.database import Store
-from portal_tui.store.records import ApiCallRecord, CycleRecord, WorkspaceState
+from portal_tui.store.records import CycleRecord, WorkspaceState
+
+if TYPE_CHECKING:
+    import httpx
+
+    from portal_tui.cycle import CycleOutcome
+    from portal_tui.fetch.fetcher import Fetched, Fetcher
 
 ALL_DASHBOARDS: tuple[DashboardName, ...] = tuple(DashboardName)
 
@@ -125,25 +133,44 @@ class PortalMonitor:
         self.clock = clock
         self.store = store
         self.demo = demo
-        self.fetcher = Fetcher(config, secrets, clock, transports=transports)
+        self._secrets = secrets
+        self._transports = transports
         self.cache: TtlCache[RequestKey, Fetched] = TtlCache(
             clock, max_staleness=config.ttl.max_staleness
         )
         self.snapshots: dict[DashboardName, DashboardSnapshot] = {}
         self.last_outcome: CycleOutcome | None = None
-        """The last cycle's outcome, with ``results`` left empty (:meth:`refresh` returns
-        the whole of it)."""
+        """The last cycle's outcome, with ``results`` and ``api_calls`` left empty
+        (:meth:`refresh` returns the whole of it)."""
         self.unreachable: dict[str, str] = {}
         self._hysteresis = hysteresis or HysteresisPolicy()
         self._standing: dict[tuple[str, int], _Standing] = {}
         self._failing_since: dict[tuple[str, int | None, DashboardName], datetime] = {}
-        self._recent_calls: deque[ApiCallRecord] = deque(maxlen=20_000)
+        # When each failed attempt was made (health counts the last 5 minutes): times
+        # only, not the records, which at 1,000 workspaces are 7,000 a cycle.
+        self._recent_failures: deque[datetime] = deque(maxlen=20_000)
         self._critical: deque[datetime] = deque(maxlen=10_000)
         self._listeners: list[EventListener] = []
         self._inflight: list[_Inflight] = []
         self.consistency = ConsistencyChecker()
         self._judging = asyncio.Lock()
-        self.fetcher.subscribe(lambda status: self._emit(CallStatusChanged(status)))
+
+    @cached_property
+    def fetcher(self) -> Fetcher:
+        """The instances' clients, limiters and breakers (built on first use)."""
+        from portal_tui.fetch.fetcher import Fetcher
+
+        fetcher = Fetcher(self.config, self._secrets, self.clock, transports=self._transports)
+        fetcher.subscribe(lambda status: self._emit(CallStatusChanged(status)))
+        return fetcher
+
+    def _prepare_network(self) -> None:
+        import portal_tui.cycle  # noqa: F401 - imported here, off the event loop
+
+        self.fetcher.prepare()
+
+    def _fetcher_built(self) -> bool:
+        return "fetcher" in self.__dict__  # cached_property's slot
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -171,7 +198,8 @@ class PortalMonitor:
             task.cancel()
         # Wait for the cancelled cycles to unwind before the pools close under them.
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self.fetcher.aclose()
+        if self._fetcher_built():
+            await self.fetcher.aclose()
 
     def subscribe(self, listener: EventListener) -> Callable[[], None]:
         """Call ``listener`` on every event; returns the unsubscribe function."""
@@ -215,6 +243,12 @@ class PortalMonitor:
     async def _run(
         self, names: list[DashboardName], force: bool, triggered_by: str
     ) -> CycleOutcome:
+        if not self._fetcher_built():
+            # The first refresh: import the network side and build the connection pools
+            # (~0.2 s) in a worker thread, not on the loop a console is drawing from.
+            await asyncio.to_thread(self._prepare_network)
+        from portal_tui.cycle import RefreshCycle
+
         cycle = RefreshCycle(
             self.config,
             self.fetcher,
@@ -240,10 +274,13 @@ class PortalMonitor:
             await self.store.record_cycle(record)
             await self.store.prune_if_due()  # at most once per 6 h per file; never raises
         del record
+        cycle_finished(self.clock.monotonic())  # a paced full collection, if one is due
         await asyncio.to_thread(release_free_memory)  # the record's text and parameters
-        # Without its results: they hold every payload of the cycle, which would stay alive
-        # while the next cycle loads its own (~100 MB at 50,000 mailboxes).
-        self.last_outcome = replace(outcome, results={})
+        # Without its results (every payload of the cycle, ~100 MB at 50,000 mailboxes,
+        # alive while the next cycle loads its own) nor its attempts (7,000 records
+        # at 1,000 workspaces; they are in SQLite, and listeners got them with
+        # RefreshFinished).
+        self.last_outcome = replace(outcome, results={}, api_calls=[])
         for name in outcome.snapshots:
             self._emit(SnapshotUpdated(name))
         self._emit(RefreshFinished(outcome.dashboards, outcome))
@@ -268,7 +305,7 @@ class PortalMonitor:
     def _absorb(self, outcome: CycleOutcome) -> None:
         self.snapshots.update(outcome.snapshots)
         self.unreachable = {k: v.message for k, v in outcome.unreachable.items()}
-        self._recent_calls.extend(outcome.api_calls)
+        self._recent_failures.extend(c.timestamp for c in outcome.api_calls if not c.success)
         for issue in outcome.issues:
             if issue.severity is Severity.CRITICAL:
                 self._critical.append(outcome.finished_at)
@@ -386,7 +423,7 @@ class PortalMonitor:
         now = self.clock.now()
         five_min = now - timedelta(minutes=5)
         hour = now - timedelta(hours=1)
-        failed = sum(1 for c in self._recent_calls if not c.success and c.timestamp >= five_min)
+        failed = sum(1 for t in self._recent_failures if t >= five_min)
         critical = sum(1 for t in self._critical if t >= hour)
         error_boards = [
             n.display_name for n, s in self.snapshots.items() if s.error and not s.restored
@@ -421,11 +458,16 @@ class PortalMonitor:
 
     def breakers(self) -> list[BreakerStatus]:
         """Breaker status per instance."""
+        if not self._fetcher_built():  # nothing sent yet: every breaker is closed
+            return [
+                BreakerStatus(instance.name, BreakerState.CLOSED, 0, None, 0, None)
+                for instance in self.config.instances
+            ]
         return self.fetcher.breakers()
 
     def active_calls(self) -> list[RetryStatus]:
         """Requests in flight or waiting to retry, right now."""
-        return list(self.fetcher.active.values())
+        return list(self.fetcher.active.values()) if self._fetcher_built() else []
 
     def cache_stats(self) -> CacheStats:
         """Entries, ages, hits, misses, in-flight loads."""

@@ -154,7 +154,11 @@ class DashboardSnapshot:
         """
         envelope = self.to_json(rows=False)
         envelope["rows"] = _ROWS_SENTINEL
-        text = json.dumps(envelope, sort_keys=True, separators=(",", ":"), default=_jsonable)
+        # allow_nan=False: NaN or Infinity is not JSON; raise rather than write it (rows
+        # are pydantic's JSON, which writes them as null). SQLite no longer re-checks.
+        text = json.dumps(
+            envelope, sort_keys=True, separators=(",", ":"), default=_jsonable, allow_nan=False
+        )
         head, tail = text.split(json.dumps(_ROWS_SENTINEL), 1)
         parts = [head, "["]
         for index, row in enumerate(self.rows):

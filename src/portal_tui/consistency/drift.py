@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
@@ -27,8 +27,10 @@ from portal_tui.dashboards.base import MailboxCollection, Severity
 from portal_tui.dashboards.infrastructure import listing
 from portal_tui.fetch.requests import Endpoint, RequestKey
 from portal_tui.store.consistency_records import FieldRecord
-from portal_tui.upstream.client import PayloadError
 from portal_tui.upstream.models import ApiWorkspace, SenderEmail, SendingSchedule, WorkspaceStats
+
+if TYPE_CHECKING:
+    from portal_tui.upstream.client import PayloadError
 
 SAMPLE = 200
 """Objects of one response whose field sets are read."""
@@ -114,6 +116,10 @@ class FieldDrift:
 
     def run(self, ctx: CheckContext) -> RuleResult:
         """Collect this cycle's field sets per endpoint and compare with what was known."""
+        # Here, not at the top: a refresh has loaded the client (and httpx) by now, and
+        # restoring findings at start-up should not.
+        from portal_tui.upstream.client import PayloadError
+
         result = RuleResult()
         seen: dict[str, _Seen] = {}
         known = {e.value: _known(ctx, e) for e in ITEM_MODELS}

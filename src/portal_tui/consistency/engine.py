@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from portal_tui.config import Config
 from portal_tui.consistency.checksums import ContentChecksum, prune_digests
@@ -39,7 +40,6 @@ from portal_tui.consistency.workspaces import (
     SenderEmailOwnership,
     WorkspaceSets,
 )
-from portal_tui.cycle import CycleOutcome
 from portal_tui.dashboards.base import DashboardName, Severity
 from portal_tui.snapshot import DashboardSnapshot
 from portal_tui.store.consistency_records import (
@@ -50,6 +50,9 @@ from portal_tui.store.consistency_records import (
     FindingRecord,
 )
 from portal_tui.store.database import Store
+
+if TYPE_CHECKING:
+    from portal_tui.cycle import CycleOutcome
 
 log = logging.getLogger(__name__)
 

@@ -14,19 +14,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from portal_tui.cache import CacheResult
 from portal_tui.config import Config
-from portal_tui.cycle import CycleOutcome
 from portal_tui.dashboards.base import DashboardName, Severity
 from portal_tui.dashboards.kpi import stats_needs
 from portal_tui.dashboards.windows import ReportWindows, report_windows
-from portal_tui.fetch.fetcher import Fetched
 from portal_tui.fetch.requests import Endpoint, RequestKey
 from portal_tui.snapshot import DashboardSnapshot
 from portal_tui.store.consistency_records import ChecksumRecord, FieldRecord
 from portal_tui.upstream.models import StatsResponse, WorkspaceStats
+
+if TYPE_CHECKING:  # the network side stays unimported until a refresh needs it
+    from portal_tui.cycle import CycleOutcome
+    from portal_tui.fetch.fetcher import Fetched
 
 MAX_SUBJECTS = 50
 """Findings one rule reports per scope per cycle; the rest are counted in one more finding."""

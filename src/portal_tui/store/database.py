@@ -158,7 +158,9 @@ class Store:
         transitions) is committed, or none is.
         """
         check_cycle(cycle)
-        rows = CycleRows.build(cycle, self._redactor)
+        # ~14,000 rows at 1,000 workspaces (~70 ms): built in a worker thread, so the
+        # event loop (and a console drawing from it) keeps running meanwhile.
+        rows = await asyncio.to_thread(CycleRows.build, cycle, self._redactor)
         return await self._db.run("recording a refresh cycle", partial(insert_cycle, rows=rows))
 
     async def prune(self, now: datetime | None = None) -> dict[str, int]:

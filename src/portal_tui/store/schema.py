@@ -283,10 +283,36 @@ _V3_RETENTION = (
     """,
 )
 
+# Version 4: snapshot payloads without SQLite's json_valid CHECK. Each cycle's
+# Infrastructure payload is ~10 MB of JSON at 50,000 mailboxes; SQLite 3.40's
+# parser needs ~2.5 times that while it checks, and it ran twice per write (a
+# SELECT naming the bad dashboard, then the CHECK): ~23 MB of the process's peak
+# memory at 1,000 workspaces (issue 5). The payload is valid by construction
+# (DashboardSnapshot.dumps: pydantic's JSON for rows, json.dumps(allow_nan=False)
+# for the envelope) and read back through json.loads, which skips a damaged one.
+_V4_SNAPSHOTS = (
+    """
+    CREATE TABLE dashboard_snapshots_v4 (
+        dashboard      TEXT PRIMARY KEY,
+        payload        TEXT NOT NULL,
+        fetched_at     REAL NOT NULL,
+        refreshed_at   REAL NOT NULL,
+        row_count      INTEGER NOT NULL CHECK (row_count >= 0),
+        checksum       TEXT NOT NULL CHECK (length(checksum) = 64),
+        schema_version INTEGER NOT NULL DEFAULT 1
+    )
+    """,
+    "INSERT INTO dashboard_snapshots_v4 SELECT dashboard, payload, fetched_at, refreshed_at,"
+    " row_count, checksum, schema_version FROM dashboard_snapshots",
+    "DROP TABLE dashboard_snapshots",
+    "ALTER TABLE dashboard_snapshots_v4 RENAME TO dashboard_snapshots",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", (*_V1_TABLES, _V1_HEALTH_VIEW)),
     Migration(2, "consistency findings, dashboard checksums, schema fields", _V2_CONSISTENCY),
     Migration(3, "retention bookkeeping; drop the unused per-workspace log index", _V3_RETENTION),
+    Migration(4, "snapshot payloads valid by construction, not re-parsed by SQLite", _V4_SNAPSHOTS),
     # Migration(4, "what changed", ("ALTER TABLE ...", "DROP VIEW ...", "CREATE VIEW ...")),
 )
 
