@@ -33,6 +33,7 @@ from portal_tui.health import HealthInputs, HealthReport, score
 from portal_tui.memory import cycle_finished, release_free_memory
 from portal_tui.recording import cycle_record
 from portal_tui.snapshot import DashboardSnapshot
+from portal_tui.standing import HysteresisPolicy, WorkspaceStandings, WorkspaceTransition
 from portal_tui.store.database import Store
 from portal_tui.store.records import CycleRecord, WorkspaceState
 
@@ -43,14 +44,6 @@ if TYPE_CHECKING:
     from portal_tui.fetch.fetcher import Fetched, Fetcher
 
 ALL_DASHBOARDS: tuple[DashboardName, ...] = tuple(DashboardName)
-
-
-@dataclass(slots=True)
-class _Standing:
-    state: WorkspaceState = WorkspaceState.OK
-    failures_in_row: int = 0
-    successes_in_row: int = 0
-    since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,19 +69,6 @@ class RefreshFinished:
 
 
 @dataclass(frozen=True, slots=True)
-class WorkspaceTransition:
-    """A workspace started failing or recovered (after hysteresis)."""
-
-    instance: str
-    workspace: str
-    from_state: WorkspaceState
-    to_state: WorkspaceState
-    dashboards: tuple[str, ...]
-    reason: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class CallStatusChanged:
     """A request's retry status changed (wraps :class:`RetryStatus`)."""
 
@@ -99,14 +79,6 @@ MonitorEvent = (
     SnapshotUpdated | RefreshStarted | RefreshFinished | WorkspaceTransition | CallStatusChanged
 )
 EventListener = Callable[[MonitorEvent], None]
-
-
-@dataclass(slots=True)
-class HysteresisPolicy:
-    """Failed cycles in a row before "failing", good cycles in a row before "recovered"."""
-
-    fail_after: int = 2
-    recover_after: int = 2
 
 
 @dataclass(slots=True)
@@ -143,8 +115,7 @@ class PortalMonitor:
         """The last cycle's outcome, with ``results`` and ``api_calls`` left empty
         (:meth:`refresh` returns the whole of it)."""
         self.unreachable: dict[str, str] = {}
-        self._hysteresis = hysteresis or HysteresisPolicy()
-        self._standing: dict[tuple[str, int], _Standing] = {}
+        self._standings = WorkspaceStandings(hysteresis)
         self._failing_since: dict[tuple[str, int | None, DashboardName], datetime] = {}
         # When each failed attempt was made (health counts the last 5 minutes): times
         # only, not the records, which at 1,000 workspaces are 7,000 a cycle.
@@ -260,7 +231,9 @@ class PortalMonitor:
         outcome = await cycle.run(names, force=force, triggered_by=triggered_by)
         del cycle  # it holds the previous snapshots: let them go once this cycle's replace them
         self._absorb(outcome)
-        transitions = self._update_standing(outcome)
+        transitions = self._standings.update(outcome)
+        for transition in transitions:
+            self._emit(transition)
         # This cycle's view: another cycle may absorb its snapshots while this one is judged.
         snapshots = dict(self.snapshots)
         async with self._judging:  # verdicts apply in turn: each rule reads the last one's state
@@ -321,66 +294,6 @@ class PortalMonitor:
             ]:
                 del self._failing_since[key]
 
-    def _update_standing(self, outcome: CycleOutcome) -> list[WorkspaceTransition]:
-        transitions: list[WorkspaceTransition] = []
-        policy = self._hysteresis
-        for key, failed in outcome.workspace_failures.items():
-            standing = self._standing.setdefault(key, _Standing())
-            name = outcome.workspace_names.get(key, str(key[1]))
-            before = standing.state
-            if failed:
-                standing.failures_in_row += 1
-                standing.successes_in_row = 0
-                if (
-                    before is not WorkspaceState.FAILING
-                    and standing.failures_in_row >= policy.fail_after
-                ):
-                    standing.state = WorkspaceState.FAILING
-                    standing.since = outcome.finished_at
-                    reason = self._failure_reason(outcome, key)
-                    transitions.append(
-                        WorkspaceTransition(
-                            key[0],
-                            name,
-                            before,
-                            WorkspaceState.FAILING,
-                            tuple(sorted(d.value for d in failed)),
-                            reason,
-                            outcome.finished_at,
-                        )
-                    )
-            else:
-                standing.successes_in_row += 1
-                standing.failures_in_row = 0
-                if (
-                    before is WorkspaceState.FAILING
-                    and standing.successes_in_row >= policy.recover_after
-                ):
-                    standing.state = WorkspaceState.RECOVERED
-                    standing.since = outcome.finished_at
-                    transitions.append(
-                        WorkspaceTransition(
-                            key[0],
-                            name,
-                            before,
-                            WorkspaceState.RECOVERED,
-                            (),
-                            "refreshing normally again",
-                            outcome.finished_at,
-                        )
-                    )
-        for transition in transitions:
-            self._emit(transition)
-        return transitions
-
-    @staticmethod
-    def _failure_reason(outcome: CycleOutcome, key: tuple[str, int]) -> str:
-        for snap in outcome.snapshots.values():
-            for failure in snap.failures:
-                if (failure.instance, failure.workspace_id) == key:
-                    return f"{failure.label}: {failure.message}"
-        return "failed"
-
     # -- reading state ------------------------------------------------------------------
 
     def ttl(self, name: DashboardName) -> float:
@@ -409,14 +322,9 @@ class PortalMonitor:
 
     def failing_workspaces(self) -> list[tuple[str, str, WorkspaceState]]:
         """Workspaces currently in the FAILING state (after hysteresis)."""
-        names = {}
-        if self.last_outcome:
-            names = self.last_outcome.workspace_names
-        return [
-            (key[0], names.get(key, str(key[1])), s.state)
-            for key, s in self._standing.items()
-            if s.state is WorkspaceState.FAILING
-        ]
+        return self._standings.failing(
+            self.last_outcome.workspace_names if self.last_outcome else {}
+        )
 
     def health(self) -> HealthReport:
         """The health score and its reasons, now."""

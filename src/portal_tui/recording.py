@@ -18,7 +18,7 @@ from portal_tui.store.records import (
 
 if TYPE_CHECKING:
     from portal_tui.cycle import CycleOutcome
-    from portal_tui.monitor import WorkspaceTransition
+    from portal_tui.standing import WorkspaceTransition
 
 
 def cycle_record(
