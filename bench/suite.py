@@ -154,12 +154,13 @@ async def full_refresh(profile: Profile) -> Section:
                         versus,
                     ]
                 )
-                key = f"{size.workspaces}/{hang:g}/{row.schedule.value}"
+                key = f"{size.workspaces}/{hang:g}/{size.median * 1000:g}ms/{row.schedule.value}"
                 section.data[key] = {n: row.figure(n).as_json() for n in RefreshRow.FIGURES}
             if len(schedules) < len(ALL_SCHEDULES):
                 floor = Figure.of([r.served.latency_sum for r in sliding.runs], "s", 1)
                 section.notes.append(
-                    f"{size.workspaces:,} workspaces, {upstream.label()}: "
+                    f"{size.workspaces:,} workspaces, {upstream.label()}, "
+                    f"median {size.median * 1000:g} ms: "
                     + ", ".join(s.value for s in ALL_SCHEDULES if s not in schedules)
                     + f" not run (sequential alone would take at least ΣL = {floor.text()})."
                 )
