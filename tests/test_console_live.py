@@ -418,3 +418,28 @@ async def test_fifty_thousand_mailboxes_stay_smooth(tmp_path: Path) -> None:
         await pilot.press("end")
         assert table.cursor == total - 1
         assert f"{total:,}" in screen_text(app)
+
+
+async def test_the_console_driver_wraps_the_terminal_and_starts_without_the_private_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Textual's ``LinuxDriver._file`` is private: wrapped while it exists, never a crash."""
+    from textual.drivers.linux_driver import LinuxDriver
+
+    from portal_tui.console.app import PortalConsole
+    from portal_tui.console.terminal import ConsoleDriver, TerminalOutput
+
+    async def never() -> Any:
+        raise AssertionError("not opened")
+
+    app = PortalConsole(opener=never)
+    assert isinstance(ConsoleDriver(app)._file, TerminalOutput)
+
+    original = LinuxDriver.__init__
+
+    def without_file(self: LinuxDriver, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        del self._file
+
+    monkeypatch.setattr(LinuxDriver, "__init__", without_file)
+    assert not hasattr(ConsoleDriver(app), "_file")

@@ -70,8 +70,10 @@ class ConsoleDriver(LinuxDriver):
 
     def __init__(self, app: Any, **options: Any) -> None:
         super().__init__(app, **options)  # Driver keeps the app's running loop as ``_loop``
-        # ``_file`` is what Textual's writer thread writes every frame to.
-        file: Any = self._file
+        # ``_file`` is what Textual's writer thread writes every frame to (a private
+        # attribute: should a later Textual drop it, the console runs unguarded, as
+        # Textual's own driver does, rather than failing to start).
+        file: Any = getattr(self, "_file", None)
         if file is not None:
             # Duck-typed: the writer thread only calls write, flush and fileno.
             self._file = TerminalOutput(file, self._terminal_gone)  # type: ignore[assignment]
