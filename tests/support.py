@@ -8,6 +8,7 @@ file. Nothing here is mocked.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -36,10 +37,38 @@ from portal_tui.simulator import (
     serve_simulator,
 )
 from portal_tui.simulator.server import SimulatorServer
+from portal_tui.store import schema
 from portal_tui.store.database import Store
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 MASTER = "sim-master-token-0123456789"
+STATS_PAYLOAD = {
+    "emails_sent": 100,
+    "total_leads_contacted": 50,
+    "opened": 10,
+    "opened_percentage": 10.0,
+    "unique_opens_per_contact": 5,
+    "unique_opens_per_contact_percentage": 10.0,
+    "unique_replies_per_contact": 4,
+    "unique_replies_per_contact_percentage": 8.0,
+    "bounced": 1,
+    "bounced_percentage": 1.0,
+    "unsubscribed": 0,
+    "unsubscribed_percentage": 0.0,
+    "interested": 3,
+    "interested_percentage": 3.0,
+}
+"""A valid ``data`` object of the stats endpoint, for tests that need one reply."""
+
+
+def file_at_version(path: Path, version: int) -> sqlite3.Connection:
+    """A new database file as portal-tui at schema ``version`` left it (raw connection)."""
+    raw = sqlite3.connect(path, isolation_level=None)
+    for migration in schema.MIGRATIONS[:version]:
+        for statement in migration.statements:
+            raw.execute(statement)
+    raw.execute(f"PRAGMA user_version = {version}")
+    return raw
 
 
 def hand_dataset() -> Dataset:

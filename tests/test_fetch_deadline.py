@@ -21,14 +21,8 @@ from portal_tui.dashboards.base import WorkspaceRef
 from portal_tui.errors import ErrorType, UpstreamError
 from portal_tui.fetch.fetcher import CallContext, Fetcher
 from portal_tui.fetch.requests import Endpoint, RequestKey
+from support import STATS_PAYLOAD
 
-STATS = {
-    "emails_sent": 10, "total_leads_contacted": 5, "opened": 1, "opened_percentage": 10,
-    "unique_opens_per_contact": 1, "unique_opens_per_contact_percentage": 20,
-    "unique_replies_per_contact": 1, "unique_replies_per_contact_percentage": 20,
-    "bounced": 0, "bounced_percentage": 0, "unsubscribed": 0, "unsubscribed_percentage": 0,
-    "interested": 1, "interested_percentage": 20,
-}  # fmt: skip
 WORKSPACES = 30
 
 
@@ -54,7 +48,7 @@ class MasterUpstream:
             await self.clock.sleep(3600)
         await self.clock.sleep(1.0)
         self.mixed += self.current != asked
-        return httpx.Response(200, json={"data": STATS})
+        return httpx.Response(200, json={"data": STATS_PAYLOAD})
 
 
 def master_fetcher(
@@ -158,7 +152,7 @@ async def test_pages_go_first_at_admission_without_starving_admitted_requests() 
         sent.append(f"page{page}" if page else "stats")
         await clock.sleep(1.0)
         if page is None:
-            return httpx.Response(200, json={"data": STATS})
+            return httpx.Response(200, json={"data": STATS_PAYLOAD})
         meta = {"current_page": int(page), "last_page": 10, "per_page": 1, "total": 0}
         return httpx.Response(200, json={"data": [], "meta": meta})
 

@@ -25,15 +25,7 @@ from portal_tui.fetch.requests import Endpoint, RequestKey
 from portal_tui.fetch.sessions import TokenSessions
 from portal_tui.simulator import LatencyModel, generate_dataset
 from portal_tui.upstream.models import SenderEmailPage
-from support import hand_dataset, rig
-
-STATS = {
-    "emails_sent": 10, "total_leads_contacted": 5, "opened": 1, "opened_percentage": 10,
-    "unique_opens_per_contact": 1, "unique_opens_per_contact_percentage": 20,
-    "unique_replies_per_contact": 1, "unique_replies_per_contact_percentage": 20,
-    "bounced": 0, "bounced_percentage": 0, "unsubscribed": 0, "unsubscribed_percentage": 0,
-    "interested": 1, "interested_percentage": 20,
-}  # fmt: skip
+from support import STATS_PAYLOAD, hand_dataset, rig
 
 # -- sessions ---------------------------------------------------------------------------
 
@@ -186,7 +178,7 @@ async def test_a_long_queue_does_not_spend_the_request_deadline_waiting() -> Non
 
     async def handler(request: httpx.Request) -> httpx.Response:
         await clock.sleep(1.0)
-        return httpx.Response(200, json={"data": STATS})
+        return httpx.Response(200, json={"data": STATS_PAYLOAD})
 
     config = Config(
         instances=[

@@ -29,23 +29,7 @@ from portal_tui.fetch.requests import Endpoint, RequestKey
 from portal_tui.store.records import ApiCallRecord
 from portal_tui.upstream.client import Answer, EmailBisonClient, Reply
 from portal_tui.upstream.models import StatsResponse
-
-STATS = {
-    "emails_sent": 100,
-    "total_leads_contacted": 50,
-    "opened": 10,
-    "opened_percentage": 10.0,
-    "unique_opens_per_contact": 5,
-    "unique_opens_per_contact_percentage": 10.0,
-    "unique_replies_per_contact": 4,
-    "unique_replies_per_contact_percentage": 8.0,
-    "bounced": 1,
-    "bounced_percentage": 1.0,
-    "unsubscribed": 0,
-    "unsubscribed_percentage": 0.0,
-    "interested": 3,
-    "interested_percentage": 3.0,
-}
+from support import STATS_PAYLOAD
 
 
 def _fetcher(
@@ -83,7 +67,7 @@ async def test_the_next_request_goes_out_before_the_previous_reply_is_parsed() -
     async def handler(request: httpx.Request) -> httpx.Response:
         events.append(f"send {request.url.params['start_date'][-1]}")  # the workspace
         await asyncio.sleep(0)  # on the wire: the other request runs meanwhile
-        return httpx.Response(200, json={"data": STATS})
+        return httpx.Response(200, json={"data": STATS_PAYLOAD})
 
     fetcher = _fetcher(httpx.MockTransport(handler), concurrency=1)
     inst = fetcher._instances["main"]
@@ -131,7 +115,7 @@ async def test_a_probe_that_succeeds_closes_the_breaker_before_its_slot_moves_on
 
     async def handler(request: httpx.Request) -> httpx.Response:
         await asyncio.sleep(0)  # on the wire: the queued request waits for the slot
-        return httpx.Response(200, json={"data": STATS}) if healthy else httpx.Response(503)
+        return httpx.Response(200, json={"data": STATS_PAYLOAD}) if healthy else httpx.Response(503)
 
     fetcher = _fetcher(httpx.MockTransport(handler), concurrency=1, clock=clock)
     ctx = CallContext("manual")
@@ -154,7 +138,7 @@ async def test_what_the_client_puts_on_the_wire() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, json={"data": STATS})
+        return httpx.Response(200, json={"data": STATS_PAYLOAD})
 
     instance = InstanceConfig(name="a", base_url="https://bison.test/api", attempt_timeout=7)
     client = EmailBisonClient(instance, transport=httpx.MockTransport(handler))

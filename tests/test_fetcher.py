@@ -32,28 +32,13 @@ from portal_tui.fetch.events import CallPhase, RetryStatus
 from portal_tui.fetch.fetcher import CallContext, Fetcher
 from portal_tui.fetch.requests import Endpoint, RequestKey
 from portal_tui.store.records import ApiCallRecord
+from support import STATS_PAYLOAD
 
-STATS = {
-    "emails_sent": 100,
-    "total_leads_contacted": 50,
-    "opened": 10,
-    "opened_percentage": 10.0,
-    "unique_opens_per_contact": 5,
-    "unique_opens_per_contact_percentage": 10.0,
-    "unique_replies_per_contact": 4,
-    "unique_replies_per_contact_percentage": 8.0,
-    "bounced": 1,
-    "bounced_percentage": 1.0,
-    "unsubscribed": 0,
-    "unsubscribed_percentage": 0.0,
-    "interested": 3,
-    "interested_percentage": 3.0,
-}
 Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
 
 
 def ok_stats() -> httpx.Response:
-    return httpx.Response(200, json={"data": STATS})
+    return httpx.Response(200, json={"data": STATS_PAYLOAD})
 
 
 def make_config(

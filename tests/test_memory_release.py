@@ -20,24 +20,7 @@ from portal_tui.fetch.compact import compact_mailboxes
 from portal_tui.simulator import generate_dataset
 from portal_tui.upstream.client import EmailBisonClient, PayloadError, Reply
 from portal_tui.upstream.models import SenderEmailPage, StatsResponse
-from support import rig
-
-STATS = {
-    "emails_sent": 10,
-    "total_leads_contacted": 5,
-    "opened": 3,
-    "opened_percentage": 30.0,
-    "unique_opens_per_contact": 2,
-    "unique_opens_per_contact_percentage": 20.0,
-    "unique_replies_per_contact": 1,
-    "unique_replies_per_contact_percentage": 10.0,
-    "bounced": 0,
-    "bounced_percentage": 0.0,
-    "unsubscribed": 0,
-    "unsubscribed_percentage": 0.0,
-    "interested": 1,
-    "interested_percentage": 10.0,
-}
+from support import STATS_PAYLOAD, rig
 
 
 async def test_the_monitor_keeps_the_last_outcome_without_its_payloads(tmp_path: Path) -> None:
@@ -88,7 +71,7 @@ def _classify(body: bytes) -> Reply | PayloadError:
 
 
 def test_unknown_fields_are_read_from_the_parsed_payload() -> None:
-    got = _classify(json.dumps({"data": {**STATS, "new_metric": 1}, "extra": 2}).encode())
+    got = _classify(json.dumps({"data": {**STATS_PAYLOAD, "new_metric": 1}, "extra": 2}).encode())
     assert isinstance(got, Reply)
     assert got.unknown_fields == frozenset({"new_metric"})  # top level of data only
 
@@ -97,9 +80,11 @@ def test_unknown_fields_are_read_from_the_parsed_payload() -> None:
     ("body", "expected"),
     [
         # pydantic-core refuses these; json.loads reads them, as the client always has.
-        (json.dumps({"data": {**STATS, "note": "\ud800"}}).encode(), None),
+        (json.dumps({"data": {**STATS_PAYLOAD, "note": "\ud800"}}).encode(), None),
         (
-            json.dumps({"data": {**STATS, "deep": json.loads("[" * 300 + "]" * 300)}}).encode(),
+            json.dumps(
+                {"data": {**STATS_PAYLOAD, "deep": json.loads("[" * 300 + "]" * 300)}}
+            ).encode(),
             None,
         ),
         # ... and these both refuse: json.loads words the error, as before.

@@ -45,6 +45,7 @@ from portal_tui.config import Config, InstanceConfig, parse_config
 from portal_tui.errors import ConfigError, ErrorType, UpstreamError
 from portal_tui.fetch.fetcher import MODELS
 from portal_tui.upstream.client import EmailBisonClient, Reply, parse_retry_after
+from support import STATS_PAYLOAD
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 MAX_STALENESS = 100.0
@@ -260,22 +261,6 @@ json_values = st.recursive(
     max_leaves=20,
 )
 
-STATS = {
-    "emails_sent": 10,
-    "total_leads_contacted": 5,
-    "opened": 3,
-    "opened_percentage": 30.0,
-    "unique_opens_per_contact": 2,
-    "unique_opens_per_contact_percentage": 20.0,
-    "unique_replies_per_contact": 1,
-    "unique_replies_per_contact_percentage": 10.0,
-    "bounced": 0,
-    "bounced_percentage": 0.0,
-    "unsubscribed": 0,
-    "unsubscribed_percentage": 0.0,
-    "interested": 1,
-    "interested_percentage": 10.0,
-}
 MAILBOX = {
     "id": 1,
     "email": "a@x.io",
@@ -293,7 +278,7 @@ def _valid_payloads() -> dict[type[BaseModel], Any]:
     by_endpoint = {
         "workspaces": {"data": [{"id": 1, "name": "Acme"}]},
         "switch-workspace": {"data": {"ok": True}},
-        "stats": {"data": STATS},
+        "stats": {"data": STATS_PAYLOAD},
         "sending-schedules": {
             "data": [
                 {"id": 1, "name": "c", "status": "on", "daily_limit": 1, "emails_being_sent": 1}

@@ -12,7 +12,7 @@ import pytest
 from portal_tui.clock import FakeClock
 from portal_tui.dashboards.base import DashboardName, ValidationErrorType, ValidationIssue
 from portal_tui.store import ApiCallRecord, CycleRecord, Store, pruning, retention, schema
-from support import rig
+from support import file_at_version, rig
 
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -170,11 +170,7 @@ def test_due_rules() -> None:
 
 async def test_a_real_version_2_file_migrates_keeping_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "v2.sqlite3"
-    with sqlite3.connect(path, isolation_level=None) as raw:
-        for migration in schema.MIGRATIONS[:2]:
-            for statement in migration.statements:
-                raw.execute(statement)
-        raw.execute("PRAGMA user_version = 2")
+    with file_at_version(path, 2) as raw:
         raw.executemany(
             "INSERT INTO api_health_logs (instance, endpoint, method, workspace, status_code,"
             " response_time_ms, success, attempt, triggered_by, timestamp)"

@@ -12,6 +12,7 @@ import pytest
 from portal_tui.clock import FakeClock
 from portal_tui.errors import StoreError
 from portal_tui.store import SCHEMA_VERSION, Store, schema
+from support import file_at_version
 
 TABLES = {
     "data_cache_metadata",
@@ -169,11 +170,7 @@ async def test_a_version_3_file_keeps_its_snapshots_and_sqlite_stops_reparsing_t
     mailboxes): the rows come across unchanged, and the payload is stored as given."""
     path = tmp_path / "v3.sqlite3"
     payload = '{"format":2,"rows":[]}'
-    with sqlite3.connect(path, isolation_level=None) as raw:
-        for migration in schema.MIGRATIONS[:3]:
-            for statement in migration.statements:
-                raw.execute(statement)
-        raw.execute("PRAGMA user_version = 3")
+    with file_at_version(path, 3) as raw:
         raw.execute(
             "INSERT INTO dashboard_snapshots (dashboard, payload, fetched_at, refreshed_at,"
             " row_count, checksum) VALUES ('kpi', ?, 1, 2, 0, ?)",
