@@ -7,6 +7,7 @@ exactly as long as the test wants.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import errno
@@ -443,3 +444,129 @@ async def test_the_console_driver_wraps_the_terminal_and_starts_without_the_priv
 
     monkeypatch.setattr(LinuxDriver, "__init__", without_file)
     assert not hasattr(ConsoleDriver(app), "_file")
+
+
+class StalledLink(io.StringIO):
+    """A terminal that stops reading: ``write`` blocks until :meth:`resume`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self._flowing = threading.Event()
+        self.taken: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.entered.set()
+        self._flowing.wait(10)
+        self.taken.append(text)
+        return len(text)
+
+    def resume(self) -> None:
+        self._flowing.set()
+
+
+async def test_a_stalled_terminal_never_blocks_the_loop_and_is_repainted_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Frames are dropped while the terminal takes nothing; once it has taken what was
+    queued, synchronized output is closed and the whole screen repainted."""
+    from textual.drivers._writer_thread import MAX_QUEUED_WRITES, WriterThread
+
+    from portal_tui.console import terminal
+    from portal_tui.console.app import PortalConsole
+
+    async def never() -> Any:
+        raise AssertionError("not opened")
+
+    monkeypatch.setattr(terminal, "BACKLOG_POLL", 0.01)
+    app = PortalConsole(opener=never)
+    repaints: list[int] = []
+    monkeypatch.setattr(app, "refresh", lambda: repaints.append(1))
+    driver = terminal.ConsoleDriver(app)
+    link = StalledLink()
+    writer = WriterThread(link)  # type: ignore[arg-type]
+    driver._writer_thread = writer
+    driver._may_drop = True  # application mode, without touching this process's terminal
+    writer.start()
+    try:
+        driver.write("frame 0")
+        assert link.entered.wait(5)  # the writer thread is stuck in the terminal's write
+        started = time.monotonic()
+        for n in range(1, MAX_QUEUED_WRITES + 11):
+            driver.write(f"frame {n}")
+        assert time.monotonic() - started < 1.0, "a write waited for the stalled terminal"
+        assert driver.dropping and driver.dropped_writes == 10
+        await asyncio.sleep(0.1)
+        assert driver.dropping and not repaints  # still stalled: nothing to repaint onto
+
+        link.resume()
+        for _ in range(500):
+            if not driver.dropping:
+                break
+            await asyncio.sleep(0.01)
+        assert not driver.dropping and repaints == [1]
+        driver.write("after")
+    finally:
+        driver._may_drop = False
+        writer.stop()
+    kept = [f"frame {n}" for n in range(MAX_QUEUED_WRITES + 1)]
+    assert link.taken == [*kept, terminal.SYNC_END, "after"]
+
+
+def test_keys_and_refreshes_go_on_while_the_terminal_link_is_stalled(tmp_path: Path) -> None:
+    """A real pty that stops being read (a stalled SSH link, not a closed one): the
+    console still takes keys and refreshes, and records them; before, its loop waited
+    in Textual's full write queue for as long as the stall lasted."""
+    import sqlite3
+
+    from portal_tui.console.terminal import SYNC_END as SYNC_END_TEXT
+
+    SYNC_END = SYNC_END_TEXT.encode()
+    proc, master, dump = _console_in_a_pty(tmp_path)
+    db = tmp_path / "c.db"
+
+    def cycles(trigger: str) -> int:
+        if not db.exists():
+            return 0
+        with contextlib.closing(sqlite3.connect(db, timeout=5)) as raw:
+            query = "SELECT COUNT(*) FROM refresh_cycles WHERE triggered_by = ?"
+            return int(raw.execute(query, (trigger,)).fetchone()[0])
+
+    try:
+        _read_until_painted(master)
+        # Read along until the start-up refresh is recorded (a key pressed before then
+        # would join that refresh instead of starting one).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and cycles("startup") == 0:
+            if select.select([master], [], [], 0.2)[0]:
+                os.read(master, 65536)
+        assert cycles("startup") == 1
+        # The link stalls: nobody reads the pty, and every pane switch redraws most of
+        # the screen, until the pty buffer and then Textual's queue are full.
+        for _ in range(3):
+            for key in b"23456781":
+                os.write(master, bytes([key]))
+                time.sleep(0.03)
+        time.sleep(1.0)
+        os.write(master, b"R")  # force-refresh every dashboard, still unread
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and cycles("manual") == 0:
+            time.sleep(0.2)
+        if cycles("manual") == 0:
+            os.killpg(proc.pid, signal.SIGUSR1)
+            time.sleep(1)
+            pytest.fail(
+                "no refresh while the link was stalled:\n"
+                + dump.read_text(errors="replace")[-6000:]
+            )
+        # The link comes back: everything is read, and the console still answers.
+        # (This pty never answers Textual's query, so only the recovery ends
+        # synchronized output: its sequence marks the repaint.)
+        seen = b""
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and SYNC_END not in seen:
+            if select.select([master], [], [], 0.1)[0]:
+                seen += os.read(master, 65536)
+        assert SYNC_END in seen, "no repaint after the link came back"
+    finally:
+        assert _exit_code_after_close(proc, master, dump) == 128 + signal.SIGHUP
