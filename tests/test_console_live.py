@@ -18,6 +18,7 @@ import pty
 import re
 import select
 import signal
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -292,6 +293,11 @@ def test_console_exits_when_a_stalled_terminal_goes_away_without_sighup(tmp_path
     assert _exit_code_after_close(proc, master, dump) == 128 + signal.SIGHUP
 
 
+async def _never_opened() -> Any:
+    """An opener for consoles whose runtime a test never starts."""
+    raise AssertionError("not opened")
+
+
 def test_a_failed_terminal_write_exits_once_and_never_blocks_the_writer() -> None:
     """Textual's own writer thread over :class:`TerminalOutput` keeps draining after EIO."""
     from textual.drivers._writer_thread import MAX_QUEUED_WRITES, WriterThread
@@ -317,12 +323,9 @@ def test_a_failed_terminal_write_exits_once_and_never_blocks_the_writer() -> Non
     writer.stop()
     assert gone == [1] and output.gone
 
-    async def never() -> Any:
-        raise AssertionError("not opened")
-
     # On a real terminal the console runs on the driver that writes through TerminalOutput.
     assert issubclass(ConsoleDriver, LinuxDriver)
-    assert PortalConsole(opener=never).driver_class is ConsoleDriver
+    assert PortalConsole(opener=_never_opened).driver_class is ConsoleDriver
 
 
 async def test_no_token_ever_reaches_the_screen_or_the_clipboard(
@@ -430,10 +433,7 @@ async def test_the_console_driver_wraps_the_terminal_and_starts_without_the_priv
     from portal_tui.console.app import PortalConsole
     from portal_tui.console.terminal import ConsoleDriver, TerminalOutput
 
-    async def never() -> Any:
-        raise AssertionError("not opened")
-
-    app = PortalConsole(opener=never)
+    app = PortalConsole(opener=_never_opened)
     assert isinstance(ConsoleDriver(app)._file, TerminalOutput)
 
     original = LinuxDriver.__init__
@@ -475,11 +475,8 @@ async def test_a_stalled_terminal_never_blocks_the_loop_and_is_repainted_after(
     from portal_tui.console import terminal
     from portal_tui.console.app import PortalConsole
 
-    async def never() -> Any:
-        raise AssertionError("not opened")
-
     monkeypatch.setattr(terminal, "BACKLOG_POLL", 0.01)
-    app = PortalConsole(opener=never)
+    app = PortalConsole(opener=_never_opened)
     repaints: list[int] = []
     monkeypatch.setattr(app, "refresh", lambda: repaints.append(1))
     driver = terminal.ConsoleDriver(app)
@@ -517,11 +514,9 @@ def test_keys_and_refreshes_go_on_while_the_terminal_link_is_stalled(tmp_path: P
     """A real pty that stops being read (a stalled SSH link, not a closed one): the
     console still takes keys and refreshes, and records them; before, its loop waited
     in Textual's full write queue for as long as the stall lasted."""
-    import sqlite3
+    from portal_tui.console.terminal import SYNC_END
 
-    from portal_tui.console.terminal import SYNC_END as SYNC_END_TEXT
-
-    SYNC_END = SYNC_END_TEXT.encode()
+    sync_end = SYNC_END.encode()
     proc, master, dump = _console_in_a_pty(tmp_path)
     db = tmp_path / "c.db"
 
@@ -564,9 +559,9 @@ def test_keys_and_refreshes_go_on_while_the_terminal_link_is_stalled(tmp_path: P
         # synchronized output: its sequence marks the repaint.)
         seen = b""
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and SYNC_END not in seen:
+        while time.monotonic() < deadline and sync_end not in seen:
             if select.select([master], [], [], 0.1)[0]:
                 seen += os.read(master, 65536)
-        assert SYNC_END in seen, "no repaint after the link came back"
+        assert sync_end in seen, "no repaint after the link came back"
     finally:
         assert _exit_code_after_close(proc, master, dump) == 128 + signal.SIGHUP

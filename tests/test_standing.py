@@ -17,7 +17,7 @@ def cycle(n: int, failed: set[DashboardName]) -> CycleOutcome:
     at = START + timedelta(minutes=2 * n)
     return CycleOutcome(
         dashboards=tuple(DashboardName),
-        triggered_by="ttl",
+        triggered_by="auto",
         started_at=at,
         finished_at=at,
         workspace_failures={ACME: failed, ("main", 8): set()},

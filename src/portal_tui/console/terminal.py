@@ -12,8 +12,8 @@ thread keeps draining and the loop never blocks on a terminal that is gone.
 
 A link that stalls without closing (a laptop lid, a congested hop) filled
 the same queue, and the loop then waited in ``queue.put`` for as long as the
-stall lasted: no keys, no refreshes, and requests in flight timed out late
-and were recorded as failures of the API. :class:`ConsoleDriver` never waits
+stall lasted: no keys, no refreshes, and requests in flight could time out
+late and be recorded as failures of the API. :class:`ConsoleDriver` never waits
 for a frame: while the queue is full it drops frames, and once the terminal
 has taken everything queued it repaints the whole screen. The sequences that
 set up and restore the terminal are never dropped.
