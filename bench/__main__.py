@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench.suite import GROUPS, PROFILES, Profile, Section
 from bench.upstream import ROOT
-from portal_tui.memory import pace_collections, tune_allocator
+from portal_tui.engine.memory import pace_collections, tune_allocator
 
 
 def _machine() -> str:

@@ -11,9 +11,9 @@ import gc
 import time
 
 from bench.stats import percentile
-from portal_tui.cache import TtlCache
-from portal_tui.clock import SystemClock
-from portal_tui.fetch.requests import Endpoint, RequestKey
+from portal_tui.fetch.cache import TtlCache
+from portal_tui.upstream.endpoints import Endpoint, RequestKey
+from portal_tui.vocabulary.clock import SystemClock
 
 ENTRIES = 7_000
 

@@ -30,10 +30,10 @@ from bench.loop_lag import PROBE_INTERVAL, summarize
 from bench.scenario import Upstream, client_config
 from bench.stats import percentile
 from bench.upstream import ROOT, simulator_process
-from portal_tui.clock import SystemClock
-from portal_tui.monitor import PortalMonitor
-from portal_tui.runtime import Runtime
+from portal_tui.engine.monitor import PortalMonitor
+from portal_tui.engine.runtime import Runtime
 from portal_tui.store.database import Store
+from portal_tui.vocabulary.clock import SystemClock
 
 KEYS = ("2", "5", "1")
 KEY_EVERY = 0.25

@@ -20,9 +20,9 @@ from typing import TypeVar
 from bench.scenario import Upstream, client_config
 from bench.stats import percentile
 from bench.upstream import simulator_process
-from portal_tui.clock import SystemClock
-from portal_tui.monitor import PortalMonitor
+from portal_tui.engine.monitor import PortalMonitor
 from portal_tui.store.database import Store
+from portal_tui.vocabulary.clock import SystemClock
 
 PROBE_INTERVAL = 0.010
 T = TypeVar("T")

@@ -52,10 +52,10 @@ def _current_rss_mb() -> float:
 
 
 async def _child(workspaces: int, mailboxes: int, per_page: int) -> dict[str, Any]:
-    from portal_tui.clock import SystemClock
-    from portal_tui.memory import pace_collections, tune_allocator
-    from portal_tui.monitor import PortalMonitor
+    from portal_tui.engine.memory import pace_collections, tune_allocator
+    from portal_tui.engine.monitor import PortalMonitor
     from portal_tui.store.database import Store
+    from portal_tui.vocabulary.clock import SystemClock
 
     tune_allocator()  # as ``portal-tui`` does at start-up (cli.main)
     pace_collections()
@@ -83,7 +83,7 @@ async def _child(workspaces: int, mailboxes: int, per_page: int) -> dict[str, An
                 # A console drops the outcome when its refresh worker ends; holding it
                 # here would keep every payload of the first cycle through the second.
                 del outcome
-            # What the paced sweep (portal_tui.memory, at most every 10 minutes, after a
+            # What the paced sweep (portal_tui.engine.memory, at most every 10 minutes, after a
             # refresh) costs a console holding this much: one full collection.
             start = time.perf_counter()
             found = gc.collect()

@@ -19,11 +19,11 @@ from bench.scenario import CONCURRENCY, Upstream, client_config
 from bench.schedulers import Schedule, make_cycle
 from bench.stats import Figure
 from bench.upstream import Served, SimProcess, simulator_process
-from portal_tui.cache import TtlCache
-from portal_tui.clock import SystemClock
-from portal_tui.dashboards.base import DashboardName
+from portal_tui.fetch.cache import TtlCache
 from portal_tui.fetch.fetcher import Fetched, Fetcher
-from portal_tui.fetch.requests import RequestKey
+from portal_tui.upstream.endpoints import RequestKey
+from portal_tui.vocabulary.clock import SystemClock
+from portal_tui.vocabulary.names import DashboardName
 
 ALL = tuple(DashboardName)
 

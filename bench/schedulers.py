@@ -10,7 +10,7 @@
 - **sequential** — one request at a time, and the instance's concurrency
   set to 1 so that a collection's pages are one at a time too.
 
-Each is a :class:`~portal_tui.cycle.RefreshCycle` whose ``_fetch_planned``
+Each is a :class:`~portal_tui.engine.cycle.RefreshCycle` whose ``_fetch_planned``
 differs; discovery, planning, the cache, the fetcher and the dashboards are
 the product's own code.
 """
@@ -20,13 +20,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
-from portal_tui.cache import CacheResult, TtlCache
-from portal_tui.clock import Clock
 from portal_tui.config import Config
-from portal_tui.cycle import RefreshCycle
-from portal_tui.dashboards.base import WorkspaceRef
+from portal_tui.engine.cycle import RefreshCycle
+from portal_tui.fetch.cache import CacheResult, TtlCache
 from portal_tui.fetch.fetcher import CallContext, Fetched, Fetcher
-from portal_tui.fetch.requests import RequestKey
+from portal_tui.upstream.endpoints import RequestKey
+from portal_tui.upstream.workspaces import WorkspaceRef
+from portal_tui.vocabulary.clock import Clock
 
 BATCH = 5
 

@@ -26,10 +26,10 @@ import json
 import sys
 from typing import Any
 
-from portal_tui.clock import SystemClock
 from portal_tui.simulator import FaultSet, LatencyModel, Simulator, generate_dataset
 from portal_tui.simulator.core import SimRequest, SimResponse
 from portal_tui.simulator.server import SimulatorServer
+from portal_tui.vocabulary.clock import SystemClock
 
 
 class TracingSimulator(Simulator):

@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 """The repository (not imported from :mod:`bench.upstream`: the cold-start child imports this
 module, and should load what the console loads, nothing of the bench)."""
 
-CHECK_IMPORTS = "portal_tui.cli, portal_tui.check, portal_tui.runtime, portal_tui.monitor"
+CHECK_IMPORTS = (
+    "portal_tui.cli, portal_tui.reports.check, portal_tui.engine.runtime, portal_tui.engine.monitor"
+)
 
 _PROBE = f"""
 import time, sys
@@ -76,7 +78,7 @@ async def first_frame_child(config: str, db: str) -> str:
     then exits.
     """
     from portal_tui.console.app import PortalConsole
-    from portal_tui.runtime import open_runtime
+    from portal_tui.engine.runtime import open_runtime
 
     runtime = await open_runtime(config_arg=config, db_arg=db)
     monitor = runtime.monitor

@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench.scenario import Upstream, client_config
-from portal_tui.clock import FakeClock, SystemClock
-from portal_tui.dashboards.base import DashboardName
-from portal_tui.monitor import PortalMonitor
-from portal_tui.recording import cycle_record
+from portal_tui.engine.monitor import PortalMonitor
+from portal_tui.engine.recording import cycle_record
 from portal_tui.simulator import FaultSet, Simulator
 from portal_tui.store.database import Store
 from portal_tui.store.records import CycleRecord
+from portal_tui.vocabulary.clock import FakeClock, SystemClock
+from portal_tui.vocabulary.names import DashboardName
 
 T = TypeVar("T")
 IN_PROCESS = "http://simulator.local/api"

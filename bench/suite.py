@@ -19,7 +19,7 @@ from bench.refresh import RefreshRow, compare_schedules, speedup
 from bench.scenario import MEDIAN, Upstream
 from bench.schedulers import Schedule
 from bench.stats import Figure
-from portal_tui.dashboards.base import DashboardName
+from portal_tui.vocabulary.names import DashboardName
 
 ALL_SCHEDULES = (Schedule.SLIDING, Schedule.BATCHES, Schedule.SEQUENTIAL)
 

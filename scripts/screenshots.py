@@ -21,9 +21,12 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from portal_tui.clock import FakeClock
-from portal_tui.console.scenario import running_console, scenario_clock, settle
 from portal_tui.simulator import LatencyModel, demo_fault_spec, generate_dataset
+from portal_tui.vocabulary.clock import FakeClock
+
+# The deterministic scenario is test scaffolding: it lives with the tests, not in the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from console_scenario import running_console, scenario_clock, settle
 
 WIDE = (120, 40)
 NARROW = (80, 24)

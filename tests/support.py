@@ -15,7 +15,6 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from portal_tui.clock import Clock, FakeClock, SystemClock
 from portal_tui.config import (
     BreakerConfig,
     ClientEntry,
@@ -24,7 +23,7 @@ from portal_tui.config import (
     RetryConfig,
     Secrets,
 )
-from portal_tui.monitor import HysteresisPolicy, PortalMonitor
+from portal_tui.engine.monitor import HysteresisPolicy, PortalMonitor
 from portal_tui.simulator import (
     Dataset,
     DayStats,
@@ -39,6 +38,7 @@ from portal_tui.simulator import (
 from portal_tui.simulator.server import SimulatorServer
 from portal_tui.store import schema
 from portal_tui.store.database import Store
+from portal_tui.vocabulary.clock import Clock, FakeClock, SystemClock
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 MASTER = "sim-master-token-0123456789"

@@ -180,8 +180,9 @@ def cli(
 async def _make_store(path: Path) -> None:
     from datetime import UTC, datetime
 
-    from portal_tui.clock import FakeClock
-    from portal_tui.store import ApiCallRecord, CycleRecord, Store
+    from portal_tui.fetch.events import ApiCallRecord
+    from portal_tui.store import CycleRecord, Store
+    from portal_tui.vocabulary.clock import FakeClock
 
     at = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
     call = ApiCallRecord("sim", "stats", "GET", "Acme", 200, 10.0, True, None, None, 1, "auto", at)

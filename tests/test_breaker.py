@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from portal_tui.clock import FakeClock
-from portal_tui.errors import ErrorType, UpstreamError
 from portal_tui.fetch.breaker import BreakerState, CircuitBreaker
+from portal_tui.vocabulary.clock import FakeClock
+from portal_tui.vocabulary.errors import ErrorType, UpstreamError
 
 FIVE_XX = UpstreamError(ErrorType.SERVER_5XX, "HTTP 503", status_code=503)
 TIMEOUT = UpstreamError(ErrorType.TIMEOUT, "timed out")

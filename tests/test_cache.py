@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from portal_tui.cache import TtlCache
-from portal_tui.clock import FakeClock
+from portal_tui.fetch.cache import TtlCache
+from portal_tui.vocabulary.clock import FakeClock
 
 
 class Loader:

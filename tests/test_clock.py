@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from portal_tui.clock import FakeClock, SystemClock
+from portal_tui.vocabulary.clock import FakeClock, SystemClock
 
 
 async def test_sleep_jumps_to_the_wake_time_without_real_waiting() -> None:

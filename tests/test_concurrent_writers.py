@@ -44,10 +44,10 @@ CONSOLE = textwrap.dedent(
     from datetime import timedelta
     from pathlib import Path
 
-    from portal_tui.clock import SystemClock
+    from portal_tui.vocabulary.clock import SystemClock
     from portal_tui.config import RetryConfig
-    from portal_tui.dashboards.base import DashboardName
-    from portal_tui.monitor import PortalMonitor
+    from portal_tui.vocabulary.names import DashboardName
+    from portal_tui.engine.monitor import PortalMonitor
     from portal_tui.simulator.demo import build_demo
     from portal_tui.store.database import Store
 
@@ -95,8 +95,9 @@ WRITER = textwrap.dedent(
     from datetime import UTC, datetime
     from pathlib import Path
 
-    from portal_tui.clock import SystemClock
-    from portal_tui.store import ApiCallRecord, CycleRecord, Store
+    from portal_tui.vocabulary.clock import SystemClock
+    from portal_tui.fetch.events import ApiCallRecord
+    from portal_tui.store import CycleRecord, Store
 
     db, stop, cap = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
 

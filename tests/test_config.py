@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from portal_tui.config import Config, Secrets, find_config_path, load_config, parse_config
-from portal_tui.errors import ConfigError
+from portal_tui.vocabulary.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
 

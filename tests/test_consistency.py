@@ -11,10 +11,10 @@ import pytest
 from portal_tui.config import ClientEntry
 from portal_tui.consistency import checksums
 from portal_tui.consistency.model import OpenFinding
-from portal_tui.dashboards.base import DashboardName
 from portal_tui.dashboards.kpi import KpiDashboard
-from portal_tui.monitor import PortalMonitor
+from portal_tui.engine.monitor import PortalMonitor
 from portal_tui.simulator import Dataset, DayStats, SimWorkspace
+from portal_tui.vocabulary.names import DashboardName
 from support import NOW, hand_dataset, registry, rig
 
 KPI, VOLUME, REVENUE, INFRA = (

@@ -16,10 +16,12 @@ from portal_tui.consistency.model import CheckContext, Finding
 from portal_tui.consistency.numbers import SameSourceNumbers, WindowSanity
 from portal_tui.consistency.pages import MailboxPageCounts
 from portal_tui.consistency.workspaces import DashboardRows
-from portal_tui.cycle import CycleOutcome
-from portal_tui.dashboards.base import DashboardName, MailboxCollection, WorkspaceRow
-from portal_tui.fetch.requests import Endpoint, RequestKey
-from portal_tui.snapshot import RowMeta
+from portal_tui.dashboards.base import WorkspaceRow
+from portal_tui.dashboards.snapshot import RowMeta
+from portal_tui.engine.cycle import CycleOutcome
+from portal_tui.upstream.endpoints import Endpoint, RequestKey
+from portal_tui.upstream.mailboxes import MailboxCollection
+from portal_tui.vocabulary.names import DashboardName
 from support import rig
 from test_consistency import full_registry
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from portal_tui.clock import FakeClock
 from portal_tui.store import (
     SCHEMA_VERSION,
     ChecksumRecord,
@@ -21,6 +20,7 @@ from portal_tui.store import (
     Store,
     schema,
 )
+from portal_tui.vocabulary.clock import FakeClock
 
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 SECRET = "eyJhbGciOiJIUzI1NiJ9-a-secret-token-value"

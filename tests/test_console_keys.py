@@ -14,14 +14,14 @@ import pytest
 from textual import events
 from textual.widgets import TabbedContent
 
+from console_scenario import catch_up, running_console, screen_text, settle
 from portal_tui.console.bindings import KEYS, PANES
 from portal_tui.console.panes.base import FilterBox
-from portal_tui.console.scenario import catch_up, running_console, screen_text, settle
 from portal_tui.console.screens.confirm import ConfirmScreen
 from portal_tui.console.screens.detail import WorkspaceDetailScreen
 from portal_tui.console.screens.help import HelpScreen
 from portal_tui.console.widgets.row_table import RowTable
-from portal_tui.dashboards.base import DashboardName
+from portal_tui.vocabulary.names import DashboardName
 
 PANE_MARKERS = {
     "overview": "Health",

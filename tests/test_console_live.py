@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from portal_tui.console.scenario import (
+from console_scenario import (
     catch_up,
     demo_tokens,
     drive,
@@ -41,10 +41,10 @@ from portal_tui.console.scenario import (
     settle,
 )
 from portal_tui.console.widgets.row_table import RowTable
-from portal_tui.dashboards.base import DashboardName
+from portal_tui.engine.monitor import CallStatusChanged, SnapshotUpdated
 from portal_tui.fetch.events import CallPhase, RetryStatus
-from portal_tui.monitor import CallStatusChanged, SnapshotUpdated
 from portal_tui.simulator import LatencyModel
+from portal_tui.vocabulary.names import DashboardName
 
 SLOW = LatencyModel.fixed(5.0)
 """Every request takes 5 s of (frozen) clock time: the refresh waits until a test advances."""

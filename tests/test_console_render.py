@@ -35,13 +35,13 @@ from portal_tui.console.summary import row_text
 from portal_tui.console.table_model import Column, TableRow, TableView
 from portal_tui.console.widgets.key_bar import key_bar_text
 from portal_tui.console.widgets.row_table import fit
-from portal_tui.dashboards.base import DashboardName
 from portal_tui.dashboards.kpi import KpiRow
+from portal_tui.dashboards.snapshot import DashboardSnapshot, RowMeta, WorkspaceFailure
+from portal_tui.engine.monitor import CallStatusChanged, SnapshotUpdated
 from portal_tui.fetch.events import CallPhase, RetryStatus
-from portal_tui.freshness import Freshness
-from portal_tui.monitor import CallStatusChanged, SnapshotUpdated
-from portal_tui.snapshot import DashboardSnapshot, RowMeta, WorkspaceFailure
 from portal_tui.store.records import WorkspaceHistory
+from portal_tui.vocabulary.freshness import Freshness
+from portal_tui.vocabulary.names import DashboardName
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

@@ -22,9 +22,7 @@ import pytest
 from pytest_textual_snapshot import SVGImageExtension
 from textual.pilot import Pilot
 
-from portal_tui.clock import FakeClock
-from portal_tui.console.app import PortalConsole
-from portal_tui.console.scenario import (
+from console_scenario import (
     SCENARIO_START,
     drive,
     open_scenario,
@@ -32,7 +30,9 @@ from portal_tui.console.scenario import (
     scenario_clock,
     settle,
 )
+from portal_tui.console.app import PortalConsole
 from portal_tui.simulator import LatencyModel
+from portal_tui.vocabulary.clock import FakeClock
 
 WORKSPACES = 6
 """Enough for every kind of row; quick to refresh."""

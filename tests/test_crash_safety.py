@@ -40,9 +40,11 @@ CHILD = textwrap.dedent(
     from datetime import UTC, datetime, timedelta
     from pathlib import Path
 
-    from portal_tui.clock import SystemClock
-    from portal_tui.dashboards.base import DashboardName, ValidationErrorType, ValidationIssue
-    from portal_tui.store import ApiCallRecord, CycleRecord, StateTransition, Store
+    from portal_tui.vocabulary.clock import SystemClock
+    from portal_tui.vocabulary.names import DashboardName
+    from portal_tui.vocabulary.validation import ValidationErrorType, ValidationIssue
+    from portal_tui.fetch.events import ApiCallRecord
+    from portal_tui.store import CycleRecord, StateTransition, Store
     from portal_tui.store.records import SnapshotRecord, snapshot_checksum
 
     path, seed = Path(sys.argv[1]), int(sys.argv[2])

@@ -11,14 +11,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from portal_tui.config import ClientEntry, Config
-from portal_tui.dashboards.base import (
-    ComputeContext,
-    MailboxCollection,
-    MailboxCost,
-    Need,
-    ValidationErrorType,
-    WorkspaceRef,
-)
+from portal_tui.dashboards.base import ComputeContext, MailboxCost, Need
 from portal_tui.dashboards.infrastructure import (
     INFRASTRUCTURE,
     InfrastructureRow,
@@ -27,8 +20,11 @@ from portal_tui.dashboards.infrastructure import (
     provider_of,
 )
 from portal_tui.dashboards.windows import report_windows
-from portal_tui.fetch.requests import Endpoint
+from portal_tui.upstream.endpoints import Endpoint
+from portal_tui.upstream.mailboxes import MailboxCollection
 from portal_tui.upstream.models import PageMeta, SenderEmail
+from portal_tui.upstream.workspaces import WorkspaceRef
+from portal_tui.vocabulary.validation import ValidationErrorType
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 CTX = ComputeContext(windows=report_windows(NOW, ZoneInfo("UTC")), config=Config(), now=NOW)

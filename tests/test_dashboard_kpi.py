@@ -9,17 +9,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from portal_tui.config import ClientEntry, Config
-from portal_tui.dashboards.base import (
-    ComputeContext,
-    DashboardName,
-    Need,
-    ValidationErrorType,
-    WorkspaceRef,
-)
+from portal_tui.dashboards.base import ComputeContext, Need
 from portal_tui.dashboards.kpi import KPI, KpiRow
 from portal_tui.dashboards.windows import report_windows
-from portal_tui.fetch.requests import Endpoint
+from portal_tui.upstream.endpoints import Endpoint
 from portal_tui.upstream.models import StatsResponse
+from portal_tui.upstream.workspaces import WorkspaceRef
+from portal_tui.vocabulary.names import DashboardName
+from portal_tui.vocabulary.validation import ValidationErrorType
 
 # 20 November 2026: day = 20, dim = 30.
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

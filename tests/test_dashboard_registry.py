@@ -10,14 +10,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import BaseModel
 
-from portal_tui.dashboards.base import DashboardName
 from portal_tui.dashboards.infrastructure import INFRASTRUCTURE
 from portal_tui.dashboards.kpi import KPI
 from portal_tui.dashboards.registry import DASHBOARDS, dashboard_for, dashboard_names
 from portal_tui.dashboards.revenue import REVENUE
 from portal_tui.dashboards.volume import VOLUME
 from portal_tui.dashboards.windows import report_windows
-from portal_tui.fetch.requests import Endpoint
+from portal_tui.upstream.endpoints import Endpoint
+from portal_tui.vocabulary.names import DashboardName
 
 WINDOWS = report_windows(datetime(2026, 11, 20, 12, 0, tzinfo=UTC), ZoneInfo("UTC"))
 

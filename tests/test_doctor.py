@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from portal_tui.cli import main
-from portal_tui.doctor import Level, run_doctor
-from portal_tui.doctor_report import DoctorReport, print_doctor, print_doctor_json
-from portal_tui.filesystems import Mount, is_network, mount_for, parse_mounts
+from portal_tui.reports.doctor import Level, run_doctor
+from portal_tui.reports.doctor_report import DoctorReport, print_doctor, print_doctor_json
 from portal_tui.simulator import FaultSet, LatencyModel, Simulator, serve_simulator
+from portal_tui.store.filesystems import Mount, is_network, mount_for, parse_mounts
 from support import MASTER, hand_dataset
 from test_cli import EXE, env, run  # noqa: F401  (env is a fixture)
 

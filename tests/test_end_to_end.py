@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from portal_tui.dashboards.base import DashboardName, ValidationErrorType
+from portal_tui.dashboards.snapshot import DashboardSnapshot
 from portal_tui.fetch.breaker import BreakerState
-from portal_tui.freshness import FreshnessState, Overlay
 from portal_tui.simulator import LatencyModel
-from portal_tui.snapshot import DashboardSnapshot
+from portal_tui.vocabulary.freshness import FreshnessState, Overlay
+from portal_tui.vocabulary.names import DashboardName
+from portal_tui.vocabulary.validation import ValidationErrorType
 from support import NOW, hand_dataset, rig
 
 KPI, VOLUME, REVENUE, INFRA = (
@@ -394,7 +395,7 @@ async def test_cycle_is_recorded_and_snapshots_restore(tmp_path: Path) -> None:
         assert len(cycles) == 1 and set(cycles[0].dashboards) == {d.value for d in DashboardName}
         snaps = await r.store.load_snapshots()
         assert set(snaps) == {d.value for d in DashboardName}
-        from portal_tui.monitor import PortalMonitor
+        from portal_tui.engine.monitor import PortalMonitor
 
         fresh = PortalMonitor(
             r.monitor.config,
@@ -415,7 +416,7 @@ async def test_workspace_transitions_need_a_run_of_failures_then_recover(tmp_pat
     async with rig(tmp_path) as r:
         events: list[object] = []
         r.monitor.subscribe(events.append)
-        from portal_tui.monitor import WorkspaceTransition
+        from portal_tui.engine.monitor import WorkspaceTransition
 
         r.faults.add_spec("revoked@3")
         await r.monitor.refresh([KPI], force=True)

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from portal_tui import export as export_module
 from portal_tui.cli import main
-from portal_tui.export import build_report
-from portal_tui.export_markdown import render_markdown
-from portal_tui.local_records import RecordsLocation
+from portal_tui.reports import export as export_module
+from portal_tui.reports.export import build_report
+from portal_tui.reports.export_markdown import render_markdown
+from portal_tui.reports.records_file import RecordsLocation
 from portal_tui.simulator import DayStats
 from portal_tui.store import SCHEMA_VERSION
 from support import NOW, hand_dataset, rig
@@ -53,8 +53,8 @@ async def report_for(
     path: Path, *, since: timedelta = timedelta(hours=1), after: float = 180.0
 ) -> dict[str, Any]:
     """The report ``after`` seconds past :data:`NOW` (the rig's first cycle)."""
-    from portal_tui.clock import FakeClock
     from portal_tui.store.database import Store
+    from portal_tui.vocabulary.clock import FakeClock
 
     now = NOW + timedelta(seconds=after)
     async with await Store.open(path, clock=FakeClock(now)) as store:

@@ -34,11 +34,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from portal_tui.dashboards.base import DashboardName
+from portal_tui.dashboards.snapshot import DashboardSnapshot
 from portal_tui.fetch.breaker import BreakerState
-from portal_tui.freshness import FreshnessState, Overlay
-from portal_tui.snapshot import DashboardSnapshot
-from portal_tui.store.records import ApiCallRecord
+from portal_tui.fetch.events import ApiCallRecord
+from portal_tui.vocabulary.freshness import FreshnessState, Overlay
+from portal_tui.vocabulary.names import DashboardName
 from support import Rig, rig
 
 KPI, INFRA = DashboardName.KPI, DashboardName.INFRASTRUCTURE
@@ -671,7 +671,7 @@ async def test_a_restart_mid_incident_keeps_restored_rows_without_crashing(
     # the first refresh fails for one workspace: the restored row is kept. Restored
     # Infrastructure rows used to carry their mailboxes as plain dicts, and the first
     # kept one crashed the summary (every second `check --demo` exited 3).
-    from portal_tui.monitor import PortalMonitor
+    from portal_tui.engine.monitor import PortalMonitor
 
     async with rig(tmp_path, threshold=1000) as r:
         await r.monitor.refresh()

@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from portal_tui.clock import FakeClock
 from portal_tui.config import ClientEntry, Config, InstanceConfig, RetryConfig, Secrets
-from portal_tui.dashboards.base import WorkspaceRef
-from portal_tui.errors import ErrorType, UpstreamError
 from portal_tui.fetch.fetcher import CallContext, Fetcher
-from portal_tui.fetch.requests import Endpoint, RequestKey
+from portal_tui.upstream.endpoints import Endpoint, RequestKey
+from portal_tui.upstream.workspaces import WorkspaceRef
+from portal_tui.vocabulary.clock import FakeClock
+from portal_tui.vocabulary.errors import ErrorType, UpstreamError
 from support import STATS_PAYLOAD
 
 WORKSPACES = 30

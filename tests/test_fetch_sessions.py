@@ -14,17 +14,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from portal_tui.clock import FakeClock
 from portal_tui.config import ClientEntry, Config, InstanceConfig, Secrets
-from portal_tui.dashboards.base import DashboardName, WorkspaceRef
-from portal_tui.errors import ErrorType, UpstreamError
 from portal_tui.fetch.compact import compact_mailboxes
 from portal_tui.fetch.fetcher import CallContext, Fetcher
 from portal_tui.fetch.limiter import RequestLimiter
-from portal_tui.fetch.requests import Endpoint, RequestKey
 from portal_tui.fetch.sessions import TokenSessions
 from portal_tui.simulator import LatencyModel, generate_dataset
+from portal_tui.upstream.endpoints import Endpoint, RequestKey
 from portal_tui.upstream.models import SenderEmailPage
+from portal_tui.upstream.workspaces import WorkspaceRef
+from portal_tui.vocabulary.clock import FakeClock
+from portal_tui.vocabulary.errors import ErrorType, UpstreamError
+from portal_tui.vocabulary.names import DashboardName
 from support import STATS_PAYLOAD, hand_dataset, rig
 
 # -- sessions ---------------------------------------------------------------------------

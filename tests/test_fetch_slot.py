@@ -12,7 +12,6 @@ import asyncio
 import httpx
 from pydantic import BaseModel, SecretStr
 
-from portal_tui.clock import FakeClock
 from portal_tui.config import (
     BreakerConfig,
     ClientEntry,
@@ -21,14 +20,15 @@ from portal_tui.config import (
     RetryConfig,
     Secrets,
 )
-from portal_tui.dashboards.base import WorkspaceRef
-from portal_tui.errors import ErrorType, UpstreamError
 from portal_tui.fetch.breaker import BreakerState
+from portal_tui.fetch.events import ApiCallRecord
 from portal_tui.fetch.fetcher import CallContext, Fetcher
-from portal_tui.fetch.requests import Endpoint, RequestKey
-from portal_tui.store.records import ApiCallRecord
 from portal_tui.upstream.client import Answer, EmailBisonClient, Reply
+from portal_tui.upstream.endpoints import Endpoint, RequestKey
 from portal_tui.upstream.models import StatsResponse
+from portal_tui.upstream.workspaces import WorkspaceRef
+from portal_tui.vocabulary.clock import FakeClock
+from portal_tui.vocabulary.errors import ErrorType, UpstreamError
 from support import STATS_PAYLOAD
 
 

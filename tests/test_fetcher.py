@@ -16,7 +16,6 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from portal_tui.clock import FakeClock
 from portal_tui.config import (
     BreakerConfig,
     ClientEntry,
@@ -25,13 +24,13 @@ from portal_tui.config import (
     RetryConfig,
     Secrets,
 )
-from portal_tui.dashboards.base import WorkspaceRef
-from portal_tui.errors import ErrorType, UpstreamError
 from portal_tui.fetch.breaker import BreakerState
-from portal_tui.fetch.events import CallPhase, RetryStatus
+from portal_tui.fetch.events import ApiCallRecord, CallPhase, RetryStatus
 from portal_tui.fetch.fetcher import CallContext, Fetcher
-from portal_tui.fetch.requests import Endpoint, RequestKey
-from portal_tui.store.records import ApiCallRecord
+from portal_tui.upstream.endpoints import Endpoint, RequestKey
+from portal_tui.upstream.workspaces import WorkspaceRef
+from portal_tui.vocabulary.clock import FakeClock
+from portal_tui.vocabulary.errors import ErrorType, UpstreamError
 from support import STATS_PAYLOAD
 
 Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from portal_tui.cli import main
-from portal_tui.clock import FakeClock
-from portal_tui.dashboards.base import DashboardName
-from portal_tui.history_report import build_history, print_history
+from portal_tui.reports.history import build_history, print_history
 from portal_tui.store.database import Store
-from portal_tui.timespan import describe_span, parse_span
+from portal_tui.vocabulary.clock import FakeClock
+from portal_tui.vocabulary.names import DashboardName
+from portal_tui.vocabulary.timespan import describe_span, parse_span
 from support import NOW, rig
 from test_consistency import full_registry
 

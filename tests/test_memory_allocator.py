@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from portal_tui import memory, monitor
+from portal_tui.engine import memory, monitor
 from support import rig
 
 

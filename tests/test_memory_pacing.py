@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from portal_tui import memory
-from portal_tui.memory import NO_AUTOMATIC_SWEEP, CollectionPacer, pace_collections
+from portal_tui.engine import memory
+from portal_tui.engine.memory import NO_AUTOMATIC_SWEEP, CollectionPacer, pace_collections
 from support import rig
 
 

@@ -15,11 +15,11 @@ import httpx
 import pytest
 
 from portal_tui.config import InstanceConfig
-from portal_tui.errors import ErrorType
 from portal_tui.fetch.compact import compact_mailboxes
 from portal_tui.simulator import generate_dataset
 from portal_tui.upstream.client import EmailBisonClient, PayloadError, Reply
 from portal_tui.upstream.models import SenderEmailPage, StatsResponse
+from portal_tui.vocabulary.errors import ErrorType
 from support import STATS_PAYLOAD, rig
 
 

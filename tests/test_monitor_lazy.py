@@ -13,8 +13,8 @@ from support import rig
 
 def test_the_console_and_its_restore_path_do_not_import_the_network_side() -> None:
     code = (
-        "import sys, portal_tui.cli, portal_tui.console.app, portal_tui.runtime; "
-        "print(','.join(m for m in ('httpx', 'portal_tui.cycle', 'portal_tui.fetch.fetcher',"
+        "import sys, portal_tui.cli, portal_tui.console.app, portal_tui.engine.runtime; "
+        "print(','.join(m for m in ('httpx', 'portal_tui.engine.cycle', 'portal_tui.fetch.fetcher',"
         " 'portal_tui.upstream.client') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

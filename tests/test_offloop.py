@@ -13,13 +13,14 @@ import threading
 from pathlib import Path
 from typing import ClassVar
 
-from portal_tui.cache import CacheResult
 from portal_tui.consistency import ConsistencyChecker, default_rules
 from portal_tui.consistency.model import CheckContext, Finding, RuleResult
-from portal_tui.cycle import START_BATCH, RefreshCycle
-from portal_tui.dashboards.base import DashboardName, Severity, WorkspaceRef
+from portal_tui.engine.cycle import START_BATCH, RefreshCycle
+from portal_tui.fetch.cache import CacheResult
 from portal_tui.fetch.fetcher import CallContext, Fetched
-from portal_tui.fetch.requests import Endpoint, RequestKey
+from portal_tui.upstream.endpoints import Endpoint, RequestKey
+from portal_tui.upstream.workspaces import WorkspaceRef
+from portal_tui.vocabulary.names import DashboardName, Severity
 from support import rig
 
 

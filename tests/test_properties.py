@@ -39,12 +39,12 @@ from hypothesis.stateful import (
 )
 from pydantic import BaseModel, SecretStr
 
-from portal_tui.cache import CacheResult, TtlCache
-from portal_tui.clock import FakeClock
 from portal_tui.config import Config, InstanceConfig, parse_config
-from portal_tui.errors import ConfigError, ErrorType, UpstreamError
+from portal_tui.fetch.cache import CacheResult, TtlCache
 from portal_tui.fetch.fetcher import MODELS
 from portal_tui.upstream.client import EmailBisonClient, Reply, parse_retry_after
+from portal_tui.vocabulary.clock import FakeClock
+from portal_tui.vocabulary.errors import ConfigError, ErrorType, UpstreamError
 from support import STATS_PAYLOAD
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import shutil
 import subprocess
 import sys
@@ -12,7 +11,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "portal_tui"
-CONSOLE = PACKAGE / "console"
 
 
 def _tool(name: str) -> str:
@@ -37,42 +35,38 @@ def test_mypy_strict_is_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-    return names
+def test_import_layers_hold() -> None:
+    """The import-linter contracts in pyproject.toml: layers, and Textual only in the console."""
+    result = subprocess.run(
+        [_tool("lint-imports"), "--no-cache"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
 
 
-def test_core_never_imports_textual() -> None:
-    offenders = [
-        str(path.relative_to(ROOT))
+# Still to split (issue 14); the test fails when one is split and left listed here.
+STILL_OVER_400 = {
+    "src/portal_tui/config.py",
+    "src/portal_tui/dashboards/infrastructure.py",
+    "src/portal_tui/engine/cycle.py",
+    "src/portal_tui/engine/monitor.py",
+    "src/portal_tui/store/database.py",
+}
+
+
+def test_no_module_is_over_400_lines() -> None:
+    sizes = {
+        str(path.relative_to(ROOT)): len(path.read_text().splitlines())
         for path in PACKAGE.rglob("*.py")
-        if CONSOLE not in path.parents
-        and any(n == "textual" or n.startswith("textual.") for n in _imports(path))
-    ]
-    assert offenders == []
-
-
-def test_core_never_imports_the_console() -> None:
-    offenders = [
-        str(path.relative_to(ROOT))
-        for path in PACKAGE.rglob("*.py")
-        if CONSOLE not in path.parents
-        and path.name != "cli.py"  # cli imports the console lazily, inside a function
-        and any(n.startswith("portal_tui.console") for n in _imports(path))
-    ]
-    assert offenders == []
+    }
+    assert {name for name, n in sizes.items() if n > 400} == STILL_OVER_400
 
 
 def test_headless_check_path_does_not_load_textual() -> None:
     code = (
-        "import sys; import portal_tui.cli, portal_tui.check, portal_tui.monitor, "
-        "portal_tui.runtime; print(','.join(m for m in ('textual', 'rich') if m in sys.modules))"
+        "import sys; import portal_tui.cli, portal_tui.reports.check, "
+        "portal_tui.engine.monitor, portal_tui.engine.runtime; "
+        "print(','.join(m for m in ('textual', 'rich') if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

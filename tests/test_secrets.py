@@ -37,10 +37,10 @@ from pydantic import SecretStr
 
 from portal_tui.cli import main
 from portal_tui.config import InstanceConfig
-from portal_tui.errors import ErrorType, UpstreamError
 from portal_tui.simulator import FaultSet, LatencyModel, Simulator, build_demo, serve_simulator
 from portal_tui.upstream.client import EmailBisonClient
 from portal_tui.upstream.models import WorkspacesResponse
+from portal_tui.vocabulary.errors import ErrorType, UpstreamError
 from support import MASTER, PinnedClock, hand_dataset, rig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -192,7 +192,7 @@ def test_no_token_in_any_output_file_or_screenshot(
                 f"workspace token {hand_dataset().tokens()[2]}"
             )
 
-        monkeypatch.setattr("portal_tui.check.run_check", explode)
+        monkeypatch.setattr("portal_tui.reports.check.run_check", explode)
         code, out, err = run_cli(["check", "--config", str(config)])
         assert code == 3 and "internal error" in err
         searched["internal error line"] = out + err

@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 
-from portal_tui.clock import FakeClock
 from portal_tui.simulator import (
     Dataset,
     DayStats,
@@ -28,6 +27,7 @@ from portal_tui.upstream.models import (
     StatsResponse,
     WorkspacesResponse,
 )
+from portal_tui.vocabulary.clock import FakeClock
 
 MTD = {"start_date": "2026-11-01", "end_date": "2026-11-21"}
 STATS = "workspaces/v1.1/stats"

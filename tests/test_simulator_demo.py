@@ -6,7 +6,6 @@ import os
 
 import httpx
 
-from portal_tui.clock import FakeClock
 from portal_tui.config import Config
 from portal_tui.simulator import (
     DEMO_BASE_URL,
@@ -19,6 +18,7 @@ from portal_tui.simulator import (
     demo_fault_spec,
 )
 from portal_tui.upstream.models import StatsResponse, WorkspacesResponse
+from portal_tui.vocabulary.clock import FakeClock
 
 
 def test_demo_config_registry_and_tokens() -> None:

@@ -14,10 +14,10 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from portal_tui.clock import FakeClock
 from portal_tui.simulator import FaultSet, Simulator, generate_dataset, serve_simulator
 from portal_tui.simulator.data import WorkspaceData
 from portal_tui.upstream.models import SenderEmailPage, StatsResponse
+from portal_tui.vocabulary.clock import FakeClock
 
 MTD = {"start_date": "2026-11-01", "end_date": "2026-11-21"}
 STATS = "workspaces/v1.1/stats"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from portal_tui.fetch.requests import Endpoint
 from portal_tui.simulator import (
     ConnectionReset,
     DriftMode,
@@ -26,6 +25,7 @@ from portal_tui.simulator import (
     TruncatedBody,
     parse_faults,
 )
+from portal_tui.upstream.endpoints import Endpoint
 
 
 def test_the_briefs_example_parses() -> None:

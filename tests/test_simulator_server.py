@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from portal_tui.clock import FakeClock
 from portal_tui.simulator import (
     DEFAULT_SEED,
     LatencyModel,
@@ -24,6 +23,7 @@ from portal_tui.simulator import (
     serve_simulator,
 )
 from portal_tui.simulator.server import is_loopback
+from portal_tui.vocabulary.clock import FakeClock
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from portal_tui.cycle import CycleOutcome
-from portal_tui.dashboards.base import DashboardName
-from portal_tui.standing import HysteresisPolicy, WorkspaceStandings
+from portal_tui.engine.cycle import CycleOutcome
+from portal_tui.engine.standing import HysteresisPolicy, WorkspaceStandings
 from portal_tui.store.records import WorkspaceState
+from portal_tui.vocabulary.names import DashboardName
 
 START = datetime(2026, 12, 3, 3, 0, tzinfo=UTC)
 ACME = ("main", 7)

@@ -14,11 +14,8 @@ from typing import Any
 
 import pytest
 
-from portal_tui.clock import FakeClock
-from portal_tui.dashboards.base import DashboardName, Severity, ValidationErrorType, ValidationIssue
-from portal_tui.errors import ErrorType, StoreError
+from portal_tui.fetch.events import ApiCallRecord
 from portal_tui.store import (
-    ApiCallRecord,
     CacheMetadataRecord,
     CycleRecord,
     SnapshotRecord,
@@ -28,6 +25,10 @@ from portal_tui.store import (
     dashboard_cache_key,
 )
 from portal_tui.store import history as store_history
+from portal_tui.vocabulary.clock import FakeClock
+from portal_tui.vocabulary.errors import ErrorType, StoreError
+from portal_tui.vocabulary.names import DashboardName, Severity
+from portal_tui.vocabulary.validation import ValidationErrorType, ValidationIssue
 
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

@@ -12,18 +12,12 @@ from typing import Any
 
 import pytest
 
-from portal_tui.clock import FakeClock
-from portal_tui.dashboards.base import DashboardName, ValidationErrorType, ValidationIssue
-from portal_tui.errors import StoreError
-from portal_tui.store import (
-    ApiCallRecord,
-    CycleRecord,
-    StateTransition,
-    Store,
-    connection,
-    pruning,
-    transactions,
-)
+from portal_tui.fetch.events import ApiCallRecord
+from portal_tui.store import CycleRecord, StateTransition, Store, connection, pruning, transactions
+from portal_tui.vocabulary.clock import FakeClock
+from portal_tui.vocabulary.errors import StoreError
+from portal_tui.vocabulary.names import DashboardName
+from portal_tui.vocabulary.validation import ValidationErrorType, ValidationIssue
 
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -264,8 +258,9 @@ _WRITER = """
 import asyncio, sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from portal_tui.clock import SystemClock
-from portal_tui.store import ApiCallRecord, CycleRecord, Store
+from portal_tui.vocabulary.clock import SystemClock
+from portal_tui.fetch.events import ApiCallRecord
+from portal_tui.store import CycleRecord, Store
 
 async def main(path: str, name: str) -> None:
     now = datetime.now(UTC)

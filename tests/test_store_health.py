@@ -13,16 +13,12 @@ from typing import Any
 
 import pytest
 
-from portal_tui.clock import FakeClock
-from portal_tui.dashboards.base import DashboardName, Severity, ValidationErrorType, ValidationIssue
-from portal_tui.errors import ErrorType
-from portal_tui.store import (
-    ApiCallRecord,
-    CacheMetadataRecord,
-    CycleRecord,
-    Store,
-    dashboard_cache_key,
-)
+from portal_tui.fetch.events import ApiCallRecord
+from portal_tui.store import CacheMetadataRecord, CycleRecord, Store, dashboard_cache_key
+from portal_tui.vocabulary.clock import FakeClock
+from portal_tui.vocabulary.errors import ErrorType
+from portal_tui.vocabulary.names import DashboardName, Severity
+from portal_tui.vocabulary.validation import ValidationErrorType, ValidationIssue
 
 
 @pytest.fixture

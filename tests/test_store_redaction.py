@@ -7,11 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from portal_tui.clock import FakeClock
-from portal_tui.dashboards.base import DashboardName, ValidationErrorType, ValidationIssue
-from portal_tui.errors import ErrorType
+from portal_tui.fetch.events import ApiCallRecord
 from portal_tui.store import (
-    ApiCallRecord,
     CacheMetadataRecord,
     CycleRecord,
     Redactor,
@@ -20,6 +17,10 @@ from portal_tui.store import (
     dashboard_cache_key,
 )
 from portal_tui.store.redaction import MAX_TEXT_CHARS, REDACTED
+from portal_tui.vocabulary.clock import FakeClock
+from portal_tui.vocabulary.errors import ErrorType
+from portal_tui.vocabulary.names import DashboardName
+from portal_tui.vocabulary.validation import ValidationErrorType, ValidationIssue
 
 TOKEN = "42|s3cr3tT0kenValueForTheMasterAccount"
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

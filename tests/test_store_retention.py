@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
-from portal_tui.clock import FakeClock
-from portal_tui.dashboards.base import DashboardName, ValidationErrorType, ValidationIssue
-from portal_tui.store import ApiCallRecord, CycleRecord, Store, pruning, retention, schema
+from portal_tui.fetch.events import ApiCallRecord
+from portal_tui.store import CycleRecord, Store, pruning, retention, schema
+from portal_tui.vocabulary.clock import FakeClock
+from portal_tui.vocabulary.names import DashboardName
+from portal_tui.vocabulary.validation import ValidationErrorType, ValidationIssue
 from support import file_at_version, rig
 
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from portal_tui.clock import FakeClock
-from portal_tui.errors import StoreError
 from portal_tui.store import SCHEMA_VERSION, Store, schema
+from portal_tui.vocabulary.clock import FakeClock
+from portal_tui.vocabulary.errors import StoreError
 from support import file_at_version
 
 TABLES = {

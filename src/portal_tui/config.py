@@ -3,7 +3,7 @@
 Every field is documented here and in ``config.example.toml``. Secrets never
 live in the file: it names environment variables and the tokens are read from
 the environment when the config is resolved. A bad file raises
-:class:`~portal_tui.errors.ConfigError` naming the file, key and line.
+:class:`~portal_tui.vocabulary.errors.ConfigError` naming the file, key and line.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from pydantic import (
     model_validator,
 )
 
-from portal_tui import locations
-from portal_tui.errors import ConfigError
+from portal_tui.vocabulary import locations
+from portal_tui.vocabulary.errors import ConfigError
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CONFIG_ENV_VAR = "PORTAL_TUI_CONFIG"

@@ -35,15 +35,16 @@ from typing import ClassVar
 
 from pydantic import BaseModel, TypeAdapter
 
-from portal_tui.cache import CacheResult
 from portal_tui.consistency.model import CheckContext, Finding, RuleResult
-from portal_tui.dashboards.base import DashboardName, MailboxCollection, Severity
 from portal_tui.dashboards.registry import dashboard_for
-from portal_tui.fetch.requests import RequestKey
-from portal_tui.freshness import format_age
-from portal_tui.snapshot import SNAPSHOT_CONTEXT, DashboardSnapshot
+from portal_tui.dashboards.snapshot import SNAPSHOT_CONTEXT, DashboardSnapshot
+from portal_tui.fetch.cache import CacheResult
 from portal_tui.store.consistency_records import ChecksumRecord
+from portal_tui.upstream.endpoints import RequestKey
+from portal_tui.upstream.mailboxes import MailboxCollection
 from portal_tui.upstream.models import SenderEmail
+from portal_tui.vocabulary.freshness import format_age
+from portal_tui.vocabulary.names import DashboardName, Severity
 
 FROZEN_AFTER = timedelta(hours=24)
 """Rows unchanged this long, across new upstream data, are worth a look."""

@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
-from portal_tui.cache import CacheResult
 from portal_tui.consistency.model import CheckContext, Finding, RuleResult, capped
-from portal_tui.dashboards.base import MailboxCollection, Severity
 from portal_tui.dashboards.infrastructure import listing
-from portal_tui.fetch.requests import Endpoint, RequestKey
+from portal_tui.fetch.cache import CacheResult
 from portal_tui.store.consistency_records import FieldRecord
+from portal_tui.upstream.endpoints import Endpoint, RequestKey
+from portal_tui.upstream.mailboxes import MailboxCollection
 from portal_tui.upstream.models import ApiWorkspace, SenderEmail, SendingSchedule, WorkspaceStats
+from portal_tui.vocabulary.names import Severity
 
 if TYPE_CHECKING:
     from portal_tui.upstream.client import PayloadError

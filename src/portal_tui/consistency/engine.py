@@ -20,13 +20,13 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from portal_tui.config import Config
 from portal_tui.consistency.checksums import ContentChecksum, prune_digests
 from portal_tui.consistency.drift import FieldDrift
 from portal_tui.consistency.model import (
     CheckContext,
+    CycleView,
     Finding,
     OpenFinding,
     PreviousState,
@@ -40,8 +40,7 @@ from portal_tui.consistency.workspaces import (
     SenderEmailOwnership,
     WorkspaceSets,
 )
-from portal_tui.dashboards.base import DashboardName, Severity
-from portal_tui.snapshot import DashboardSnapshot
+from portal_tui.dashboards.snapshot import DashboardSnapshot
 from portal_tui.store.consistency_records import (
     ChecksumRecord,
     ConsistencyRecord,
@@ -50,9 +49,7 @@ from portal_tui.store.consistency_records import (
     FindingRecord,
 )
 from portal_tui.store.database import Store
-
-if TYPE_CHECKING:
-    from portal_tui.cycle import CycleOutcome
+from portal_tui.vocabulary.names import DashboardName, Severity
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +159,7 @@ class ConsistencyChecker:
 
     def check(
         self,
-        outcome: CycleOutcome,
+        outcome: CycleView,
         snapshots: Mapping[DashboardName, DashboardSnapshot],
         config: Config,
     ) -> ConsistencyRecord:
@@ -171,7 +168,7 @@ class ConsistencyChecker:
 
     def evaluate(
         self,
-        outcome: CycleOutcome,
+        outcome: CycleView,
         snapshots: Mapping[DashboardName, DashboardSnapshot],
         config: Config,
     ) -> Verdict:

@@ -16,19 +16,41 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from portal_tui.cache import CacheResult
 from portal_tui.config import Config
-from portal_tui.dashboards.base import DashboardName, Severity
 from portal_tui.dashboards.kpi import stats_needs
+from portal_tui.dashboards.snapshot import DashboardSnapshot
 from portal_tui.dashboards.windows import ReportWindows, report_windows
-from portal_tui.fetch.requests import Endpoint, RequestKey
-from portal_tui.snapshot import DashboardSnapshot
+from portal_tui.fetch.cache import CacheResult
 from portal_tui.store.consistency_records import ChecksumRecord, FieldRecord
+from portal_tui.upstream.endpoints import Endpoint, RequestKey
 from portal_tui.upstream.models import StatsResponse, WorkspaceStats
+from portal_tui.vocabulary.names import DashboardName, Severity
 
 if TYPE_CHECKING:  # the network side stays unimported until a refresh needs it
-    from portal_tui.cycle import CycleOutcome
     from portal_tui.fetch.fetcher import Fetched
+    from portal_tui.upstream.discovery import Discovery
+
+class CycleView(Protocol):
+    """What a rule reads of the cycle that just ended (the engine's ``CycleOutcome``)."""
+
+    @property
+    def started_at(self) -> datetime: ...
+
+    @property
+    def finished_at(self) -> datetime: ...
+
+    @property
+    def snapshots(self) -> Mapping[DashboardName, DashboardSnapshot]: ...
+
+    @property
+    def discoveries(self) -> Mapping[str, Discovery]: ...
+
+    @property
+    def results(self) -> Mapping[RequestKey, CacheResult[Fetched] | BaseException]: ...
+
+    @property
+    def workspace_names(self) -> Mapping[tuple[str, int], str]: ...
+
 
 MAX_SUBJECTS = 50
 """Findings one rule reports per scope per cycle; the rest are counted in one more finding."""
@@ -97,7 +119,7 @@ class PreviousState:
 class CheckContext:
     """Everything a rule may read about the cycle that just ended."""
 
-    outcome: CycleOutcome
+    outcome: CycleView
     snapshots: Mapping[DashboardName, DashboardSnapshot]
     config: Config
     previous: PreviousState = field(default_factory=PreviousState)

@@ -12,9 +12,10 @@ from portal_tui.consistency.model import (
     mailbox_value,
     subject_of,
 )
-from portal_tui.dashboards.base import DashboardName, Severity, WorkspaceRow
+from portal_tui.dashboards.base import WorkspaceRow
 from portal_tui.dashboards.infrastructure import MailboxRow
 from portal_tui.dashboards.windows import DateWindow
+from portal_tui.vocabulary.names import DashboardName, Severity
 
 KPI, VOLUME, REVENUE = DashboardName.KPI, DashboardName.VOLUME, DashboardName.REVENUE
 

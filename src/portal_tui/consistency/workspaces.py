@@ -14,8 +14,9 @@ from portal_tui.consistency.model import (
     mailbox_value,
     subject_of,
 )
-from portal_tui.dashboards.base import DashboardName, Severity, WorkspaceRow
+from portal_tui.dashboards.base import WorkspaceRow
 from portal_tui.dashboards.infrastructure import InfrastructureRow, listing
+from portal_tui.vocabulary.names import DashboardName, Severity
 
 
 class WorkspaceSets:

@@ -1,6 +1,6 @@
 """The ``portal-tui`` console: a Textual face on the headless core.
 
-Layering (k9s-style): the core's :class:`~portal_tui.monitor.PortalMonitor`
+Layering (k9s-style): the core's :class:`~portal_tui.engine.monitor.PortalMonitor`
 fetches and holds state; :mod:`.relay` turns its events into the small
 messages of :mod:`.messages`; :mod:`.render`, :mod:`.render_status`,
 :mod:`.render_checks` and :mod:`.columns` turn snapshots into table rows

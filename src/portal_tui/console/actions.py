@@ -21,10 +21,10 @@ from portal_tui.console.relay import MonitorRelay
 from portal_tui.console.render import PANE_TITLES
 from portal_tui.console.state import HISTORY_WINDOW_HOURS, ConsoleState
 from portal_tui.console.widgets.key_bar import KeyBar
-from portal_tui.dashboards.base import DashboardName
-from portal_tui.errors import PortalError
-from portal_tui.monitor import PortalMonitor
-from portal_tui.runtime import Runtime
+from portal_tui.engine.monitor import PortalMonitor
+from portal_tui.engine.runtime import Runtime
+from portal_tui.vocabulary.errors import PortalError
+from portal_tui.vocabulary.names import DashboardName
 
 PAUSED_BANNER = " ⏸ PAUSED · auto-refresh is off on this console · data keeps ageing · p resumes "
 

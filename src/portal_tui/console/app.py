@@ -38,8 +38,8 @@ from portal_tui.console.relay import FLUSH_INTERVAL, MonitorRelay
 from portal_tui.console.render_status import HEALTH_SYMBOLS
 from portal_tui.console.state import ConsoleState
 from portal_tui.console.widgets.key_bar import KeyBar
-from portal_tui.dashboards.base import DashboardName
-from portal_tui.runtime import Runtime
+from portal_tui.engine.runtime import Runtime
+from portal_tui.vocabulary.names import DashboardName
 
 RuntimeOpener = Callable[[], Awaitable[Runtime]]
 """Opens a runtime inside the app's own event loop (snapshot tests run the app that way)."""
@@ -58,7 +58,7 @@ TICK_INTERVAL = 1.0
 
 
 class PortalConsole(ConsoleActions):
-    """The incident console on one :class:`~portal_tui.runtime.Runtime`."""
+    """The incident console on one :class:`~portal_tui.engine.runtime.Runtime`."""
 
     CSS_PATH = "app.tcss"
     TITLE = "portal-tui"
@@ -341,7 +341,7 @@ def run_console(config_arg: str | None, demo: bool, db_arg: str | None) -> int:
     Config and store errors propagate before the screen is taken, so the
     CLI prints them as one clear line.
     """
-    from portal_tui.runtime import open_runtime
+    from portal_tui.engine.runtime import open_runtime
 
     async def main() -> int:
         runtime = await open_runtime(config_arg=config_arg, demo=demo, db_arg=db_arg)

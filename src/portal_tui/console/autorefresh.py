@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from portal_tui.dashboards.base import DashboardName
-from portal_tui.freshness import format_age
+from portal_tui.vocabulary.freshness import format_age
+from portal_tui.vocabulary.names import DashboardName
 
 RETRY_AFTER_FAILURE = 30.0
 """Seconds between automatic attempts for a dashboard whose data stays old."""

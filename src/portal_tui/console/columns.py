@@ -21,7 +21,7 @@ from portal_tui.console.format import (
     fmt_ratio,
 )
 from portal_tui.console.table_model import Column
-from portal_tui.dashboards.base import DashboardName
+from portal_tui.vocabulary.names import DashboardName
 
 Kind = Literal["int", "pct", "pct1", "ratio", "money", "text", "bool"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from portal_tui.dashboards.base import DashboardName
+from portal_tui.vocabulary.names import DashboardName
 
 
 @dataclass

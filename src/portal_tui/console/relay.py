@@ -24,8 +24,7 @@ from portal_tui.console.messages import (
     RefreshStateChanged,
     WorkspaceStateChanged,
 )
-from portal_tui.dashboards.base import DashboardName
-from portal_tui.monitor import (
+from portal_tui.engine.monitor import (
     CallStatusChanged,
     MonitorEvent,
     PortalMonitor,
@@ -34,6 +33,7 @@ from portal_tui.monitor import (
     SnapshotUpdated,
     WorkspaceTransition,
 )
+from portal_tui.vocabulary.names import DashboardName
 
 FLUSH_INTERVAL = 0.25
 """Seconds between flushes: at most four repaints a second from bursty events."""

@@ -16,10 +16,10 @@ from typing import Any
 
 from portal_tui.console.columns import FIELDS, MAILBOX_COLUMNS
 from portal_tui.console.format import NONE, fmt_int, fmt_money, fmt_pct
-from portal_tui.console.table_model import Column, TableRow, Tone, WorkspaceRef
-from portal_tui.dashboards.base import DashboardName
-from portal_tui.freshness import EXPIRED_AFTER, FreshnessState, classify, format_age
-from portal_tui.snapshot import DashboardSnapshot, RowMeta, WorkspaceFailure
+from portal_tui.console.table_model import Column, RowWorkspace, TableRow, Tone
+from portal_tui.dashboards.snapshot import DashboardSnapshot, RowMeta, WorkspaceFailure
+from portal_tui.vocabulary.freshness import EXPIRED_AFTER, FreshnessState, classify, format_age
+from portal_tui.vocabulary.names import DashboardName
 
 PANE_TITLES: dict[DashboardName, str] = {
     DashboardName.KPI: "KPI",
@@ -156,7 +156,7 @@ def _workspace_row(
         cells=tuple(cells),
         sort_values=tuple(sorts),
         tones=tuple(tones),
-        workspace=WorkspaceRef(instance, workspace, workspace_id),
+        workspace=RowWorkspace(instance, workspace, workspace_id),
     )
 
 
@@ -174,7 +174,7 @@ def mailbox_rows(snap: DashboardSnapshot | None) -> list[TableRow]:
     for ws in snap.rows:
         meta = snap.row_meta.get((ws.instance, ws.workspace_id))
         stale = meta is not None and meta.stale
-        ref = WorkspaceRef(ws.instance, ws.workspace, ws.workspace_id)
+        ref = RowWorkspace(ws.instance, ws.workspace, ws.workspace_id)
         label = f"◐ {ws.workspace}" if stale else ws.workspace
         for index, mb in enumerate(getattr(ws, "mailboxes", ())):
             connected = mb.status == "Connected"

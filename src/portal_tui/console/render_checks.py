@@ -12,9 +12,9 @@ from datetime import datetime
 
 from portal_tui.consistency import OpenFinding, Rule
 from portal_tui.console.format import fmt_clock
-from portal_tui.console.table_model import Column, TableRow, Tone, WorkspaceRef
-from portal_tui.dashboards.base import Severity
-from portal_tui.freshness import format_age
+from portal_tui.console.table_model import Column, RowWorkspace, TableRow, Tone
+from portal_tui.vocabulary.freshness import format_age
+from portal_tui.vocabulary.names import Severity
 
 SEVERITY_SYMBOLS = {
     Severity.CRITICAL: "✖",
@@ -86,11 +86,11 @@ def finding_rows(
     return rows
 
 
-def _workspace_of(subject: str, instances: Sequence[str]) -> WorkspaceRef | None:
+def _workspace_of(subject: str, instances: Sequence[str]) -> RowWorkspace | None:
     """``instance/workspace`` subjects lead to the workspace detail."""
     instance, sep, workspace = subject.partition("/")
     if sep and instance in instances and workspace:
-        return WorkspaceRef(instance, workspace)
+        return RowWorkspace(instance, workspace)
     return None
 
 

@@ -11,14 +11,14 @@ from datetime import datetime
 
 from portal_tui.console.format import NONE, clip, fmt_clock, fmt_int, fmt_ms, fmt_pct, sparkline
 from portal_tui.console.render import PANE_TITLES, row_key
-from portal_tui.console.table_model import Column, TableRow, Tone, WorkspaceRef
-from portal_tui.dashboards.base import DashboardName
+from portal_tui.console.table_model import Column, RowWorkspace, TableRow, Tone
+from portal_tui.dashboards.snapshot import DashboardSnapshot, WorkspaceFailure
+from portal_tui.engine.health import HealthReport
 from portal_tui.fetch.breaker import BreakerState, BreakerStatus
 from portal_tui.fetch.events import CallPhase, RetryStatus
-from portal_tui.freshness import Freshness, FreshnessState, Overlay, format_age
-from portal_tui.health import HealthReport
-from portal_tui.snapshot import DashboardSnapshot, WorkspaceFailure
 from portal_tui.store.records import WorkspaceHistory
+from portal_tui.vocabulary.freshness import Freshness, FreshnessState, Overlay, format_age
+from portal_tui.vocabulary.names import DashboardName
 
 HEALTH_SYMBOLS = {"OK": "✔", "WARNING": "▲", "CRITICAL": "✖"}
 BREAKER_SYMBOLS = {BreakerState.CLOSED: "●", BreakerState.OPEN: "✖", BreakerState.HALF_OPEN: "◐"}
@@ -169,7 +169,7 @@ def _failure_row(f: WorkspaceFailure, now: datetime) -> TableRow:
             f.request,
         ),
         tones=("bad",),
-        workspace=WorkspaceRef(f.instance, f.workspace, f.workspace_id) if f.workspace else None,
+        workspace=RowWorkspace(f.instance, f.workspace, f.workspace_id) if f.workspace else None,
     )
 
 
@@ -212,7 +212,7 @@ def call_rows(calls: Sequence[RetryStatus], now: datetime) -> list[TableRow]:
                     call.request,
                 ),
                 tones=("", tone, tone),
-                workspace=WorkspaceRef(call.instance, call.workspace) if call.workspace else None,
+                workspace=RowWorkspace(call.instance, call.workspace) if call.workspace else None,
             )
         )
     return rows
@@ -277,7 +277,7 @@ def history_rows(history: Sequence[WorkspaceHistory]) -> list[TableRow]:
                     h.last_error or "",
                 ),
                 tones=("", "", "", tone),
-                workspace=WorkspaceRef(h.instance, h.workspace) if h.workspace else None,
+                workspace=RowWorkspace(h.instance, h.workspace) if h.workspace else None,
             )
         )
     return rows

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from portal_tui.console.autorefresh import AutoRefreshPolicy, BoardClock
-from portal_tui.dashboards.base import DashboardName
-from portal_tui.monitor import PortalMonitor
+from portal_tui.engine.monitor import PortalMonitor
 from portal_tui.store.records import WorkspaceHistory
+from portal_tui.vocabulary.names import DashboardName
 
 HISTORY_WINDOW_HOURS = 24
 """The History pane covers this many hours of ``api_health_logs``."""

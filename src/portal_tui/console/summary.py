@@ -14,9 +14,9 @@ from portal_tui.console.format import fmt_clock, fmt_duration
 from portal_tui.console.render import PANE_TITLES, failure_label, row_state
 from portal_tui.console.render_status import breaker_line, calls_summary, health_text
 from portal_tui.console.state import ConsoleState
-from portal_tui.console.table_model import Column, TableRow, WorkspaceRef
-from portal_tui.dashboards.base import DashboardName
-from portal_tui.freshness import format_age
+from portal_tui.console.table_model import Column, RowWorkspace, TableRow
+from portal_tui.vocabulary.freshness import format_age
+from portal_tui.vocabulary.names import DashboardName
 
 
 def row_text(columns: Sequence[Column], row: TableRow) -> str:
@@ -72,7 +72,7 @@ def incident_summary(state: ConsoleState) -> str:
     return "\n".join(lines)
 
 
-def workspace_detail(state: ConsoleState, ref: WorkspaceRef) -> list[str]:
+def workspace_detail(state: ConsoleState, ref: RowWorkspace) -> list[str]:
     """Everything known about one workspace across the four dashboards, as lines."""
     monitor = state.monitor
     now = state.now
@@ -123,7 +123,7 @@ def workspace_detail(state: ConsoleState, ref: WorkspaceRef) -> list[str]:
 
 
 def _matches(
-    ref: WorkspaceRef, instance: str, workspace_id: int | None, workspace: str | None
+    ref: RowWorkspace, instance: str, workspace_id: int | None, workspace: str | None
 ) -> bool:
     if instance != ref.instance:
         return False

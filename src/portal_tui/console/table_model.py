@@ -33,7 +33,7 @@ class Column:
 
 
 @dataclass(frozen=True, slots=True)
-class WorkspaceRef:
+class RowWorkspace:
     """Which workspace a row is about, for the detail screen."""
 
     instance: str
@@ -49,7 +49,7 @@ class TableRow:
     cells: tuple[str, ...]
     sort_values: tuple[Any, ...] = ()
     tones: tuple[Tone, ...] = ()
-    workspace: WorkspaceRef | None = None
+    workspace: RowWorkspace | None = None
     target: str | None = None
     """A pane id this row leads to on ``enter`` (Overview's dashboard rows)."""
     search: str = field(default="", repr=False)

@@ -11,76 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from portal_tui.config import ClientEntry, Config
+from portal_tui.config import Config
 from portal_tui.dashboards.windows import ReportWindows
-from portal_tui.fetch.requests import Endpoint
-from portal_tui.upstream.models import PageMeta, SenderEmail
-
-
-class DashboardName(StrEnum):
-    """The four dashboards, in the console's pane order."""
-
-    KPI = "kpi"
-    VOLUME = "volume"
-    REVENUE = "revenue"
-    INFRASTRUCTURE = "infrastructure"
-
-    @property
-    def display_name(self) -> str:
-        """Name as shown on screen."""
-        return "KPI" if self is DashboardName.KPI else self.value.capitalize()
-
-
-class Severity(StrEnum):
-    """Severity of a validation issue or consistency finding."""
-
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
-    CRITICAL = "critical"
-
-
-class ValidationErrorType(StrEnum):
-    """``error_type`` of ``data_validation_errors``."""
-
-    MISSING_FIELD = "missing_field"
-    INVALID_TYPE = "invalid_type"
-    RANGE_ERROR = "range_error"
-    SCHEMA_MISMATCH = "schema_mismatch"
-
-
-@dataclass(frozen=True, slots=True)
-class WorkspaceRef:
-    """A workspace as the cycle knows it: where it lives and its registry entry, if any."""
-
-    instance: str
-    id: int
-    name: str
-    registry: ClientEntry | None = None
-
-    @property
-    def key(self) -> tuple[str, int]:
-        """Identity across instances: ``(instance, id)``."""
-        return (self.instance, self.id)
-
-
-@dataclass(frozen=True, slots=True)
-class ValidationIssue:
-    """One field that failed validation, for ``data_validation_errors``."""
-
-    dashboard: DashboardName
-    workspace: str
-    error_type: ValidationErrorType
-    field_name: str
-    expected: str
-    actual: str
-    message: str
-    severity: Severity = Severity.ERROR
+from portal_tui.upstream.endpoints import Endpoint
+from portal_tui.upstream.workspaces import WorkspaceRef
+from portal_tui.vocabulary.names import DashboardName, Severity
+from portal_tui.vocabulary.validation import ValidationErrorType, ValidationIssue
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,25 +33,6 @@ class Need:
 
     endpoint: Endpoint
     params: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class MailboxCollection:
-    """Every sender email of one workspace, as gathered from all pages."""
-
-    mailboxes: Sequence[SenderEmail]
-    meta: PageMeta | None
-    pages_fetched: int
-    # Things the pages said that do not add up (a looping links.next, a page
-    # that claims another number); the data may still be whole.
-    anomalies: tuple[str, ...] = ()
-
-    @property
-    def complete(self) -> bool:
-        """True when every page arrived and the count matches ``meta.total``."""
-        if self.meta is None:
-            return True
-        return self.pages_fetched >= self.meta.last_page and len(self.mailboxes) == self.meta.total
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,20 +45,20 @@ from pydantic import (
 
 from portal_tui.dashboards.base import (
     ComputeContext,
-    DashboardName,
-    MailboxCollection,
     MailboxCost,
     Need,
     RowOutcome,
     Summary,
-    WorkspaceRef,
     WorkspaceRow,
     issues_from_validation_error,
     read_input,
 )
 from portal_tui.dashboards.pricing import PriceTable, domain_of
 from portal_tui.dashboards.windows import ReportWindows
-from portal_tui.fetch.requests import Endpoint
+from portal_tui.upstream.endpoints import Endpoint
+from portal_tui.upstream.mailboxes import MailboxCollection
+from portal_tui.upstream.workspaces import WorkspaceRef
+from portal_tui.vocabulary.names import DashboardName
 
 ZERO_REPLY_MIN_SENT = 50
 """A mailbox with no reply after this many sends counts as a zero-reply mailbox."""

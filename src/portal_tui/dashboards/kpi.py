@@ -20,18 +20,18 @@ from pydantic import Field, ValidationError
 
 from portal_tui.dashboards.base import (
     ComputeContext,
-    DashboardName,
     Need,
     RowOutcome,
     Summary,
-    WorkspaceRef,
     WorkspaceRow,
     issues_from_validation_error,
     read_input,
 )
 from portal_tui.dashboards.windows import ReportWindows
-from portal_tui.fetch.requests import Endpoint
+from portal_tui.upstream.endpoints import Endpoint
 from portal_tui.upstream.models import StatsResponse
+from portal_tui.upstream.workspaces import WorkspaceRef
+from portal_tui.vocabulary.names import DashboardName
 
 UNUSUALLY_HIGH_LEADS = 1000
 """More MTD interested leads than this is suspicious ("unusually high leads: N")."""

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from portal_tui.dashboards.base import Dashboard, DashboardName
+from portal_tui.dashboards.base import Dashboard
 from portal_tui.dashboards.infrastructure import INFRASTRUCTURE
 from portal_tui.dashboards.kpi import KPI
 from portal_tui.dashboards.revenue import REVENUE
 from portal_tui.dashboards.volume import VOLUME
+from portal_tui.vocabulary.names import DashboardName
 
 DASHBOARDS: tuple[Dashboard[Any], ...] = (KPI, VOLUME, REVENUE, INFRASTRUCTURE)
 """The dashboards in the console's pane order (the order of :class:`DashboardName`)."""

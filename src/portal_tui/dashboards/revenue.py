@@ -19,11 +19,9 @@ from pydantic import Field, ValidationError
 
 from portal_tui.dashboards.base import (
     ComputeContext,
-    DashboardName,
     Need,
     RowOutcome,
     Summary,
-    WorkspaceRef,
     WorkspaceRow,
     issues_from_validation_error,
     read_input,
@@ -31,6 +29,8 @@ from portal_tui.dashboards.base import (
 from portal_tui.dashboards.kpi import stats_needs
 from portal_tui.dashboards.windows import ReportWindows
 from portal_tui.upstream.models import StatsResponse
+from portal_tui.upstream.workspaces import WorkspaceRef
+from portal_tui.vocabulary.names import DashboardName
 
 LOW_MARGIN = 20.0
 """A margin above 0 and below this percentage is "low profit margin"."""

@@ -21,19 +21,19 @@ from pydantic import Field, ValidationError
 
 from portal_tui.dashboards.base import (
     ComputeContext,
-    DashboardName,
     Need,
     RowOutcome,
     Summary,
-    WorkspaceRef,
     WorkspaceRow,
     issues_from_validation_error,
     read_input,
 )
 from portal_tui.dashboards.kpi import stats_needs
 from portal_tui.dashboards.windows import ReportWindows
-from portal_tui.fetch.requests import Endpoint
+from portal_tui.upstream.endpoints import Endpoint
 from portal_tui.upstream.models import SchedulesResponse, StatsResponse
+from portal_tui.upstream.workspaces import WorkspaceRef
+from portal_tui.vocabulary.names import DashboardName
 
 MAX_MTD_EMAILS = 1_000_000
 MAX_SCHEDULED_EMAILS = 100_000

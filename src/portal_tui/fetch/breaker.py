@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from portal_tui.clock import Clock
-from portal_tui.errors import ErrorType, UpstreamError
+from portal_tui.vocabulary.clock import Clock
+from portal_tui.vocabulary.errors import ErrorType, UpstreamError
 
 
 class BreakerState(StrEnum):

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import parse_qs, urlsplit
 
-from portal_tui.dashboards.base import MailboxCollection
-from portal_tui.errors import ErrorType, UpstreamError
 from portal_tui.fetch.compact import MailboxCompactor
+from portal_tui.upstream.mailboxes import MailboxCollection
 from portal_tui.upstream.models import SenderEmail, SenderEmailPage
+from portal_tui.vocabulary.errors import ErrorType, UpstreamError
 
 MAX_PAGES = 20_000  # a meta.last_page beyond this is a broken upstream, not data
 

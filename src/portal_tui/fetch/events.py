@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from portal_tui.errors import UpstreamError
+from portal_tui.vocabulary.errors import UpstreamError
 
 
 class CallPhase(StrEnum):
@@ -87,3 +87,27 @@ class RetryStatus:
 
 
 StatusListener = Callable[[RetryStatus], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCallRecord:
+    """One attempt of one upstream call (a row of ``api_health_logs``).
+
+    Each attempt is its own row, so a call that failed twice and then
+    succeeded is three rows with ``attempt`` 1, 2 and 3. ``endpoint`` must be
+    a path or endpoint name, never a full URL; the store redacts anything
+    token-like in it anyway.
+    """
+
+    instance: str
+    endpoint: str
+    method: str
+    workspace: str | None
+    status_code: int | None
+    response_time_ms: float
+    success: bool
+    error_type: str | None  # an ErrorType value, or None on success
+    error_message: str | None
+    attempt: int
+    triggered_by: str  # a TriggeredBy value
+    timestamp: datetime

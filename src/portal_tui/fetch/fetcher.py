@@ -20,20 +20,18 @@ from datetime import timedelta
 import httpx
 from pydantic import BaseModel, SecretStr
 
-from portal_tui.clock import Clock
 from portal_tui.config import Config, Secrets
-from portal_tui.dashboards.base import MailboxCollection, WorkspaceRef
-from portal_tui.errors import ErrorType, UpstreamError
 from portal_tui.fetch.breaker import BreakerStatus
 from portal_tui.fetch.collection import assemble, last_page, page_failed
 from portal_tui.fetch.compact import MailboxCompactor
 from portal_tui.fetch.events import CallPhase, RetryStatus, StatusListener
 from portal_tui.fetch.instance import Call, CallContext, UpstreamInstance
 from portal_tui.fetch.limiter import RequestLimiter
-from portal_tui.fetch.requests import Endpoint, RequestKey
 from portal_tui.fetch.retry import Deadline, backoff
 from portal_tui.fetch.sessions import TokenSessions
 from portal_tui.upstream.client import Reply
+from portal_tui.upstream.endpoints import Endpoint, RequestKey
+from portal_tui.upstream.mailboxes import MailboxCollection
 from portal_tui.upstream.models import (
     ApiWorkspace,
     SchedulesResponse,
@@ -42,6 +40,9 @@ from portal_tui.upstream.models import (
     SwitchResponse,
     WorkspacesResponse,
 )
+from portal_tui.upstream.workspaces import WorkspaceRef
+from portal_tui.vocabulary.clock import Clock
+from portal_tui.vocabulary.errors import ErrorType, UpstreamError
 
 __all__ = ["MODELS", "CallContext", "Fetched", "Fetcher"]
 

@@ -19,18 +19,18 @@ from dataclasses import dataclass
 import httpx
 from pydantic import BaseModel, SecretStr
 
-from portal_tui.clock import Clock
 from portal_tui.config import BreakerConfig, InstanceConfig, Secrets
-from portal_tui.dashboards.base import WorkspaceRef
-from portal_tui.errors import ErrorType, UpstreamError
 from portal_tui.fetch.breaker import CircuitBreaker
+from portal_tui.fetch.events import ApiCallRecord
 from portal_tui.fetch.limiter import RequestLimiter
-from portal_tui.fetch.requests import Endpoint
 from portal_tui.fetch.retry import Deadline
 from portal_tui.fetch.sessions import TokenSessions
-from portal_tui.store.records import ApiCallRecord
 from portal_tui.upstream.client import EmailBisonClient, Reply
+from portal_tui.upstream.endpoints import Endpoint
 from portal_tui.upstream.models import SwitchResponse
+from portal_tui.upstream.workspaces import WorkspaceRef
+from portal_tui.vocabulary.clock import Clock
+from portal_tui.vocabulary.errors import ErrorType, UpstreamError
 
 
 def admitted(concurrency: int) -> int:

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from portal_tui.clock import Clock
+from portal_tui.vocabulary.clock import Clock
 
 
 class RequestLimiter:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import random
 
-from portal_tui.clock import Clock
 from portal_tui.config import RetryConfig
-from portal_tui.errors import UpstreamError
+from portal_tui.vocabulary.clock import Clock
+from portal_tui.vocabulary.errors import UpstreamError
 
 
 def backoff(policy: RetryConfig, rng: random.Random, attempt: int, error: UpstreamError) -> float:

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from portal_tui.errors import UpstreamError
+from portal_tui.vocabulary.errors import UpstreamError
 
 
 @dataclass(slots=True)

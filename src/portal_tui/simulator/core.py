@@ -27,8 +27,6 @@ from typing import Any, TypeVar
 
 import httpx
 
-from portal_tui.clock import Clock, SystemClock
-from portal_tui.fetch.requests import Endpoint
 from portal_tui.simulator import endpoints
 from portal_tui.simulator.data import Dataset, WorkspaceData
 from portal_tui.simulator.endpoints import API_PREFIX, PageFaults, Reply
@@ -58,6 +56,8 @@ from portal_tui.simulator.faults import (
     SlowTrickle,
     TruncatedBody,
 )
+from portal_tui.upstream.endpoints import Endpoint
+from portal_tui.vocabulary.clock import Clock, SystemClock
 
 F = TypeVar("F", bound=Fault)
 

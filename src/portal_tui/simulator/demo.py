@@ -13,7 +13,6 @@ from typing import Literal
 
 import httpx
 
-from portal_tui.clock import Clock
 from portal_tui.config import ClientEntry, Config, InstanceConfig, Secrets, StorageConfig
 from portal_tui.simulator import seeded
 from portal_tui.simulator.core import DEMO_ORIGIN, Simulator
@@ -26,6 +25,7 @@ from portal_tui.simulator.generate import (
     GeneratedWorkspace,
     generate_dataset,
 )
+from portal_tui.vocabulary.clock import Clock
 
 DEMO_INSTANCE = "demo"
 DEMO_BASE_URL = DEMO_ORIGIN + API_PREFIX

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from portal_tui.fetch.requests import Endpoint
 from portal_tui.simulator.data import Dataset, ScheduleDay, WorkspaceData, stats_between
 from portal_tui.simulator.faults import DriftMode, DuplicateEmails, EarlyEnd, SchemaDrift
+from portal_tui.upstream.endpoints import Endpoint
 
 API_PREFIX = "/api"
 """Every path is served under ``/api`` (an instance's ``base_url`` is ``https://HOST/api``)."""

@@ -14,8 +14,8 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from portal_tui.fetch.requests import Endpoint
 from portal_tui.simulator import seeded
+from portal_tui.upstream.endpoints import Endpoint
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypedDict
 
-from portal_tui.fetch.requests import Endpoint
 from portal_tui.simulator.fault_kinds import (
     ConnectionReset,
     DriftMode,
@@ -64,6 +63,7 @@ from portal_tui.simulator.fault_kinds import (
     SlowTrickle,
     TruncatedBody,
 )
+from portal_tui.upstream.endpoints import Endpoint
 
 _ENDPOINT_NAMES: dict[str, Endpoint] = {e.value: e for e in Endpoint}
 _ENDPOINT_NAMES.update(

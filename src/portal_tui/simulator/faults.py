@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
-from portal_tui.fetch.requests import Endpoint
 from portal_tui.simulator import seeded
 from portal_tui.simulator.fault_kinds import (
     FAULT_TYPES,
@@ -37,6 +36,7 @@ from portal_tui.simulator.fault_kinds import (
     fault_fields,
 )
 from portal_tui.simulator.fault_spec import parse_faults
+from portal_tui.upstream.endpoints import Endpoint
 
 __all__ = [
     "FAULT_TYPES",

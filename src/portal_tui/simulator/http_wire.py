@@ -16,8 +16,8 @@ from email.utils import formatdate
 from http import HTTPStatus
 from urllib.parse import parse_qsl, urlsplit
 
-from portal_tui.clock import Clock
 from portal_tui.simulator.exchange import Delivery, SimRequest, SimResponse
+from portal_tui.vocabulary.clock import Clock
 
 MAX_BODY = 1 << 20
 MAX_HEADERS = 100

@@ -21,13 +21,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import TextIO
 
-from portal_tui.clock import SystemClock
 from portal_tui.simulator.core import SimRequest, SimResponse, Simulator
 from portal_tui.simulator.data import Dataset
 from portal_tui.simulator.endpoints import API_PREFIX
 from portal_tui.simulator.faults import FaultSet
 from portal_tui.simulator.generate import DEFAULT_SEED, DEFAULT_WORKSPACES, generate_dataset
 from portal_tui.simulator.http_wire import BadRequest, abort, read_request, send, write_simple
+from portal_tui.vocabulary.clock import SystemClock
 
 DEFAULT_PORT = 8765
 MASTER_TOKEN_ENV = "PORTAL_TUI_SIM_MASTER_TOKEN"

@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from portal_tui.clock import Clock
 from portal_tui.simulator.core import Delivery, SimRequest, SimResponse, Simulator
+from portal_tui.vocabulary.clock import Clock
 
 
 class SimulatorTransport(httpx.AsyncBaseTransport):

@@ -15,7 +15,6 @@ from portal_tui.store.consistency_records import (
 from portal_tui.store.database import Store
 from portal_tui.store.records import (
     ApiCallCount,
-    ApiCallRecord,
     CacheMetadataRecord,
     CacheStatus,
     CycleRecord,
@@ -36,7 +35,6 @@ from portal_tui.store.schema import SCHEMA_VERSION
 __all__ = [
     "SCHEMA_VERSION",
     "ApiCallCount",
-    "ApiCallRecord",
     "CacheMetadataRecord",
     "CacheStatus",
     "ChecksumRecord",

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import aiosqlite
 
-from portal_tui.errors import StoreError
 from portal_tui.store.schema import APPLICATION_ID, latest_version
+from portal_tui.vocabulary.errors import StoreError
 
 log = logging.getLogger(__name__)
 

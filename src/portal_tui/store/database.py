@@ -24,8 +24,7 @@ from types import TracebackType
 
 import aiosqlite
 
-from portal_tui.clock import Clock
-from portal_tui.errors import StoreError
+from portal_tui.fetch.events import ApiCallRecord
 from portal_tui.store import consistency_queries, pruning, queries, retention
 from portal_tui.store.connection import open_checked
 from portal_tui.store.consistency_records import ConsistencyState, FindingRow
@@ -33,7 +32,6 @@ from portal_tui.store.cycle_writer import CycleRows, insert_cycle
 from portal_tui.store.history import workspace_history
 from portal_tui.store.records import (
     ApiCallCount,
-    ApiCallRecord,
     CacheMetadataRecord,
     CycleRecord,
     CycleSummary,
@@ -48,6 +46,8 @@ from portal_tui.store.redaction import Redactor
 from portal_tui.store.schema import latest_version, pending
 from portal_tui.store.transactions import SharedConnection
 from portal_tui.store.validation import check_cycle
+from portal_tui.vocabulary.clock import Clock
+from portal_tui.vocabulary.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class Store:
     """The SQLite records file shared by the consoles and ``check``.
 
     Open it with :meth:`open` (or ``async with await Store.open(...)``).
-    Every method raises :class:`~portal_tui.errors.StoreError` with a
+    Every method raises :class:`~portal_tui.vocabulary.errors.StoreError` with a
     message fit for the user when SQLite fails; a caller passing malformed
     records (naive datetimes, unknown enum values) gets ValueError.
     """

@@ -9,9 +9,9 @@ from typing import Any
 
 import aiosqlite
 
+from portal_tui.fetch.events import ApiCallRecord
 from portal_tui.store.records import (
     ApiCallCount,
-    ApiCallRecord,
     CacheMetadataRecord,
     CycleSummary,
     HealthSummary,

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from portal_tui.dashboards.base import ValidationIssue
+from portal_tui.fetch.events import ApiCallRecord
 from portal_tui.store.consistency_records import ConsistencyRecord
+from portal_tui.vocabulary.validation import ValidationIssue
 
 DASHBOARD_KEY_PREFIX = "dashboard:"
 
@@ -69,30 +70,6 @@ def snapshot_checksum(payload: str) -> str:
 
 # ---------------------------------------------------------------------------
 # Written by the rest of the code
-
-
-@dataclass(frozen=True, slots=True)
-class ApiCallRecord:
-    """One attempt of one upstream call (a row of ``api_health_logs``).
-
-    Each attempt is its own row, so a call that failed twice and then
-    succeeded is three rows with ``attempt`` 1, 2 and 3. ``endpoint`` must be
-    a path or endpoint name, never a full URL; the store redacts anything
-    token-like in it anyway.
-    """
-
-    instance: str
-    endpoint: str
-    method: str
-    workspace: str | None
-    status_code: int | None
-    response_time_ms: float
-    success: bool
-    error_type: str | None  # an ErrorType value, or None on success
-    error_message: str | None
-    attempt: int
-    triggered_by: str  # a TriggeredBy value
-    timestamp: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +192,7 @@ class HealthSummary:
     """One row of the ``dashboard_health_summary`` view (SPEC section 5).
 
     ``reason`` is the deciding reason only; to list every condition that
-    holds, feed the counts and names to :func:`portal_tui.health.score`.
+    holds, feed the counts and names to :func:`portal_tui.engine.health.score`.
     ``computed_at`` is SQLite's real now, not the injected clock.
     """
 

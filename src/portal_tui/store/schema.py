@@ -151,7 +151,7 @@ _V1_TABLES = (
 # The SPEC 5 score, first match wins. "now" is SQLite's real clock
 # (julianday gives milliseconds, where unixepoch() on 3.40 gives whole
 # seconds); it is fixed for the duration of one statement, so every branch
-# sees the same instant. Reason texts match portal_tui.health.
+# sees the same instant. Reason texts match portal_tui.engine.health.
 _V1_HEALTH_VIEW = """
 CREATE VIEW dashboard_health_summary AS
 WITH

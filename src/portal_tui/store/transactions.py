@@ -21,7 +21,6 @@ from typing import Literal, TypeVar
 
 import aiosqlite
 
-from portal_tui.errors import StoreError
 from portal_tui.store.connection import (
     BUSY_TIMEOUT_MS,
     close_quietly,
@@ -29,6 +28,7 @@ from portal_tui.store.connection import (
     is_busy,
     is_corruption,
 )
+from portal_tui.vocabulary.errors import StoreError
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
-from portal_tui.errors import ErrorType
 from portal_tui.store.records import CacheStatus, CycleRecord, TriggeredBy, WorkspaceState
+from portal_tui.vocabulary.errors import ErrorType
 
 
 def _choice(value: object, allowed: type[StrEnum], what: str) -> None:

@@ -2,7 +2,7 @@
 
 :class:`EmailBisonClient` owns the instance's long-lived connection pool (an
 ``httpx`` transport) and turns every outcome into either a validated payload
-model or an :class:`~portal_tui.errors.UpstreamError`. It never retries, waits
+model or an :class:`~portal_tui.vocabulary.errors.UpstreamError`. It never retries, waits
 or counts: that is the fetcher's job. A non-2xx status is never parsed as data.
 
 An attempt is three steps so the fetcher can hold its concurrency slot for the
@@ -29,7 +29,7 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from portal_tui.config import InstanceConfig
-from portal_tui.errors import ErrorType, UpstreamError
+from portal_tui.vocabulary.errors import ErrorType, UpstreamError
 
 M = TypeVar("M", bound=BaseModel)
 

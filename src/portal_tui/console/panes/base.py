@@ -20,9 +20,9 @@ from textual.widgets import Input, Static
 
 from portal_tui.console.state import ConsoleState
 from portal_tui.console.summary import row_text
-from portal_tui.console.table_model import WorkspaceRef
+from portal_tui.console.table_model import RowWorkspace
 from portal_tui.console.widgets.row_table import RowTable
-from portal_tui.dashboards.base import DashboardName
+from portal_tui.vocabulary.names import DashboardName
 
 TONE_STYLES = {"good": "green", "warn": "yellow", "bad": "bold red", "muted": "dim", "": ""}
 
@@ -99,7 +99,7 @@ class Pane(Vertical):
         if table is not None:
             table.focus()
 
-    def selected_workspace(self) -> WorkspaceRef | None:
+    def selected_workspace(self) -> RowWorkspace | None:
         """The workspace of the selected row, for ``enter``."""
         table = self.active_table()
         row = table.selected if table else None

@@ -11,7 +11,7 @@ from portal_tui.console.render_status import freshness_tone
 from portal_tui.console.state import ConsoleState
 from portal_tui.console.summary import remaining_ttl
 from portal_tui.console.widgets.row_table import RowTable
-from portal_tui.dashboards.base import DashboardName
+from portal_tui.vocabulary.names import DashboardName
 
 
 def freshness_bar(state: ConsoleState, name: DashboardName) -> Text:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from portal_tui.console.panes.base import Pane
 from portal_tui.console.state import ConsoleState
-from portal_tui.dashboards.base import DashboardName
+from portal_tui.vocabulary.names import DashboardName
 
 
 def make_pane(pane_id: str, state: ConsoleState) -> Pane:

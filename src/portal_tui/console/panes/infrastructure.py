@@ -22,8 +22,8 @@ from portal_tui.console.render import mailbox_columns, mailbox_rows, workspace_c
 from portal_tui.console.state import ConsoleState
 from portal_tui.console.table_model import TableRow
 from portal_tui.console.widgets.row_table import RowTable
-from portal_tui.dashboards.base import DashboardName
-from portal_tui.snapshot import DashboardSnapshot
+from portal_tui.dashboards.snapshot import DashboardSnapshot
+from portal_tui.vocabulary.names import DashboardName
 
 
 class InfrastructurePane(DashboardPane):

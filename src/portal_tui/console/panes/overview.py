@@ -5,7 +5,6 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 
-from portal_tui.cache import CacheStats
 from portal_tui.console.format import fmt_int
 from portal_tui.console.panes.base import Bar, Pane, toned
 from portal_tui.console.render_status import (
@@ -19,8 +18,9 @@ from portal_tui.console.render_status import (
 from portal_tui.console.state import ConsoleState
 from portal_tui.console.summary import incident_summary
 from portal_tui.console.widgets.row_table import RowTable
-from portal_tui.dashboards.base import DashboardName
+from portal_tui.fetch.cache import CacheStats
 from portal_tui.store.records import WorkspaceState
+from portal_tui.vocabulary.names import DashboardName
 
 
 def overview_top(state: ConsoleState) -> Text:

@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from portal_tui.console.state import ConsoleState
 from portal_tui.console.summary import workspace_detail
-from portal_tui.console.table_model import WorkspaceRef
+from portal_tui.console.table_model import RowWorkspace
 
 
 class WorkspaceDetailScreen(ModalScreen[None]):
@@ -24,7 +24,7 @@ class WorkspaceDetailScreen(ModalScreen[None]):
         Binding("y", "copy", "copy"),
     ]
 
-    def __init__(self, state: ConsoleState, ref: WorkspaceRef) -> None:
+    def __init__(self, state: ConsoleState, ref: RowWorkspace) -> None:
         super().__init__()
         self.state = state
         self.ref = ref

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from portal_tui.console.bindings import PANES, help_rows
-from portal_tui.freshness import FreshnessState, Overlay
+from portal_tui.vocabulary.freshness import FreshnessState, Overlay
 
 LEGEND: list[tuple[str, str]] = [
     (f"{FreshnessState.FRESH.symbol} fresh", "younger than its TTL"),

@@ -15,32 +15,30 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from portal_tui.cache import CacheResult, TtlCache
-from portal_tui.clock import Clock
 from portal_tui.config import ClientEntry, Config
 from portal_tui.dashboards.base import (
     ComputeContext,
-    DashboardName,
-    MailboxCollection,
     MailboxCost,
     Need,
-    Severity,
-    ValidationErrorType,
-    ValidationIssue,
-    WorkspaceRef,
     WorkspaceRow,
     issues_from_validation_error,
 )
 from portal_tui.dashboards.registry import dashboard_for
+from portal_tui.dashboards.snapshot import DashboardSnapshot, RowMeta, WorkspaceFailure, json_safe
 from portal_tui.dashboards.windows import ReportWindows, report_windows
-from portal_tui.discovery import Discovery, join_registry
-from portal_tui.errors import ErrorType, UpstreamError
+from portal_tui.fetch.cache import CacheResult, TtlCache
+from portal_tui.fetch.events import ApiCallRecord
 from portal_tui.fetch.fetcher import CallContext, Fetched, Fetcher
-from portal_tui.fetch.requests import Endpoint, RequestKey
-from portal_tui.snapshot import DashboardSnapshot, RowMeta, WorkspaceFailure, json_safe
-from portal_tui.store.records import ApiCallRecord
 from portal_tui.upstream.client import PayloadError
+from portal_tui.upstream.discovery import Discovery, join_registry
+from portal_tui.upstream.endpoints import Endpoint, RequestKey
+from portal_tui.upstream.mailboxes import MailboxCollection
 from portal_tui.upstream.models import ApiWorkspace, WorkspacesResponse
+from portal_tui.upstream.workspaces import WorkspaceRef
+from portal_tui.vocabulary.clock import Clock
+from portal_tui.vocabulary.errors import ErrorType, UpstreamError
+from portal_tui.vocabulary.names import DashboardName, Severity
+from portal_tui.vocabulary.validation import ValidationErrorType, ValidationIssue
 
 COMPUTE_SLICE = 0.02
 """Seconds of computing between yields to the event loop: at 1,000 workspaces and

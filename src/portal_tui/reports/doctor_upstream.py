@@ -17,10 +17,10 @@ import httpx
 from pydantic import SecretStr
 
 from portal_tui.config import InstanceConfig, Secrets
-from portal_tui.doctor_report import Check, Level
-from portal_tui.errors import ErrorType, UpstreamError
+from portal_tui.reports.doctor_report import Check, Level
 from portal_tui.upstream.client import EmailBisonClient, PayloadError
 from portal_tui.upstream.models import WorkspacesResponse
+from portal_tui.vocabulary.errors import ErrorType, UpstreamError
 
 
 def _loopback(host: str | None) -> bool:

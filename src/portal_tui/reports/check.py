@@ -17,11 +17,11 @@ import json
 import sys
 from typing import Any, TextIO
 
-from portal_tui.dashboards.base import DashboardName, Severity
-from portal_tui.errors import ExitCode
-from portal_tui.freshness import format_age
-from portal_tui.monitor import PortalMonitor
+from portal_tui.engine.monitor import PortalMonitor
 from portal_tui.store.records import TriggeredBy
+from portal_tui.vocabulary.errors import ExitCode
+from portal_tui.vocabulary.freshness import format_age
+from portal_tui.vocabulary.names import DashboardName, Severity
 
 CHECK_SCHEMA_VERSION = 1
 

@@ -23,16 +23,22 @@ from pathlib import Path
 
 import httpx
 
-from portal_tui.clock import SystemClock
 from portal_tui.config import CONFIG_ENV_VAR, Config, Secrets, find_config_path
 from portal_tui.config import load_config as read_config
-from portal_tui.doctor_report import Check, DoctorReport, Level, print_doctor, print_doctor_json
-from portal_tui.doctor_upstream import check_upstream
-from portal_tui.errors import ConfigError, StoreError
-from portal_tui.filesystems import Mount, existing_ancestor, mount_of, read_mounts
-from portal_tui.local_records import DEMO_DATABASE
-from portal_tui.locations import data_dir, default_config_path, default_database_path
+from portal_tui.reports.doctor_report import (
+    Check,
+    DoctorReport,
+    Level,
+    print_doctor,
+    print_doctor_json,
+)
+from portal_tui.reports.doctor_upstream import check_upstream
+from portal_tui.reports.records_file import DEMO_DATABASE
 from portal_tui.store.database import Store
+from portal_tui.store.filesystems import Mount, existing_ancestor, mount_of, read_mounts
+from portal_tui.vocabulary.clock import SystemClock
+from portal_tui.vocabulary.errors import ConfigError, StoreError
+from portal_tui.vocabulary.locations import data_dir, default_config_path, default_database_path
 
 __all__ = ["Check", "DoctorReport", "Level", "print_doctor", "print_doctor_json", "run_doctor"]
 

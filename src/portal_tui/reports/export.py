@@ -3,7 +3,7 @@
 No network and no token: everything comes from what the consoles and
 ``check`` recorded. The report is a JSON-ready dict (schema
 :data:`EXPORT_SCHEMA_VERSION`, documented in the README) that
-:mod:`portal_tui.export_markdown` renders for a chat channel. ``-o FILE``
+:mod:`portal_tui.reports.export_markdown` renders for a chat channel. ``-o FILE``
 is written atomically (a temporary file beside it, then a rename), so a
 reader never sees half a report.
 """
@@ -18,16 +18,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from portal_tui.dashboards.base import DashboardName
-from portal_tui.freshness import Freshness, FreshnessState, Overlay
-from portal_tui.health import HealthInputs, score
-from portal_tui.local_records import RecordsLocation
+from portal_tui.engine.health import HealthInputs, score
+from portal_tui.reports.records_file import RecordsLocation
 from portal_tui.store.database import Store
-from portal_tui.store.records import (
-    DASHBOARD_KEY_PREFIX,
-    CacheMetadataRecord,
-    ValidationErrorRow,
-)
+from portal_tui.store.records import DASHBOARD_KEY_PREFIX, CacheMetadataRecord, ValidationErrorRow
+from portal_tui.vocabulary.freshness import Freshness, FreshnessState, Overlay
+from portal_tui.vocabulary.names import DashboardName
 
 EXPORT_SCHEMA_VERSION = 1
 EXPORT_KIND = "portal-tui.incident-report"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TextIO
 
-from portal_tui.errors import ExitCode
+from portal_tui.vocabulary.errors import ExitCode
 
 DOCTOR_SCHEMA_VERSION = 1
 

@@ -15,8 +15,8 @@ from datetime import timedelta
 from typing import Any, NoReturn
 
 from portal_tui import __version__
-from portal_tui.errors import ConfigError, ExitCode, PortalError, StoreError
-from portal_tui.memory import pace_collections, tune_allocator
+from portal_tui.engine.memory import pace_collections, tune_allocator
+from portal_tui.vocabulary.errors import ConfigError, ExitCode, PortalError, StoreError
 
 DASHBOARD_CHOICES = ("kpi", "volume", "revenue", "infrastructure")
 
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _span(text: str) -> timedelta:
     """argparse type for ``--since``: ``30m``, ``1h``, ``24h``, ``7d`` (bad → exit 3)."""
-    from portal_tui.timespan import parse_span
+    from portal_tui.vocabulary.timespan import parse_span
 
     try:
         return parse_span(text)
@@ -142,7 +142,7 @@ def _offline_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = build_parser().parse_args(argv)
-    tune_allocator()  # before any thread allocates: see portal_tui.memory
+    tune_allocator()  # before any thread allocates: see portal_tui.engine.memory
     pace_collections()  # full garbage collections between refreshes, not inside them
     try:
         if args.command == "check":
@@ -230,7 +230,7 @@ def _write_crash_report(exc: BaseException, scrub: Callable[[str], str]) -> str:
     import traceback
     from datetime import UTC, datetime
 
-    from portal_tui.locations import data_dir
+    from portal_tui.vocabulary.locations import data_dir
 
     text = scrub("".join(traceback.format_exception(exc)))
     try:
@@ -245,9 +245,9 @@ def _write_crash_report(exc: BaseException, scrub: Callable[[str], str]) -> str:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from portal_tui.check import print_human, print_json, run_check
-    from portal_tui.dashboards.base import DashboardName
-    from portal_tui.runtime import open_runtime
+    from portal_tui.engine.runtime import open_runtime
+    from portal_tui.reports.check import print_human, print_json, run_check
+    from portal_tui.vocabulary.names import DashboardName
 
     async def go() -> int:
         runtime = await open_runtime(config_arg=args.config, demo=args.demo, db_arg=args.db)
@@ -267,10 +267,10 @@ def _check(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from portal_tui.clock import SystemClock
-    from portal_tui.export import build_report, render_json, write_atomically
-    from portal_tui.export_markdown import render_markdown
-    from portal_tui.local_records import locate_records, open_records
+    from portal_tui.reports.export import build_report, render_json, write_atomically
+    from portal_tui.reports.export_markdown import render_markdown
+    from portal_tui.reports.records_file import locate_records, open_records
+    from portal_tui.vocabulary.clock import SystemClock
 
     location = locate_records(config_arg=args.config, demo=args.demo, db_arg=args.db)
     target = Path(args.output).expanduser() if args.output else None
@@ -309,9 +309,9 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
-    from portal_tui.clock import SystemClock
-    from portal_tui.history_report import build_history, print_history, print_history_json
-    from portal_tui.local_records import locate_records, open_records
+    from portal_tui.reports.history import build_history, print_history, print_history_json
+    from portal_tui.reports.records_file import locate_records, open_records
+    from portal_tui.vocabulary.clock import SystemClock
 
     location = locate_records(config_arg=args.config, demo=args.demo, db_arg=args.db)
 
@@ -340,7 +340,7 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from portal_tui.doctor import print_doctor, print_doctor_json, run_doctor
+    from portal_tui.reports.doctor import print_doctor, print_doctor_json, run_doctor
 
     report = asyncio.run(
         run_doctor(

@@ -12,10 +12,10 @@ import json
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
-from portal_tui.export import iso
+from portal_tui.reports.export import iso
 from portal_tui.store.database import Store
 from portal_tui.store.records import StateTransition, WorkspaceHistory
-from portal_tui.timespan import describe_span
+from portal_tui.vocabulary.timespan import describe_span
 
 HISTORY_SCHEMA_VERSION = 1
 INSTANCE_LEVEL = "(instance)"

@@ -12,13 +12,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from portal_tui.dashboards.base import (
-    DashboardName,
-    Severity,
-    ValidationErrorType,
-    ValidationIssue,
-    WorkspaceRow,
-)
+from portal_tui.dashboards.base import WorkspaceRow
+from portal_tui.vocabulary.names import DashboardName, Severity
+from portal_tui.vocabulary.validation import ValidationErrorType, ValidationIssue
 
 SNAPSHOT_FORMAT = 1
 

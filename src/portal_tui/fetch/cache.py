@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from portal_tui.clock import Clock
+from portal_tui.vocabulary.clock import Clock
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

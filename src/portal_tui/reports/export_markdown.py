@@ -13,9 +13,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from portal_tui.dashboards.base import DashboardName
-from portal_tui.freshness import format_age
-from portal_tui.timespan import describe_span
+from portal_tui.vocabulary.freshness import format_age
+from portal_tui.vocabulary.names import DashboardName
+from portal_tui.vocabulary.timespan import describe_span
 
 MAX_TEXT = 160
 LIMITS = {"failing": 25, "findings": 30, "validation": 20, "timeline": 40}

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from portal_tui.clock import Clock
 from portal_tui.config import Config, find_config_path, load_config
-from portal_tui.errors import StoreError
-from portal_tui.locations import data_dir, default_database_path
 from portal_tui.store.database import Store
+from portal_tui.vocabulary.clock import Clock
+from portal_tui.vocabulary.errors import StoreError
+from portal_tui.vocabulary.locations import data_dir, default_database_path
 
 DEMO_DATABASE = "demo.sqlite3"
 

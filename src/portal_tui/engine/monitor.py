@@ -19,28 +19,28 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from portal_tui.cache import CacheStats, TtlCache
-from portal_tui.clock import Clock
 from portal_tui.config import Config, Secrets
 from portal_tui.consistency import ConsistencyChecker, OpenFinding, Verdict
-from portal_tui.dashboards.base import DashboardName, Severity
 from portal_tui.dashboards.registry import dashboard_for
+from portal_tui.dashboards.snapshot import DashboardSnapshot
+from portal_tui.engine.health import HealthInputs, HealthReport, score
+from portal_tui.engine.memory import cycle_finished, release_free_memory
+from portal_tui.engine.recording import cycle_record
+from portal_tui.engine.standing import HysteresisPolicy, WorkspaceStandings, WorkspaceTransition
 from portal_tui.fetch.breaker import BreakerState, BreakerStatus
+from portal_tui.fetch.cache import CacheStats, TtlCache
 from portal_tui.fetch.events import RetryStatus
-from portal_tui.fetch.requests import RequestKey
-from portal_tui.freshness import Freshness, FreshnessState
-from portal_tui.health import HealthInputs, HealthReport, score
-from portal_tui.memory import cycle_finished, release_free_memory
-from portal_tui.recording import cycle_record
-from portal_tui.snapshot import DashboardSnapshot
-from portal_tui.standing import HysteresisPolicy, WorkspaceStandings, WorkspaceTransition
 from portal_tui.store.database import Store
 from portal_tui.store.records import CycleRecord, WorkspaceState
+from portal_tui.upstream.endpoints import RequestKey
+from portal_tui.vocabulary.clock import Clock
+from portal_tui.vocabulary.freshness import Freshness, FreshnessState
+from portal_tui.vocabulary.names import DashboardName, Severity
 
 if TYPE_CHECKING:
     import httpx
 
-    from portal_tui.cycle import CycleOutcome
+    from portal_tui.engine.cycle import CycleOutcome
     from portal_tui.fetch.fetcher import Fetched, Fetcher
 
 ALL_DASHBOARDS: tuple[DashboardName, ...] = tuple(DashboardName)
@@ -136,7 +136,7 @@ class PortalMonitor:
         return fetcher
 
     def _prepare_network(self) -> None:
-        import portal_tui.cycle  # noqa: F401 - imported here, off the event loop
+        import portal_tui.engine.cycle  # noqa: F401 - imported here, off the event loop
 
         self.fetcher.prepare()
 
@@ -218,7 +218,7 @@ class PortalMonitor:
             # The first refresh: import the network side and build the connection pools
             # (~0.2 s) in a worker thread, not on the loop a console is drawing from.
             await asyncio.to_thread(self._prepare_network)
-        from portal_tui.cycle import RefreshCycle
+        from portal_tui.engine.cycle import RefreshCycle
 
         cycle = RefreshCycle(
             self.config,

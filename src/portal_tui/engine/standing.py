@@ -16,7 +16,7 @@ from portal_tui.store.records import WorkspaceState
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from portal_tui.cycle import CycleOutcome
+    from portal_tui.engine.cycle import CycleOutcome
 
 WorkspaceKey = tuple[str, int]
 """(instance, workspace id)."""

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from portal_tui.config import ClientEntry
-from portal_tui.dashboards.base import WorkspaceRef
 from portal_tui.upstream.models import ApiWorkspace
+from portal_tui.upstream.workspaces import WorkspaceRef
 
 
 @dataclass(slots=True)

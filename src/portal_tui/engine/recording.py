@@ -17,8 +17,8 @@ from portal_tui.store.records import (
 )
 
 if TYPE_CHECKING:
-    from portal_tui.cycle import CycleOutcome
-    from portal_tui.standing import WorkspaceTransition
+    from portal_tui.engine.cycle import CycleOutcome
+    from portal_tui.engine.standing import WorkspaceTransition
 
 
 def cycle_record(

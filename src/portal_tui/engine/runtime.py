@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from portal_tui.clock import Clock, SystemClock
 from portal_tui.config import Config, Secrets, find_config_path, load_config
-from portal_tui.errors import ConfigError
-from portal_tui.locations import data_dir, default_config_path
-from portal_tui.monitor import PortalMonitor
+from portal_tui.engine.monitor import PortalMonitor
 from portal_tui.store.database import Store
+from portal_tui.vocabulary.clock import Clock, SystemClock
+from portal_tui.vocabulary.errors import ConfigError
+from portal_tui.vocabulary.locations import data_dir, default_config_path
 
 
 @dataclass(slots=True)

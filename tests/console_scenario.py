@@ -1,7 +1,7 @@
 """Deterministic demo runtimes for snapshot tests and ``scripts/screenshots.py``.
 
 Same pieces as ``open_runtime(demo=True)``, with the knobs a repeatable
-picture needs: a :class:`~portal_tui.clock.FakeClock` that only moves when
+picture needs: a :class:`~portal_tui.vocabulary.clock.FakeClock` that only moves when
 told, no simulated latency (a refresh completes without time passing),
 chosen faults, and retry jitter off (so "retry 2/4 in 1 s" reads the same
 every run).
@@ -25,12 +25,12 @@ from textual.pilot import Pilot
 if TYPE_CHECKING:
     from portal_tui.console.app import PortalConsole
 
-from portal_tui.clock import FakeClock
 from portal_tui.config import RetryConfig, Secrets
-from portal_tui.monitor import PortalMonitor
-from portal_tui.runtime import Runtime
+from portal_tui.engine.monitor import PortalMonitor
+from portal_tui.engine.runtime import Runtime
 from portal_tui.simulator import FaultSet, LatencyModel, build_demo
 from portal_tui.store.database import Store
+from portal_tui.vocabulary.clock import FakeClock
 
 SCENARIO_START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 """Every scenario starts at this instant (a Saturday, mid-month)."""
