@@ -72,15 +72,18 @@ async def one_cycle_record(workspaces: int, mailboxes: int) -> CycleRecord:
     clock = SystemClock()
     sim = _simulator(upstream, clock, latency=False)
     config, secrets = client_config(upstream, IN_PROCESS, request_deadline=600.0)
-    monitor = PortalMonitor(
-        config, secrets=secrets, clock=clock, transports={"bench": sim.transport()}
-    )
-    try:
-        outcome = await monitor.refresh(force=True)
-        assert outcome is not None
-        return cycle_record(outcome, [], config)
-    finally:
-        await monitor.aclose()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = await Store.open(Path(tmp) / "source.sqlite3", clock=clock)
+        monitor = PortalMonitor(
+            config, secrets=secrets, clock=clock, store=store, transports={"bench": sim.transport()}
+        )
+        try:
+            outcome = await monitor.refresh(force=True)
+            assert outcome is not None
+            return cycle_record(outcome, config)
+        finally:
+            await monitor.aclose()
+            await store.close()
 
 
 async def write_cycle(record: CycleRecord) -> dict[str, float]:
@@ -107,14 +110,13 @@ async def _capture_hour(tmp: Path, workspaces: int) -> list[CycleRecord]:
     config, secrets = client_config(upstream, IN_PROCESS)
     store = await Store.open(tmp / "capture.sqlite3", clock=clock)
     captured: list[CycleRecord] = []
-    write: Callable[[CycleRecord], Any] = store.record_cycle
+    write: Callable[[CycleRecord], Any] = store.record
 
-    async def capture(record: CycleRecord) -> int:
+    async def capture(record: CycleRecord) -> Any:
         captured.append(record)
-        result: int = await write(record)
-        return result
+        return await write(record)
 
-    store.record_cycle = capture  # type: ignore[method-assign,assignment]
+    store.record = capture  # type: ignore[method-assign]
     monitor = PortalMonitor(
         config, secrets=secrets, clock=clock, store=store, transports={"bench": sim.transport()}
     )

@@ -120,8 +120,12 @@ async def test_a_version_1_file_migrates_to_2_keeping_its_data(
     with monkeypatch.context() as patch:
         patch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
         async with await Store.open(path, clock=FakeClock(START)) as old:
-            await old.record_cycle(CycleRecord("auto", START, START))
             assert await old.schema_version() == 1
+    with sqlite3.connect(path) as raw:  # a cycle as version 1 wrote it (today's has more)
+        raw.execute(
+            "INSERT INTO refresh_cycles (triggered_by, started_at, finished_at) VALUES (?, ?, ?)",
+            ("auto", START.timestamp(), START.timestamp()),
+        )
     async with await Store.open(path, clock=FakeClock(START)) as new:
         assert await new.schema_version() == SCHEMA_VERSION
         assert len(await new.recent_cycles()) == 1

@@ -18,7 +18,6 @@ from portal_tui.console.format import (
     fmt_int,
     fmt_money,
     fmt_ratio,
-    sparkline,
 )
 from portal_tui.console.messages import CallsChanged, DashboardsUpdated
 from portal_tui.console.panes.base import same_height
@@ -42,6 +41,7 @@ from portal_tui.fetch.events import CallPhase, RetryStatus
 from portal_tui.store.records import WorkspaceHistory
 from portal_tui.vocabulary.freshness import Freshness
 from portal_tui.vocabulary.names import DashboardName
+from portal_tui.vocabulary.trend import sparkline
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -162,6 +162,24 @@ def test_workspace_rows_mark_stale_failed_and_warning_rows() -> None:
     dune = next(r for r in rows if r.cells[1] == "Dune")
     assert set(dune.cells[2:]) == {"—"}  # never a zero
     assert dune.workspace is not None and dune.workspace.workspace_id == 4
+
+
+def test_failed_rows_come_first_then_stale_then_warned_in_rank_order() -> None:
+    """The failing workspace is row 1, not row 27: failed, stale, warned, then the rest,
+    each group in the dashboard's own rank."""
+    snap = DashboardSnapshot(
+        name=DashboardName.KPI,
+        rows=[_kpi(i, name) for i, name in enumerate(["A", "B", "C", "D", "E", "F"], 1)],
+        row_meta={
+            **{("demo", i): RowMeta(NOW - timedelta(seconds=30)) for i in (1, 2, 3, 4, 5, 6)},
+            ("demo", 3): RowMeta(NOW - timedelta(minutes=5), stale=True),  # kept, not failing
+            ("demo", 6): RowMeta(NOW - timedelta(minutes=5), stale=True, error="5xx 503"),
+        },
+        warnings={"B": ["no KPI target set"], "E": ["no KPI target set"]},
+        failures=[_failure("F", 6), _failure("Z", 9)],
+    )
+    order = [r.cells[1] for r in workspace_rows(snap, now=NOW, ttl=120)]
+    assert order == ["F", "Z", "C", "B", "E", "A", "D"]
 
 
 def test_a_stale_row_is_never_called_fresh() -> None:

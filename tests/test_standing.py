@@ -1,12 +1,16 @@
-"""Workspace standing across cycles: hysteresis before FAILING and RECOVERED."""
+"""Workspace standing across cycles: hysteresis before FAILING and RECOVERED, in the records."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from portal_tui.engine.cycle import CycleOutcome
-from portal_tui.engine.standing import HysteresisPolicy, WorkspaceStandings
-from portal_tui.store.records import WorkspaceState
+from portal_tui.engine.standing import HysteresisPolicy, observations
+from portal_tui.store.database import Store
+from portal_tui.store.records import CycleRecord, WorkspaceObservation, WorkspaceState
+from portal_tui.store.standing import Standing, WorkspaceTransition, advance
+from portal_tui.vocabulary.clock import FakeClock
 from portal_tui.vocabulary.names import DashboardName
 
 START = datetime(2026, 12, 3, 3, 0, tzinfo=UTC)
@@ -25,29 +29,91 @@ def cycle(n: int, failed: set[DashboardName]) -> CycleOutcome:
     )
 
 
+class Runs:
+    """The pure hysteresis over a dict, as the store applies it inside its transaction."""
+
+    def __init__(self, policy: HysteresisPolicy | None = None) -> None:
+        self.policy = policy or HysteresisPolicy()
+        self.rows: dict[tuple[str, int], Standing] = {}
+
+    def update(self, outcome: CycleOutcome) -> list[WorkspaceTransition]:
+        moved = []
+        for seen in observations(outcome):
+            key = (seen.instance, seen.workspace_id)
+            self.rows[key], transition = advance(self.rows.get(key), seen, self.policy)
+            if transition is not None:
+                moved.append(transition)
+        return moved
+
+
 def test_one_failed_cycle_is_a_blip_two_in_a_row_are_failing() -> None:
-    standings = WorkspaceStandings()
-    assert standings.update(cycle(0, {DashboardName.KPI})) == []
-    assert standings.update(cycle(1, set())) == []  # the run is broken: counting restarts
-    assert standings.update(cycle(2, {DashboardName.KPI})) == []
-    [flip] = standings.update(cycle(3, {DashboardName.VOLUME, DashboardName.KPI}))
+    runs = Runs()
+    assert runs.update(cycle(0, {DashboardName.KPI})) == []
+    assert runs.update(cycle(1, set())) == []  # the run is broken: counting restarts
+    assert runs.update(cycle(2, {DashboardName.KPI})) == []
+    [flip] = runs.update(cycle(3, {DashboardName.VOLUME, DashboardName.KPI}))
     assert (flip.instance, flip.workspace) == ("main", "Acme")
     assert (flip.from_state, flip.to_state) == (WorkspaceState.OK, WorkspaceState.FAILING)
     assert flip.dashboards == ("kpi", "volume")
     assert flip.at == START + timedelta(minutes=6)
-    assert standings.failing({ACME: "Acme"}) == [("main", "Acme", WorkspaceState.FAILING)]
+    assert flip.since == START + timedelta(minutes=4)  # the first failure of this streak
+    assert runs.rows[ACME].state is WorkspaceState.FAILING
     # Still failing: no second notification.
-    assert standings.update(cycle(4, {DashboardName.KPI})) == []
+    assert runs.update(cycle(4, {DashboardName.KPI})) == []
 
 
 def test_recovery_needs_good_cycles_in_a_row() -> None:
-    standings = WorkspaceStandings(HysteresisPolicy(fail_after=1, recover_after=3))
-    [failing] = standings.update(cycle(0, {DashboardName.REVENUE}))
+    runs = Runs(HysteresisPolicy(fail_after=1, recover_after=3))
+    [failing] = runs.update(cycle(0, {DashboardName.REVENUE}))
     assert failing.to_state is WorkspaceState.FAILING
     assert failing.reason == "failed"  # no snapshot says why
-    assert standings.update(cycle(1, set())) == []
-    assert standings.update(cycle(2, set())) == []
-    [back] = standings.update(cycle(3, set()))
+    assert runs.update(cycle(1, set())) == []
+    assert runs.update(cycle(2, set())) == []
+    [back] = runs.update(cycle(3, set()))
     assert (back.from_state, back.to_state) == (WorkspaceState.FAILING, WorkspaceState.RECOVERED)
     assert back.dashboards == ()
-    assert standings.failing({}) == []
+    assert runs.rows[ACME].failing_since is None
+
+
+def test_an_older_observation_never_moves_a_run_backwards() -> None:
+    runs = Runs()
+    runs.update(cycle(5, {DashboardName.KPI}))
+    before = runs.rows[ACME]
+    assert runs.update(cycle(1, set())) == []  # a slow cycle finishing after a newer one
+    assert runs.rows[ACME] == before
+
+
+def seen(at: datetime, failed: bool) -> WorkspaceObservation:
+    return WorkspaceObservation(
+        "main", 7, "Acme", ("kpi",) if failed else (), "4xx 401: revoked" if failed else "", at
+    )
+
+
+async def test_processes_sharing_a_file_count_into_one_run(tmp_path: Path) -> None:
+    """Three processes (three connections) each see one failure: one FAILING transition,
+    recorded once, and "failing since" is the first process's failure."""
+    clock = FakeClock(START)
+    stores = [await Store.open(tmp_path / "records.sqlite3", clock=clock) for _ in range(3)]
+    try:
+        moved: list[WorkspaceTransition] = []
+        for n, store in enumerate(stores):
+            at = START + timedelta(minutes=n)
+            recorded = await store.record(
+                CycleRecord("check", at, at, observations=[seen(at, failed=True)])
+            )
+            moved.extend(recorded.transitions)
+        [flip] = moved
+        assert flip.to_state is WorkspaceState.FAILING
+        assert flip.at == START + timedelta(minutes=1)  # the second failure in a row
+        assert flip.since == START
+        [row] = await stores[2].standings()
+        assert (row.state, row.failures_in_row, row.failing_since) == (
+            WorkspaceState.FAILING,
+            3,
+            START,
+        )
+        [logged] = await stores[0].state_transitions(START - timedelta(hours=1))
+        assert (logged.workspace, logged.to_state) == ("Acme", "failing")
+    finally:
+        for store in stores:
+            await store.close()

@@ -102,7 +102,8 @@ async def test_nothing_wrong_scores_100(store: Store, now: datetime) -> None:
         store,
         now,
         cache_metadata=[dashboard("kpi", now=now), request],
-        api_calls=failed_calls(5, now),  # five is not "more than 5"
+        api_calls=failed_calls(5, now),
+        failed_requests=5,  # five is not "more than 5"
     )
     health = await store.health_summary()
     assert (health.score, health.reason) == (100, "all dashboards fresh, no recent failures")
@@ -115,6 +116,7 @@ async def test_a_dashboard_in_error_scores_30_and_wins(store: Store, now: dateti
         store,
         now,
         api_calls=failed_calls(9, now),
+        failed_requests=9,
         validation_issues=[critical("Acme")],
         cache_metadata=[
             dashboard("volume", status="error", now=now),
@@ -130,11 +132,19 @@ async def test_a_dashboard_in_error_scores_30_and_wins(store: Store, now: dateti
 
 
 async def test_more_than_five_recent_failures_score_50(store: Store, now: datetime) -> None:
-    await record(
-        store, now - timedelta(minutes=6), api_calls=failed_calls(20, now - timedelta(minutes=6))
-    )  # too old to count
+    old = now - timedelta(minutes=6)
+    await record(store, old, api_calls=failed_calls(20, old), failed_requests=20)  # too old
     assert (await store.health_summary()).score == 100
-    await record(store, now, api_calls=failed_calls(6, now), validation_issues=[critical("A")])
+    # Attempts that were retried and then succeeded are not failed calls (SPEC section 5).
+    await record(store, now, api_calls=failed_calls(12, now), failed_requests=0)
+    assert (await store.health_summary()).score == 100
+    await record(
+        store,
+        now,
+        api_calls=failed_calls(6, now),
+        failed_requests=6,
+        validation_issues=[critical("A")],
+    )
     health = await store.health_summary()
     assert (health.score, health.failed_calls_5m) == (50, 6)
     assert health.reason == "6 failed API calls in the last 5 min"

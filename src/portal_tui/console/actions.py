@@ -45,6 +45,10 @@ class ConsoleActions(App[int]):
         """Redraw the header's subtitle (provided by the app)."""
         raise NotImplementedError
 
+    def health_reloaded(self) -> None:
+        """The records' verdict was read again: repaint what shows it (provided by the app)."""
+        raise NotImplementedError
+
     _tabs: TabbedContent | None = None
     """The pane tabs, once mounted (found once: a DOM query walks every widget)."""
 
@@ -95,6 +99,21 @@ class ConsoleActions(App[int]):
         due = self.state.policy.due(boards, self.state.now)
         if due:
             self.start_refresh(due, force=False, triggered_by="auto")
+
+    def reload_health(self) -> None:
+        """Read the records' verdict again (other consoles and cron ``check``s write too)."""
+        self.run_worker(
+            self._reload_health(),
+            group="health",
+            description="read the recorded verdict",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    async def _reload_health(self) -> None:
+        await self.monitor.reload_health()
+        if self.live():
+            self.health_reloaded()
 
     def load_history(self) -> None:
         """Read the History pane's rows from SQLite in a worker."""

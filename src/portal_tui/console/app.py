@@ -35,7 +35,7 @@ from portal_tui.console.messages import (
 from portal_tui.console.panes.base import Pane
 from portal_tui.console.panes.factory import make_pane
 from portal_tui.console.relay import FLUSH_INTERVAL, MonitorRelay
-from portal_tui.console.render_status import HEALTH_SYMBOLS
+from portal_tui.console.render_status import HEALTH_SYMBOLS, restored_suffix
 from portal_tui.console.state import ConsoleState
 from portal_tui.console.widgets.key_bar import KeyBar
 from portal_tui.engine.runtime import Runtime
@@ -54,6 +54,8 @@ pay for composing its pane (at 50,000 mailboxes that made the first visit of eac
 pane the slowest keypress)."""
 
 TICK_INTERVAL = 1.0
+HEALTH_INTERVAL = 5.0
+"""Seconds between reads of the records' verdict (what other processes recorded)."""
 """Seconds between age/countdown redraws and auto-refresh checks."""
 
 
@@ -173,6 +175,7 @@ class PortalConsole(ConsoleActions):
             self.notify(notice, title="local records", severity="warning", timeout=15)
         self.set_interval(FLUSH_INTERVAL, self.relay.flush, name="coalesce monitor events")
         self.set_interval(TICK_INTERVAL, self.tick, name="ages and auto-refresh")
+        self.set_interval(HEALTH_INTERVAL, self.reload_health, name="the records' verdict")
         if self._handle_signals:
             self._install_signal_handlers()
         if self._startup_refresh:
@@ -240,6 +243,11 @@ class PortalConsole(ConsoleActions):
             name = pane.dashboard_name
             if name is None or name in message.dashboards:
                 self._dirty.add(str(pane.id))
+        self._repaint_visible()
+
+    def health_reloaded(self) -> None:
+        """The records' verdict was read again: the header, Overview and Failures show it."""
+        self._dirty.update({"overview", "failures"})
         self._repaint_visible()
 
     def on_refresh_state_changed(self, message: RefreshStateChanged) -> None:
@@ -326,7 +334,13 @@ class PortalConsole(ConsoleActions):
         """The subtitle: DEMO, health, PAUSED, what is refreshing (short: 80 columns)."""
         health = self.monitor.health()
         parts = ["DEMO"] if self.state.demo else []
-        parts.append(f"health {health.score} {HEALTH_SYMBOLS[health.status]} {health.status}")
+        if health.status == "UNKNOWN":
+            parts.append(f"health {HEALTH_SYMBOLS['UNKNOWN']} UNKNOWN until the first refresh")
+        else:
+            parts.append(
+                f"health {health.score} {HEALTH_SYMBOLS[health.status]} {health.status}"
+                + restored_suffix(self.monitor.restored_health, self.state.now)
+            )
         if self.state.policy.paused:
             parts.append("⏸ PAUSED")
         refreshing = self.monitor.refreshing

@@ -6,11 +6,9 @@ value" everywhere, never a zero.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 NONE = "—"
-SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 
 
 def fmt_int(value: float | None) -> str:
@@ -79,19 +77,6 @@ def fmt_bool(value: bool | None, yes: str = "✔ yes", no: str = "✗ no") -> st
     if value is None:
         return NONE
     return yes if value else no
-
-
-def sparkline(values: Sequence[float], width: int = 20) -> str:
-    """The last ``width`` values as block characters, scaled to their own range."""
-    data = list(values)[-width:]
-    if not data:
-        return ""
-    low, high = min(data), max(data)
-    span = high - low
-    top = len(SPARK_BLOCKS) - 1
-    if span <= 0:
-        return SPARK_BLOCKS[0] * len(data)
-    return "".join(SPARK_BLOCKS[round((v - low) / span * top)] for v in data)
 
 
 def clip(text: str, width: int) -> str:

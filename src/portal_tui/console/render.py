@@ -63,7 +63,8 @@ def row_state(
         if state is FreshnessState.FRESH:
             state = FreshnessState.STALE  # its refresh failed: not fresh, whatever its age
         tone: Tone = "bad" if age > EXPIRED_AFTER else "warn"
-        return RowState(f"{state.symbol} {state.value} {format_age(age)}", tone, _RANK_STALE)
+        rank = _RANK_FAILED if failed else _RANK_STALE
+        return RowState(f"{state.symbol} {state.value} {format_age(age)}", tone, rank)
     if warnings:
         return RowState(STATE_WARN, "warn", _RANK_WARN)
     return RowState(STATE_OK, "good", _RANK_OK)
@@ -93,7 +94,8 @@ def workspace_rows(
     ttl: float,
     show_instance: bool = False,
 ) -> list[TableRow]:
-    """One row per workspace of ``snap`` in its ranked order, then failed ones with no data."""
+    """One row per workspace of ``snap``: failed first, then stale, then warned, then the rest,
+    each group in the dashboard's ranked order (the failing workspace is never row 27)."""
     if snap is None:
         return []
     fields = FIELDS[snap.name]
@@ -127,6 +129,7 @@ def workspace_rows(
                 fields,
             )
         )
+    rows.sort(key=lambda r: r.sort_values[0])  # stable: the rank holds within each state
     return rows
 
 

@@ -9,18 +9,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from portal_tui.console.format import NONE, clip, fmt_clock, fmt_int, fmt_ms, fmt_pct, sparkline
+from portal_tui.console.format import NONE, clip, fmt_clock, fmt_int, fmt_ms, fmt_pct
 from portal_tui.console.render import PANE_TITLES, row_key
 from portal_tui.console.table_model import Column, RowWorkspace, TableRow, Tone
 from portal_tui.dashboards.snapshot import DashboardSnapshot, WorkspaceFailure
-from portal_tui.engine.health import HealthReport
+from portal_tui.engine.verdict import Verdict
 from portal_tui.fetch.breaker import BreakerState, BreakerStatus
 from portal_tui.fetch.events import CallPhase, RetryStatus
+from portal_tui.store.health_records import RecordedHealth
 from portal_tui.store.records import WorkspaceHistory
 from portal_tui.vocabulary.freshness import Freshness, FreshnessState, Overlay, format_age
 from portal_tui.vocabulary.names import DashboardName
+from portal_tui.vocabulary.trend import sparkline
 
-HEALTH_SYMBOLS = {"OK": "✔", "WARNING": "▲", "CRITICAL": "✖"}
+HEALTH_SYMBOLS = {"OK": "✔", "WARNING": "▲", "CRITICAL": "✖", "UNKNOWN": "?"}
 BREAKER_SYMBOLS = {BreakerState.CLOSED: "●", BreakerState.OPEN: "✖", BreakerState.HALF_OPEN: "◐"}
 PHASE_SYMBOLS = {
     CallPhase.IN_FLIGHT: "→",
@@ -30,15 +32,34 @@ PHASE_SYMBOLS = {
 }
 
 
-def health_text(report: HealthReport) -> str:
-    """``Health 50/100 ✖ CRITICAL``."""
-    return f"Health {report.score}/100 {HEALTH_SYMBOLS[report.status]} {report.status}"
+def health_text(
+    report: Verdict, restored: RecordedHealth | None = None, now: datetime | None = None
+) -> str:
+    """``Health 50/100 ✖ CRITICAL``; while nothing of this process's own is recorded yet,
+    with the age of the records it comes from: ``… · restored, last cycle 3m ago``."""
+    if report.status == "UNKNOWN":
+        return f"Health {HEALTH_SYMBOLS['UNKNOWN']} UNKNOWN"
+    text = f"Health {report.score}/100 {HEALTH_SYMBOLS[report.status]} {report.status}"
+    return text + restored_suffix(restored, now)
 
 
-_HEALTH_TONES: dict[str, Tone] = {"OK": "good", "WARNING": "warn", "CRITICAL": "bad"}
+def restored_suffix(restored: RecordedHealth | None, now: datetime | None) -> str:
+    """`` · restored, last cycle 3m ago`` for a verdict read from older records, else empty."""
+    if restored is None or now is None:
+        return ""
+    age = format_age(max(0.0, (now - restored.at).total_seconds()))
+    return f" · restored, last cycle {age} ago"
 
 
-def health_tone(report: HealthReport) -> Tone:
+_HEALTH_TONES: dict[str, Tone] = {
+    "OK": "good",
+    "WARNING": "warn",
+    "CRITICAL": "bad",
+    "UNKNOWN": "muted",
+}
+
+
+def health_tone(report: Verdict) -> Tone:
     """Colour cue for the health line."""
     return _HEALTH_TONES.get(report.status, "bad")
 

@@ -37,7 +37,7 @@ def incident_summary(state: ConsoleState) -> str:
     lines = [
         f"portal-tui incident summary at {now:%Y-%m-%d %H:%M:%S}Z"
         + (" [DEMO: built-in simulator]" if state.demo else ""),
-        health_text(health),
+        health_text(health, monitor.restored_health, now),
     ]
     lines += [f"  - {reason}" for reason in health.reasons]
     if state.policy.paused:

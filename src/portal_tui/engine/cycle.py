@@ -80,7 +80,10 @@ class CycleOutcome:
     list_errors: dict[str, UpstreamError] = field(default_factory=dict)
     requests_needed: int = 0
     requests_made: int = 0
+    requests_failed: int = 0
+    """Requests that finally failed after their retries (the health score's failed calls)."""
     duration_ms: float = 0.0
+
 
 
 class RefreshCycle:
@@ -113,6 +116,7 @@ class RefreshCycle:
         start_mono = self._clock.monotonic()
         now = self._clock.now()
         made_before = self._fetcher.requests_made
+        failed_before = self._fetcher.requests_failed
         outcome = CycleOutcome(tuple(names), triggered_by, now, now)
         ctx = CallContext(triggered_by, tuple(n.value for n in names), outcome.api_calls.append)
         windows = report_windows(now, self._config.zone)
@@ -161,6 +165,7 @@ class RefreshCycle:
         outcome.finished_at = self._clock.now()
         outcome.duration_ms = (self._clock.monotonic() - start_mono) * 1000.0
         outcome.requests_made = self._fetcher.requests_made - made_before
+        outcome.requests_failed = self._fetcher.requests_failed - failed_before
         for snapshot in outcome.snapshots.values():
             snapshot.duration_ms = outcome.duration_ms
         return outcome

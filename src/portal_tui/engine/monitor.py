@@ -12,30 +12,32 @@ them off the console's cold start.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from portal_tui.config import Config, Secrets
-from portal_tui.consistency import ConsistencyChecker, OpenFinding, Verdict
+from portal_tui.consistency import ConsistencyChecker, OpenFinding
+from portal_tui.consistency import Verdict as ConsistencyVerdict
 from portal_tui.dashboards.registry import dashboard_for
 from portal_tui.dashboards.snapshot import DashboardSnapshot
-from portal_tui.engine.health import HealthInputs, HealthReport, score
 from portal_tui.engine.memory import cycle_finished, release_free_memory
 from portal_tui.engine.recording import cycle_record
-from portal_tui.engine.standing import HysteresisPolicy, WorkspaceStandings, WorkspaceTransition
+from portal_tui.engine.standing import HysteresisPolicy, WorkspaceTransition
+from portal_tui.engine.verdict import Verdict, judge
 from portal_tui.fetch.breaker import BreakerState, BreakerStatus
 from portal_tui.fetch.cache import CacheStats, TtlCache
 from portal_tui.fetch.events import RetryStatus
 from portal_tui.store.database import Store
+from portal_tui.store.health_records import TREND_CYCLES, HealthRecords, RecordedHealth
 from portal_tui.store.records import CycleRecord, WorkspaceState
 from portal_tui.upstream.endpoints import RequestKey
 from portal_tui.vocabulary.clock import Clock
-from portal_tui.vocabulary.freshness import Freshness, FreshnessState
-from portal_tui.vocabulary.names import DashboardName, Severity
+from portal_tui.vocabulary.freshness import Freshness
+from portal_tui.vocabulary.names import DashboardName
 
 if TYPE_CHECKING:
     import httpx
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from portal_tui.fetch.fetcher import Fetched, Fetcher
 
 ALL_DASHBOARDS: tuple[DashboardName, ...] = tuple(DashboardName)
+_NO_RECORDS = HealthRecords((), (), (), 0, {}, (), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +99,7 @@ class PortalMonitor:
         *,
         secrets: Secrets,
         clock: Clock,
-        store: Store | None = None,
+        store: Store,
         transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
         hysteresis: HysteresisPolicy | None = None,
         demo: bool = False,
@@ -115,12 +118,13 @@ class PortalMonitor:
         """The last cycle's outcome, with ``results`` and ``api_calls`` left empty
         (:meth:`refresh` returns the whole of it)."""
         self.unreachable: dict[str, str] = {}
-        self._standings = WorkspaceStandings(hysteresis)
+        self._hysteresis = hysteresis or HysteresisPolicy()
         self._failing_since: dict[tuple[str, int | None, DashboardName], datetime] = {}
-        # When each failed attempt was made (health counts the last 5 minutes): times
-        # only, not the records, which at 1,000 workspaces are 7,000 a cycle.
-        self._recent_failures: deque[datetime] = deque(maxlen=20_000)
-        self._critical: deque[datetime] = deque(maxlen=10_000)
+        # The records the verdict is judged from (read after each cycle and by
+        # reload_health); None until the first read.
+        self._records: HealthRecords | None = None
+        self.restored_health: RecordedHealth | None = None
+        """The verdict the last recorded cycle ended on, until this process records its own."""
         self._listeners: list[EventListener] = []
         self._inflight: list[_Inflight] = []
         self.consistency = ConsistencyChecker()
@@ -146,9 +150,10 @@ class PortalMonitor:
     # -- lifecycle ----------------------------------------------------------------------
 
     async def restore(self) -> int:
-        """Load the last snapshots from SQLite so the faces can paint at once."""
-        if self.store is None:
-            return 0
+        """Load the last snapshots and the recorded verdict so the faces can paint at once."""
+        await self.reload_health()
+        if self._records is not None:
+            self.restored_health = self._records.last_recorded
         await self.consistency.load(self.store)
         restored = 0
         for name, record in (await self.store.load_snapshots()).items():
@@ -220,6 +225,7 @@ class PortalMonitor:
             await asyncio.to_thread(self._prepare_network)
         from portal_tui.engine.cycle import RefreshCycle
 
+        self._seed_failing_since()
         cycle = RefreshCycle(
             self.config,
             self.fetcher,
@@ -231,22 +237,26 @@ class PortalMonitor:
         outcome = await cycle.run(names, force=force, triggered_by=triggered_by)
         del cycle  # it holds the previous snapshots: let them go once this cycle's replace them
         self._absorb(outcome)
-        transitions = self._standings.update(outcome)
-        for transition in transitions:
-            self._emit(transition)
         # This cycle's view: another cycle may absorb its snapshots while this one is judged.
         snapshots = dict(self.snapshots)
         async with self._judging:  # verdicts apply in turn: each rule reads the last one's state
-            if self.store is not None:
-                await self.consistency.load(self.store)
+            await self.consistency.load(self.store)
             # The rules' digests and the snapshot text take ~1.5 s at 50,000 mailboxes:
             # a worker thread, so the loop (and a console sharing it) keeps running.
-            verdict, record = await asyncio.to_thread(self._judge, outcome, snapshots, transitions)
+            verdict, record = await asyncio.to_thread(self._judge, outcome, snapshots)
             self.consistency.commit(verdict)
-        if self.store is not None and record is not None:
-            await self.store.record_cycle(record)
-            await self.store.prune_if_due()  # at most once per 6 h per file; never raises
+        recorded = await self.store.record(record)
         del record
+        # The verdict this cycle ends on, from the records every process shares.
+        health = await self.reload_health()
+        await self.store.record_health(
+            recorded.cycle_id, health.score, health.level, health.reasons
+        )
+        self._count_in_trend(health, record_at=outcome.finished_at)
+        self.restored_health = None
+        await self.store.prune_if_due()  # at most once per 6 h per file; never raises
+        for transition in recorded.transitions:
+            self._emit(transition)
         cycle_finished(self.clock.monotonic())  # a paced full collection, if one is due
         await asyncio.to_thread(release_free_memory)  # the record's text and parameters
         # Without its results (every payload of the cycle, ~100 MB at 50,000 mailboxes,
@@ -263,29 +273,22 @@ class PortalMonitor:
         self,
         outcome: CycleOutcome,
         snapshots: Mapping[DashboardName, DashboardSnapshot],
-        transitions: list[WorkspaceTransition],
-    ) -> tuple[Verdict, CycleRecord | None]:
+    ) -> tuple[ConsistencyVerdict, CycleRecord]:
         """The consistency verdict and the cycle's record (runs in a worker thread: it reads
         the finished outcome and snapshots, which nothing changes any more)."""
         # The fetch has just replaced the old cache entries: hand their pages back before
         # this thread's own arena grows to hold the digests and the snapshot text.
         release_free_memory()
         verdict = self.consistency.evaluate(outcome, snapshots, self.config)
-        if self.store is None:
-            return verdict, None
-        return verdict, cycle_record(outcome, transitions, self.config, consistency=verdict.record)
+        record = cycle_record(
+            outcome, self.config, consistency=verdict.record, hysteresis=self._hysteresis
+        )
+        return verdict, record
 
     def _absorb(self, outcome: CycleOutcome) -> None:
         self.snapshots.update(outcome.snapshots)
         self.unreachable = {k: v.message for k, v in outcome.unreachable.items()}
-        self._recent_failures.extend(c.timestamp for c in outcome.api_calls if not c.success)
-        for issue in outcome.issues:
-            if issue.severity is Severity.CRITICAL:
-                self._critical.append(outcome.finished_at)
         for snap in outcome.snapshots.values():
-            for issue in snap.issues:
-                if issue.severity is Severity.CRITICAL:
-                    self._critical.append(outcome.finished_at)
             failing_now = {(f.instance, f.workspace_id, f.dashboard) for f in snap.failures}
             for key in failing_now:
                 self._failing_since.setdefault(key, outcome.finished_at)
@@ -321,48 +324,49 @@ class PortalMonitor:
         return self.consistency.findings
 
     def failing_workspaces(self) -> list[tuple[str, str, WorkspaceState]]:
-        """Workspaces currently in the FAILING state (after hysteresis)."""
-        return self._standings.failing(
-            self.last_outcome.workspace_names if self.last_outcome else {}
-        )
+        """Workspaces the records call FAILING (after hysteresis), longest-failing first."""
+        return [
+            (f.instance, f.workspace, WorkspaceState.FAILING)
+            for f in self.health().failing
+            if f.confirmed
+        ]
 
-    def health(self) -> HealthReport:
-        """The health score and its reasons, now."""
-        now = self.clock.now()
-        five_min = now - timedelta(minutes=5)
-        hour = now - timedelta(hours=1)
-        failed = sum(1 for t in self._recent_failures if t >= five_min)
-        critical = sum(1 for t in self._critical if t >= hour)
-        error_boards = [
-            n.display_name for n, s in self.snapshots.items() if s.error and not s.restored
-        ]
-        stale = [
-            n.display_name
-            for n in ALL_DASHBOARDS
-            if self.freshness(n).state
-            in (FreshnessState.STALE, FreshnessState.VERY_STALE, FreshnessState.EXPIRED)
-        ]
-        failing = {
-            (f.instance, f.workspace)
-            for s in self.snapshots.values()
-            for f in s.failures
-            if f.workspace
-        }
-        return score(
-            HealthInputs(
-                error_dashboards=error_boards,
-                failed_calls_5m=failed,
-                critical_errors_1h=critical,
-                stale_dashboards=stale,
-                failing_workspaces=len(failing),
-                unreachable_instances=sorted(self.unreachable),
-                no_data_dashboards=[
-                    n.display_name
-                    for n in ALL_DASHBOARDS
-                    if self.freshness(n).state is FreshnessState.NO_DATA
-                ],
+    @property
+    def health_trend(self) -> tuple[int, ...]:
+        """The health score of the last recorded cycles (any process's), oldest first."""
+        return self._records.trend if self._records else ()
+
+    def _count_in_trend(self, health: Verdict, *, record_at: datetime) -> None:
+        # The records were read before this cycle's verdict was written: add it, as a
+        # read now would (and as the next reload will).
+        if self._records is not None:
+            self._records = replace(
+                self._records,
+                trend=(*self._records.trend, health.score)[-TREND_CYCLES:],
+                last_recorded=RecordedHealth(
+                    record_at, health.score, health.level, health.reasons
+                ),
             )
-        )
+
+    async def reload_health(self) -> Verdict:
+        """Read the records again (other processes may have written) and judge them now."""
+        self._records = await self.store.health_records(self.clock.now())
+        return self.health()
+
+    def _seed_failing_since(self) -> None:
+        # "Failing since" is the first failure of the current streak, whoever recorded it.
+        for standing in self._records.standings if self._records else ():
+            if standing.failing_since is None:
+                continue
+            for board in standing.dashboards:
+                with contextlib.suppress(ValueError):
+                    key = (standing.instance, standing.workspace_id, DashboardName(board))
+                    self._failing_since.setdefault(key, standing.failing_since)
+
+    def health(self) -> Verdict:
+        """The verdict of the records as last read, judged now (cheap: no I/O)."""
+        records = self._records or _NO_RECORDS
+        return judge(records, self.clock.now())
 
     def breakers(self) -> list[BreakerStatus]:
         """Breaker status per instance."""

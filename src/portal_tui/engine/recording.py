@@ -2,34 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from portal_tui.config import Config
+from portal_tui.engine.standing import observations
 from portal_tui.store.consistency_records import ConsistencyRecord
 from portal_tui.store.records import (
     CacheMetadataRecord,
     CacheStatus,
     CycleRecord,
+    Hysteresis,
     SnapshotRecord,
-    StateTransition,
     dashboard_cache_key,
 )
 
 if TYPE_CHECKING:
     from portal_tui.engine.cycle import CycleOutcome
-    from portal_tui.engine.standing import WorkspaceTransition
 
 
 def cycle_record(
     outcome: CycleOutcome,
-    transitions: Sequence[WorkspaceTransition],
     config: Config,
     *,
     consistency: ConsistencyRecord | None = None,
+    hysteresis: Hysteresis | None = None,
 ) -> CycleRecord:
-    """Everything ``outcome`` learned, as one :class:`CycleRecord` (with the consistency
-    checks' result, written in the same transaction)."""
+    """Everything ``outcome`` learned, as one :class:`CycleRecord`: with the consistency
+    checks' result and each workspace's observation, which the store counts into its
+    standing (hysteresis) in the same transaction."""
     from portal_tui.fetch.fetcher import Fetched
 
     metadata: list[CacheMetadataRecord] = []
@@ -114,19 +114,11 @@ def cycle_record(
         validated=outcome.validated,
         cache_metadata=metadata,
         snapshots=snapshots,
-        transitions=[
-            StateTransition(
-                instance=t.instance,
-                workspace=t.workspace,
-                dashboard=",".join(t.dashboards) or None,
-                from_state=t.from_state.value,
-                to_state=t.to_state.value,
-                reason=t.reason,
-                at=t.at,
-            )
-            for t in transitions
-        ],
         consistency=consistency,
+        failed_requests=outcome.requests_failed,
+        observations=observations(outcome),
+        hysteresis=hysteresis or Hysteresis(),
+        unreachable=sorted(outcome.unreachable),
     )
 
 

@@ -1,126 +1,41 @@
-"""Each workspace's standing across cycles: failing and recovered, with hysteresis.
+"""What a cycle tells each workspace's standing: the observations the records count.
 
-One failed cycle is a blip; :class:`WorkspaceStandings` calls a workspace
-FAILING after ``fail_after`` failed cycles in a row, and RECOVERED after
-``recover_after`` good ones, so the console notifies once per real change.
+The hysteresis itself (FAILING after ``fail_after`` failed cycles in a row,
+RECOVERED after ``recover_after`` good ones) runs in the records, inside the
+transaction that records the cycle (:mod:`portal_tui.store.standing`), so every
+process sharing the file counts into the same runs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING
 
-from portal_tui.store.records import WorkspaceState
+from portal_tui.store.records import Hysteresis, WorkspaceObservation
+from portal_tui.store.standing import WorkspaceTransition
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from portal_tui.engine.cycle import CycleOutcome
 
-WorkspaceKey = tuple[str, int]
-"""(instance, workspace id)."""
+HysteresisPolicy = Hysteresis
+"""Failed cycles in a row before "failing", good cycles in a row before "recovered"."""
 
 
-@dataclass(frozen=True, slots=True)
-class WorkspaceTransition:
-    """A workspace started failing or recovered (after hysteresis)."""
-
-    instance: str
-    workspace: str
-    from_state: WorkspaceState
-    to_state: WorkspaceState
-    dashboards: tuple[str, ...]
-    reason: str
-    at: datetime
-
-
-@dataclass(slots=True)
-class HysteresisPolicy:
-    """Failed cycles in a row before "failing", good cycles in a row before "recovered"."""
-
-    fail_after: int = 2
-    recover_after: int = 2
+def observations(outcome: CycleOutcome) -> list[WorkspaceObservation]:
+    """One observation per workspace the cycle tried: the dashboards that failed for it."""
+    return [
+        WorkspaceObservation(
+            instance=key[0],
+            workspace_id=key[1],
+            workspace=outcome.workspace_names.get(key, str(key[1])),
+            failed_dashboards=tuple(sorted(d.value for d in failed)),
+            reason=_failure_reason(outcome, key) if failed else "",
+            at=outcome.finished_at,
+        )
+        for key, failed in sorted(outcome.workspace_failures.items())
+    ]
 
 
-@dataclass(slots=True)
-class _Standing:
-    state: WorkspaceState = WorkspaceState.OK
-    failures_in_row: int = 0
-    successes_in_row: int = 0
-    since: datetime | None = None
-
-
-class WorkspaceStandings:
-    """Every workspace's run of failed or good cycles, and the state it implies."""
-
-    def __init__(self, policy: HysteresisPolicy | None = None) -> None:
-        self.policy = policy or HysteresisPolicy()
-        self._standing: dict[WorkspaceKey, _Standing] = {}
-
-    def update(self, outcome: CycleOutcome) -> list[WorkspaceTransition]:
-        """Count one cycle in; returns the workspaces whose state changed."""
-        transitions: list[WorkspaceTransition] = []
-        for key, failed in outcome.workspace_failures.items():
-            standing = self._standing.setdefault(key, _Standing())
-            if failed:
-                standing.failures_in_row += 1
-                standing.successes_in_row = 0
-                if (
-                    standing.state is not WorkspaceState.FAILING
-                    and standing.failures_in_row >= self.policy.fail_after
-                ):
-                    dashboards = tuple(sorted(d.value for d in failed))
-                    reason = _failure_reason(outcome, key)
-                    transitions.append(
-                        _move(standing, WorkspaceState.FAILING, outcome, key, dashboards, reason)
-                    )
-            else:
-                standing.successes_in_row += 1
-                standing.failures_in_row = 0
-                if (
-                    standing.state is WorkspaceState.FAILING
-                    and standing.successes_in_row >= self.policy.recover_after
-                ):
-                    transitions.append(
-                        _move(
-                            standing,
-                            WorkspaceState.RECOVERED,
-                            outcome,
-                            key,
-                            (),
-                            "refreshing normally again",
-                        )
-                    )
-        return transitions
-
-    def failing(self, names: Mapping[WorkspaceKey, str]) -> list[tuple[str, str, WorkspaceState]]:
-        """(instance, workspace name, state) of every workspace now FAILING."""
-        return [
-            (key[0], names.get(key, str(key[1])), standing.state)
-            for key, standing in self._standing.items()
-            if standing.state is WorkspaceState.FAILING
-        ]
-
-
-def _move(
-    standing: _Standing,
-    to_state: WorkspaceState,
-    outcome: CycleOutcome,
-    key: WorkspaceKey,
-    dashboards: tuple[str, ...],
-    reason: str,
-) -> WorkspaceTransition:
-    before = standing.state
-    standing.state = to_state
-    standing.since = outcome.finished_at
-    name = outcome.workspace_names.get(key, str(key[1]))
-    return WorkspaceTransition(
-        key[0], name, before, to_state, dashboards, reason, outcome.finished_at
-    )
-
-
-def _failure_reason(outcome: CycleOutcome, key: WorkspaceKey) -> str:
+def _failure_reason(outcome: CycleOutcome, key: tuple[str, int]) -> str:
     for snap in outcome.snapshots.values():
         for failure in snap.failures:
             if (failure.instance, failure.workspace_id) == key:
@@ -128,4 +43,4 @@ def _failure_reason(outcome: CycleOutcome, key: WorkspaceKey) -> str:
     return "failed"
 
 
-__all__ = ["HysteresisPolicy", "WorkspaceStandings", "WorkspaceTransition"]
+__all__ = ["HysteresisPolicy", "WorkspaceTransition", "observations"]

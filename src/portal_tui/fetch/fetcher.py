@@ -86,6 +86,7 @@ class Fetcher:
         self._listeners: list[StatusListener] = []
         self._ids = itertools.count(1)
         self.active: dict[int, RetryStatus] = {}
+        self._failed = 0
         self._probes = 0
         # Collections sit in the cache for their TTL: share what repeats (fetch.compact).
         self._compactor = MailboxCompactor()
@@ -95,6 +96,12 @@ class Fetcher:
             )
             for inst in config.instances
         }
+
+    @property
+    def requests_failed(self) -> int:
+        """Requests that finally failed after their retries, each with an attempt of its own
+        on record: the "failed API calls" of the health score (SPEC section 5)."""
+        return self._failed
 
     @property
     def requests_made(self) -> int:
@@ -228,6 +235,7 @@ class Fetcher:
             return None
         call = Call(None, ctx, Endpoint.LIST_WORKSPACES, "", {}, WorkspacesResponse)
         ctx.record(inst.record(Endpoint.LIST_WORKSPACES, "GET", call, start, 1, error))
+        self._failed += 1
         return error
 
     # -- internals ----------------------------------------------------------------------
@@ -331,11 +339,13 @@ class Fetcher:
                 )
             error.attempts = attempts
             self._finish(call_id, status, CallPhase.FAILED, attempts, error)
+            self._failed += 1 if call.logged else 0
             raise error from None
         except UpstreamError as exc:
             attempts = max(tries, 1)
             exc.attempts = attempts
             self._finish(call_id, status, CallPhase.FAILED, attempts, exc)
+            self._failed += 1 if call.logged else 0
             raise
         except BaseException:
             self.active.pop(call_id, None)

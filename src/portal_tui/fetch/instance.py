@@ -49,7 +49,7 @@ class CallContext:
     record: Callable[[ApiCallRecord], None] = lambda _record: None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Call:
     """What one attempt asks for (the same for every attempt of a logical request)."""
 
@@ -59,6 +59,9 @@ class Call:
     path: str
     params: Mapping[str, str]
     model: type[BaseModel]
+    logged: int = 0
+    """Attempts of this request recorded so far (a request whose workspace switch failed
+    for a sibling is failed without an attempt of its own: not a failed API call)."""
 
 
 class UpstreamInstance:
@@ -243,6 +246,7 @@ class UpstreamInstance:
         status_code: int | None = None,
     ) -> ApiCallRecord:
         """The ``api_health_logs`` row of one attempt that started at ``start``."""
+        call.logged += 1
         return ApiCallRecord(
             instance=self.config.name,
             endpoint=endpoint.value,

@@ -4,11 +4,13 @@ Contract (the monitoring-plugin convention): data on stdout, diagnostics on
 stderr; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (config or usage error,
 or the check could not be made).
 
-Verdict: CRITICAL when the health score is 50 or less (a dashboard in error,
-or a burst of failed calls) or a critical consistency finding is open (e.g.
-an incomplete mailbox fetch shown as complete); WARNING when the score is
-below 100, a workspace failed, a workspace's data was rejected by
-validation, or an error or warning consistency finding is open; else OK.
+The verdict is the records' (:mod:`portal_tui.engine.verdict`), the same
+every face shows: CRITICAL when the health score is 50 or less (a dashboard
+in error, or more than 5 requests that finally failed in 5 minutes, counted
+over every process sharing the file) or a critical consistency finding is
+open; WARNING when the score is below 100, a workspace is failing or failed
+the last refresh, a validation error is open, or an error or warning
+consistency finding is open; else OK.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from portal_tui.engine.monitor import PortalMonitor
 from portal_tui.store.records import TriggeredBy
 from portal_tui.vocabulary.errors import ExitCode
 from portal_tui.vocabulary.freshness import format_age
-from portal_tui.vocabulary.names import DashboardName, Severity
+from portal_tui.vocabulary.names import DashboardName
 
 CHECK_SCHEMA_VERSION = 1
 
@@ -40,23 +42,15 @@ async def run_check(
             "distinct_needed": outcome.requests_needed,
             "attempts_logged": len(outcome.api_calls),
             "failed_attempts": sum(1 for c in outcome.api_calls if not c.success),
+            "failed_requests": outcome.requests_failed,
             "duration_ms": round(outcome.duration_ms, 1),
         }
     return ExitCode[report["status"]], report
 
 
-def verdict(monitor: PortalMonitor, names: list[DashboardName]) -> str:
-    """``OK``, ``WARNING`` or ``CRITICAL``."""
-    health = monitor.health()
-    findings = {f.severity for f in monitor.findings}
-    if health.score <= 50 or Severity.CRITICAL in findings:
-        return "CRITICAL"
-    snaps = [monitor.snapshots[n] for n in names if n in monitor.snapshots]
-    if health.score < 100 or any(s.failures or s.issues for s in snaps):
-        return "WARNING"
-    if findings & {Severity.ERROR, Severity.WARNING}:
-        return "WARNING"
-    return "OK"
+def verdict(monitor: PortalMonitor) -> str:
+    """``OK``, ``WARNING`` or ``CRITICAL``: the records' verdict (every process's cycles)."""
+    return monitor.health().level
 
 
 def build_report(monitor: PortalMonitor, names: list[DashboardName]) -> dict[str, Any]:
@@ -107,10 +101,25 @@ def build_report(monitor: PortalMonitor, names: list[DashboardName]) -> dict[str
         }
     return {
         "schema": CHECK_SCHEMA_VERSION,
-        "status": verdict(monitor, names),
+        "status": health.level,
         "checked_at": now.isoformat(),
         "demo": monitor.demo,
-        "health": {"score": health.score, "reasons": list(health.reasons)},
+        "health": {
+            "score": health.score,
+            "level": health.level,
+            "reasons": list(health.reasons),
+            "failing_workspaces": [
+                {
+                    "instance": f.instance,
+                    "workspace": f.workspace,
+                    "dashboards": list(f.dashboards),
+                    "since": f.since.isoformat() if f.since else None,
+                    "confirmed": f.confirmed,
+                    "reason": f.reason,
+                }
+                for f in health.failing
+            ],
+        },
         "dashboards": boards,
         "instances": [
             {

@@ -25,6 +25,7 @@ import httpx
 
 from portal_tui.config import CONFIG_ENV_VAR, Config, Secrets, find_config_path
 from portal_tui.config import load_config as read_config
+from portal_tui.engine.verdict import verdict_from_records
 from portal_tui.reports.doctor_report import (
     Check,
     DoctorReport,
@@ -38,6 +39,7 @@ from portal_tui.store.database import Store
 from portal_tui.store.filesystems import Mount, existing_ancestor, mount_of, read_mounts
 from portal_tui.vocabulary.clock import SystemClock
 from portal_tui.vocabulary.errors import ConfigError, StoreError
+from portal_tui.vocabulary.freshness import format_age
 from portal_tui.vocabulary.locations import data_dir, default_config_path, default_database_path
 
 __all__ = ["Check", "DoctorReport", "Level", "print_doctor", "print_doctor_json", "run_doctor"]
@@ -73,6 +75,9 @@ async def run_doctor(
         mounts = read_mounts()
     checks.append(check_storage(setup.db_path, setup.db_source, mounts))
     checks.append(await check_database(setup.db_path))
+    health = await check_recorded_health(setup.db_path)
+    if health is not None:
+        checks.append(health)
     if setup.config is not None:
         checks.extend(
             await asyncio.gather(
@@ -243,4 +248,43 @@ async def check_database(path: Path) -> Check:
         return Check("database", Level.WARNING, notices[0], details)
     return Check(
         "database", Level.OK, f"intact, {size / 1_048_576:.1f} MiB, schema {version}", details
+    )
+
+
+_HEALTH_LEVELS = {
+    "OK": Level.OK,
+    "WARNING": Level.WARNING,
+    "CRITICAL": Level.CRITICAL,
+    "UNKNOWN": Level.INFO,
+}
+
+
+async def check_recorded_health(path: Path) -> Check | None:
+    """The verdict the records give now: the same one the console, ``check`` and ``export``
+    show (None when there is no records file, or it cannot be opened: the database check
+    above says why)."""
+    if not path.exists():
+        return None
+    clock = SystemClock()
+    try:
+        store = await Store.open(path, clock=clock)
+    except StoreError:
+        return None
+    try:
+        verdict = await verdict_from_records(store, clock.now())
+    except StoreError as exc:
+        return Check("recorded health", Level.WARNING, f"could not read the records: {exc}")
+    finally:
+        await store.close()
+    details = [f"reason: {r}" for r in verdict.reasons]
+    if verdict.last_cycle_at is not None:
+        age = format_age((clock.now() - verdict.last_cycle_at).total_seconds())
+        details.append(f"last recorded cycle: {age} ago")
+    else:
+        details.append("no refresh recorded in the last hour")
+    return Check(
+        "recorded health",
+        _HEALTH_LEVELS[verdict.level],
+        f"{verdict.level} (health {verdict.score}/100) from the records",
+        details,
     )

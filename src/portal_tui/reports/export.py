@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from portal_tui.engine.health import HealthInputs, score
+from portal_tui.engine.verdict import verdict_from_records
 from portal_tui.reports.records_file import RecordsLocation
 from portal_tui.store.database import Store
 from portal_tui.store.records import DASHBOARD_KEY_PREFIX, CacheMetadataRecord, ValidationErrorRow
@@ -56,37 +56,7 @@ async def build_report(
         for name in DashboardName
     }
     failing = await _failing(store, snapshots, start)
-    critical_1h = sum(
-        1
-        for v in validation
-        if v.severity == "critical" and v.last_occurrence >= now - timedelta(hours=1)
-    )
-    unreachable = sorted(
-        {
-            f["instance"]
-            for snap in snapshots.values()
-            for f in snap.get("failures", [])
-            if f.get("workspace") is None and f.get("request") == "upstream unreachable"
-        }
-    )
-    health = score(
-        HealthInputs(
-            error_dashboards=[
-                DashboardName(n).display_name
-                for n, d in dashboards.items()
-                if d["status"] == "error"
-            ],
-            failed_calls_5m=await store.failed_calls_since(now - timedelta(minutes=5)),
-            critical_errors_1h=critical_1h,
-            stale_dashboards=[
-                DashboardName(n).display_name
-                for n, d in dashboards.items()
-                if d["state"] in {s.value for s in _STALE}
-            ],
-            failing_workspaces=sum(1 for f in failing if f["workspace"] is not None),
-            unreachable_instances=unreachable,
-        )
-    )
+    health = await verdict_from_records(store, now)
     transitions = await store.state_transitions(start)
     cycles = [c for c in await store.recent_cycles(limit=200) if c.finished_at >= start]
     report: dict[str, Any] = {
@@ -101,7 +71,15 @@ async def build_report(
             "schema_version": await store.schema_version(),
             "size_bytes": await store.size_bytes(),
         },
-        "health": {"score": health.score, "status": health.status, "reasons": list(health.reasons)},
+        "health": {
+            "score": health.score,
+            "status": health.level,
+            "reasons": list(health.reasons),
+            "trend": [
+                {"at": iso(p.at), "score": p.score, "level": p.level}
+                for p in await store.health_trend(start)
+            ],
+        },
         "dashboards": dashboards,
         "failing_workspaces": failing,
         "consistency_findings": [
@@ -238,8 +216,16 @@ async def _failing(
                 "since": None,
                 "last_at": iso(h.last_failure_at),
             }
+    # The records' standing: the state after hysteresis, and "failing since" = the first
+    # failure of the current streak, whoever recorded it.
+    standing = {(s.instance, s.workspace): s for s in await store.standings()}
     for key, entry in merged.items():
         entry["state"] = states.get((key[0], key[1] or ""))
+        known = standing.get((key[0], key[1] or ""))
+        if known is not None:
+            entry["state"] = known.state.value
+            if known.failing_since is not None:
+                entry["since"] = iso(known.failing_since)
         history = calls.get(key)
         entry["failed_calls"] = history.failures if history else 0
     return sorted(

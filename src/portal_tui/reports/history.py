@@ -16,6 +16,7 @@ from portal_tui.reports.export import iso
 from portal_tui.store.database import Store
 from portal_tui.store.records import StateTransition, WorkspaceHistory
 from portal_tui.vocabulary.timespan import describe_span
+from portal_tui.vocabulary.trend import health_trend_text
 
 HISTORY_SCHEMA_VERSION = 1
 INSTANCE_LEVEL = "(instance)"
@@ -63,6 +64,10 @@ async def build_history(
         "calls": sum(e["calls"] for e in entries),
         "failed": sum(e["failed"] for e in entries),
         "workspaces": entries,
+        "health": [
+            {"at": iso(p.at), "score": p.score, "level": p.level}
+            for p in await store.health_trend(start)
+        ],
     }
 
 
@@ -118,6 +123,13 @@ def print_history(doc: dict[str, Any], out: TextIO) -> None:
         f"portal-tui history{who}: last {doc['window']} (since {_at(doc['since'])}), "
         f"{doc['calls']} attempts, {doc['failed']} failed\n"
     )
+    trend = health_trend_text([p["score"] for p in doc.get("health", [])])
+    if trend:
+        last = doc["health"][-1]
+        out.write(
+            f"health over {len(doc['health'])} recorded cycle(s): {trend}"
+            f" (now {last['level']}, since {_at(doc['health'][0]['at'])})\n"
+        )
     header = (
         f"\n{'INSTANCE':<12} {'WORKSPACE':<28} {'CALLS':>6} {'OK%':>6} {'P50':>7} {'P95':>7}"
         "  ERRORS\n"

@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import aiosqlite
 
 from portal_tui.store.consistency_writer import ConsistencyRows, insert_consistency
-from portal_tui.store.records import CycleRecord, to_epoch
+from portal_tui.store.records import CycleRecord, Hysteresis, WorkspaceObservation, to_epoch
+from portal_tui.store.standing import WorkspaceTransition, apply_observations
 
 Row = tuple[object, ...]
 
 _INSERT_CYCLE = """
-INSERT INTO refresh_cycles (triggered_by, started_at, finished_at, dashboards, requests, failures)
-VALUES (?, ?, ?, ?, ?, ?)
+INSERT INTO refresh_cycles (triggered_by, started_at, finished_at, dashboards, requests, failures,
+    failed_requests, unreachable)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 _INSERT_CALL = """
@@ -111,6 +113,8 @@ class CycleRows:
     snapshots: Sequence[Row]
     transitions: Sequence[Row]
     consistency: ConsistencyRows | None = None
+    observations: Sequence[WorkspaceObservation] = ()
+    hysteresis: Hysteresis = field(default_factory=Hysteresis)
 
     @classmethod
     def build(cls, cycle: CycleRecord, redact: Callable[[str], str]) -> CycleRows:
@@ -156,6 +160,8 @@ class CycleRows:
             json.dumps([str(d) for d in cycle.dashboards]),
             len(calls),
             failures,
+            max(0, cycle.failed_requests),
+            ",".join(redact(name) for name in cycle.unreachable),
         )
 
         # One observation per issue identity per cycle (the last one wins), so
@@ -231,6 +237,10 @@ class CycleRows:
             if cycle.consistency is None
             else ConsistencyRows.build(cycle.consistency, finished, redact)
         )
+        observations = [
+            replace(o, reason=redact(o.reason), workspace=redact(o.workspace))
+            for o in cycle.observations
+        ]
         return cls(
             summary,
             calls,
@@ -240,11 +250,19 @@ class CycleRows:
             snapshots,
             transitions,
             consistency,
+            observations,
+            cycle.hysteresis,
         )
 
 
-async def insert_cycle(conn: aiosqlite.Connection, rows: CycleRows) -> int:
-    """Insert a prepared cycle; the caller holds the transaction. Returns the cycle id."""
+async def insert_cycle(
+    conn: aiosqlite.Connection, rows: CycleRows
+) -> tuple[int, list[WorkspaceTransition]]:
+    """Insert a prepared cycle; the caller holds the transaction.
+
+    Returns the cycle id and the standing transitions its observations caused
+    (also inserted, in the same transaction).
+    """
     cursor = await conn.execute(_INSERT_CYCLE, rows.cycle)
     cycle_id = cursor.lastrowid
     await cursor.close()
@@ -260,8 +278,22 @@ async def insert_cycle(conn: aiosqlite.Connection, rows: CycleRows) -> int:
         await conn.executemany(_UPSERT_CACHE, rows.cache)
     if rows.snapshots:
         await conn.executemany(_UPSERT_SNAPSHOT, rows.snapshots)
-    if rows.transitions:
-        await conn.executemany(_INSERT_TRANSITION, rows.transitions)
+    moved = await apply_observations(conn, rows.observations, rows.hysteresis)
+    transitions = [*rows.transitions, *(_transition_row(t) for t in moved)]
+    if transitions:
+        await conn.executemany(_INSERT_TRANSITION, transitions)
     if rows.consistency is not None:
         await insert_consistency(conn, rows.consistency)
-    return cycle_id
+    return cycle_id, moved
+
+
+def _transition_row(t: WorkspaceTransition) -> Row:
+    return (
+        t.instance,
+        t.workspace,
+        ",".join(t.dashboards) or None,
+        t.from_state.value,
+        t.to_state.value,
+        t.reason,
+        to_epoch(t.at),
+    )

@@ -14,9 +14,9 @@ a view cannot take a parameter: with a FakeClock far from real time,
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -29,7 +29,21 @@ from portal_tui.store import consistency_queries, pruning, queries, retention
 from portal_tui.store.connection import open_checked
 from portal_tui.store.consistency_records import ConsistencyState, FindingRow
 from portal_tui.store.cycle_writer import CycleRows, insert_cycle
+from portal_tui.store.health_records import (
+    HealthPoint,
+    HealthRecords,
+    health_trend,
+    read_health_records,
+    record_health,
+)
 from portal_tui.store.history import workspace_history
+from portal_tui.store.maintenance import (
+    apply_migrations,
+    file_sizes,
+    integrity_rows,
+    optimize,
+    user_version,
+)
 from portal_tui.store.records import (
     ApiCallCount,
     CacheMetadataRecord,
@@ -43,13 +57,22 @@ from portal_tui.store.records import (
     to_epoch,
 )
 from portal_tui.store.redaction import Redactor
-from portal_tui.store.schema import latest_version, pending
+from portal_tui.store.schema import latest_version
+from portal_tui.store.standing import Standing, WorkspaceTransition, read_standings
 from portal_tui.store.transactions import SharedConnection
 from portal_tui.store.validation import check_cycle
 from portal_tui.vocabulary.clock import Clock
 from portal_tui.vocabulary.errors import StoreError
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedCycle:
+    """A cycle as committed: its id and the standing transitions it caused."""
+
+    cycle_id: int
+    transitions: tuple[WorkspaceTransition, ...]
 
 
 class Store:
@@ -151,17 +174,25 @@ class Store:
     # -- writing --------------------------------------------------------------
 
     async def record_cycle(self, cycle: CycleRecord) -> int:
-        """Write everything a refresh cycle learnt in one transaction; returns its id.
+        """Write everything a refresh cycle learnt in one transaction; returns its id."""
+        return (await self.record(cycle)).cycle_id
+
+    async def record(self, cycle: CycleRecord) -> RecordedCycle:
+        """Write everything a refresh cycle learnt in one transaction.
 
         Either every row of the cycle (its ``refresh_cycles`` row, API calls,
-        validation upserts and resolutions, cache metadata, snapshots,
-        transitions) is committed, or none is.
+        validation upserts and resolutions, cache metadata, snapshots, the
+        workspaces' standing and the transitions it causes) is committed, or
+        none is. Returns the cycle id and those transitions.
         """
         check_cycle(cycle)
         # ~14,000 rows at 1,000 workspaces (~70 ms): built in a worker thread, so the
         # event loop (and a console drawing from it) keeps running meanwhile.
         rows = await asyncio.to_thread(CycleRows.build, cycle, self._redactor)
-        return await self._db.run("recording a refresh cycle", partial(insert_cycle, rows=rows))
+        cycle_id, moved = await self._db.run(
+            "recording a refresh cycle", partial(insert_cycle, rows=rows)
+        )
+        return RecordedCycle(cycle_id, tuple(moved))
 
     async def prune(self, now: datetime | None = None) -> dict[str, int]:
         """Delete rows past retention; returns rows deleted per table.
@@ -171,7 +202,7 @@ class Store:
         ``resolved_retention_days`` ago. Open errors are kept however old.
         """
         result = await self._prune(to_epoch(now or self._clock.now()), max_rows=None)
-        await self._db.run("optimizing", _optimize, mode="bare")
+        await self._db.run("optimizing", optimize, mode="bare")
         return result.deleted
 
     async def prune_if_due(self, now: datetime | None = None) -> dict[str, int] | None:
@@ -192,7 +223,7 @@ class Store:
                 return None  # another process claimed it a moment ago
             result = await self._prune(at, max_rows=retention.MAX_ROWS_PER_RUN)
             if result.complete:
-                await self._db.run("optimizing", _optimize, mode="bare")
+                await self._db.run("optimizing", optimize, mode="bare")
             else:
                 await self._db.run("noting a pruning backlog", retention.leave_backlog)
         except StoreError as exc:
@@ -235,6 +266,33 @@ class Store:
     async def health_summary(self) -> HealthSummary:
         """The SPEC 5 health score from the ``dashboard_health_summary`` view (real now)."""
         return await self._db.run("reading the health summary", queries.health_summary, mode="read")
+
+    async def health_records(self, now: datetime) -> HealthRecords:
+        """What the health verdict is computed from, as of one read of the file."""
+        query = partial(read_health_records, now=now)
+        return await self._db.run("reading the health records", query, mode="read")
+
+    async def record_health(
+        self, cycle_id: int, score: int, level: str, reasons: tuple[str, ...]
+    ) -> None:
+        """Keep the verdict a recorded cycle ended on, for trends and the restored first frame."""
+        write = partial(
+            record_health,
+            cycle_id=cycle_id,
+            score=score,
+            level=level,
+            reasons=tuple(self._redactor(r) for r in reasons),
+        )
+        await self._db.run("recording the health verdict", write)
+
+    async def health_trend(self, since: datetime) -> list[HealthPoint]:
+        """The health every cycle since ``since`` ended on, oldest first."""
+        query = partial(health_trend, since=since)
+        return await self._db.run("reading the health trend", query, mode="read")
+
+    async def standings(self) -> list[Standing]:
+        """Every workspace's recorded standing (hysteresis runs, failing since)."""
+        return await self._db.run("reading workspace standing", read_standings, mode="read")
 
     async def failed_calls_since(self, since: datetime) -> int:
         """Failed API attempts logged at or after ``since``."""
@@ -340,64 +398,22 @@ class Store:
 
     async def schema_version(self) -> int:
         """The file's schema version (``PRAGMA user_version``)."""
-        return await self._db.run("reading the schema version", _user_version, mode="read")
+        return await self._db.run("reading the schema version", user_version, mode="read")
 
     async def integrity_check(self) -> list[str]:
         """Problems found by a full ``PRAGMA integrity_check``; empty when the file is sound."""
-        rows = await self._db.run("checking integrity", _integrity_rows, mode="bare")
+        rows = await self._db.run("checking integrity", integrity_rows, mode="bare")
         return [] if rows == ["ok"] else rows
 
     async def size_bytes(self) -> int:
         """Bytes on disk: the file plus its write-ahead log."""
-        return await asyncio.to_thread(_file_sizes, self._path)
+        return await asyncio.to_thread(file_sizes, self._path)
 
     # -- internals ------------------------------------------------------------
 
     async def _migrate(self) -> None:
         # Only take the write lock when there is something to do, so an
         # up-to-date file opens without waiting for another console's write.
-        version = await self._db.run("reading the schema version", _user_version, mode="read")
+        version = await self._db.run("reading the schema version", user_version, mode="read")
         if version < latest_version():
-            await self._db.run("upgrading the schema", partial(_apply_migrations, path=self._path))
-
-
-def _file_sizes(path: Path) -> int:
-    total = 0
-    for candidate in (path, Path(f"{path}-wal")):
-        with contextlib.suppress(FileNotFoundError):
-            total += candidate.stat().st_size
-    return total
-
-
-async def _user_version(conn: aiosqlite.Connection) -> int:
-    rows = list(await conn.execute_fetchall("PRAGMA user_version"))
-    return int(rows[0][0])
-
-
-async def _apply_migrations(conn: aiosqlite.Connection, *, path: Path) -> None:
-    # Re-read under the write lock: another process may have migrated meanwhile.
-    current = await _user_version(conn)
-    if current > latest_version():
-        raise StoreError(
-            f"{path} was upgraded to schema version {current} by a newer portal-tui while "
-            f"opening; this release understands {latest_version()}. Upgrade portal-tui."
-        )
-    for migration in pending(current):
-        log.info(
-            "migrating %s to schema version %d (%s)", path, migration.version, migration.description
-        )
-        for statement in migration.statements:
-            await conn.execute(statement)
-        await conn.execute(f"PRAGMA user_version = {migration.version}")
-
-
-async def _integrity_rows(conn: aiosqlite.Connection) -> list[str]:
-    return [str(r[0]) for r in await conn.execute_fetchall("PRAGMA integrity_check")]
-
-
-async def _optimize(conn: aiosqlite.Connection) -> None:
-    # execute_fetchall, not execute: a row-returning statement left unfinished
-    # would keep a read snapshot open and pin the WAL.
-    await conn.execute_fetchall("PRAGMA optimize")
-    # PASSIVE never waits for readers; journal_size_limit then trims the WAL.
-    await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+            await self._db.run("upgrading the schema", partial(apply_migrations, path=self._path))

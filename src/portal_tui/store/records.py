@@ -158,6 +158,31 @@ class StateTransition:
 
 
 @dataclass(frozen=True, slots=True)
+class Hysteresis:
+    """Failed cycles in a row before FAILING, good cycles in a row before RECOVERED."""
+
+    fail_after: int = 2
+    recover_after: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceObservation:
+    """What one cycle saw of one workspace: the dashboards that failed for it (none: good)."""
+
+    instance: str
+    workspace_id: int
+    workspace: str
+    failed_dashboards: tuple[str, ...]
+    reason: str
+    at: datetime
+
+    @property
+    def failed(self) -> bool:
+        """True when any dashboard failed for the workspace this cycle."""
+        return bool(self.failed_dashboards)
+
+
+@dataclass(frozen=True, slots=True)
 class CycleRecord:
     """Everything one refresh cycle learnt, written in ONE transaction.
 
@@ -181,6 +206,13 @@ class CycleRecord:
     snapshots: Sequence[SnapshotRecord] = ()
     transitions: Sequence[StateTransition] = ()
     consistency: ConsistencyRecord | None = None
+    failed_requests: int = 0
+    """Requests that finally failed, after their retries (attempts are in ``api_calls``)."""
+    observations: Sequence[WorkspaceObservation] = ()
+    """Each workspace's result this cycle, counted into its standing in the same transaction."""
+    hysteresis: Hysteresis = field(default_factory=lambda: Hysteresis())
+    unreachable: Sequence[str] = ()
+    """Instances this cycle found unreachable."""
 
 
 # ---------------------------------------------------------------------------

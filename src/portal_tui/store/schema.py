@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from portal_tui.store.standing import STANDING_TABLE
+
 # "PTUI": lets the store refuse to write its tables into somebody else's file.
 APPLICATION_ID = 0x50545549
 
@@ -308,11 +310,34 @@ _V4_SNAPSHOTS = (
     "ALTER TABLE dashboard_snapshots_v4 RENAME TO dashboard_snapshots",
 )
 
+# Version 5 (issue 15): the records are the single source of truth. A cycle
+# counts the requests that finally failed (after their retries) apart from
+# failed attempts, and keeps the health verdict it ended on; each workspace's
+# hysteresis runs in a table every process counts into; the health view counts
+# failed requests, not attempts that were retried and then succeeded.
+_V5_HEALTH_VIEW = _V1_HEALTH_VIEW.replace(
+    """(SELECT count(*) FROM api_health_logs
+              WHERE success = 0 AND timestamp >= clock.now - 300) AS failed_calls_5m""",
+    """(SELECT coalesce(sum(failed_requests), 0) FROM refresh_cycles
+              WHERE finished_at >= clock.now - 300) AS failed_calls_5m""",
+)
+_V5_ONE_TRUTH = (
+    "ALTER TABLE refresh_cycles ADD COLUMN failed_requests INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE refresh_cycles ADD COLUMN health_score INTEGER",
+    "ALTER TABLE refresh_cycles ADD COLUMN health_level TEXT",
+    "ALTER TABLE refresh_cycles ADD COLUMN health_reasons TEXT",
+    "ALTER TABLE refresh_cycles ADD COLUMN unreachable TEXT NOT NULL DEFAULT ''",
+    STANDING_TABLE,
+    "DROP VIEW dashboard_health_summary",
+    _V5_HEALTH_VIEW,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", (*_V1_TABLES, _V1_HEALTH_VIEW)),
     Migration(2, "consistency findings, dashboard checksums, schema fields", _V2_CONSISTENCY),
     Migration(3, "retention bookkeeping; drop the unused per-workspace log index", _V3_RETENTION),
     Migration(4, "snapshot payloads valid by construction, not re-parsed by SQLite", _V4_SNAPSHOTS),
+    Migration(5, "failed requests and health per cycle; workspace standing", _V5_ONE_TRUTH),
     # Migration(4, "what changed", ("ALTER TABLE ...", "DROP VIEW ...", "CREATE VIEW ...")),
 )
 

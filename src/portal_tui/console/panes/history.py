@@ -13,6 +13,7 @@ from portal_tui.console.panes.base import Bar, Pane, toned
 from portal_tui.console.render_status import HISTORY_COLUMNS, history_rows
 from portal_tui.console.state import HISTORY_WINDOW_HOURS, ConsoleState
 from portal_tui.console.widgets.row_table import RowTable
+from portal_tui.vocabulary.trend import health_trend_text
 
 
 class HistoryPane(Pane):
@@ -32,15 +33,15 @@ class HistoryPane(Pane):
         super().repaint()
         state = self.state
         self.query_one("#history-table", RowTable).set_rows(history_rows(state.history))
-        if state.monitor.store is None:
-            text = toned(("no local records file: history is unavailable", "bad"))
-        elif state.history_error:
+        if state.history_error:
             text = toned((f"✗ could not read history: {state.history_error}", "bad"))
         else:
             loaded = fmt_clock(state.history_loaded_at, state.now)
+            trend = health_trend_text(state.monitor.health_trend, width=20)
             text = toned(
                 ("API history", "bold"),
                 f" · last {HISTORY_WINDOW_HOURS} h from SQLite · {len(state.history)} "
                 f"workspace(s), worst first · read at {loaded} · r re-reads",
+                f"\nhealth over the last recorded cycles: {trend}" if trend else "",
             )
         self.query_one("#history-bar", Bar).update(text)

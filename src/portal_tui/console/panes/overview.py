@@ -21,6 +21,7 @@ from portal_tui.console.widgets.row_table import RowTable
 from portal_tui.fetch.cache import CacheStats
 from portal_tui.store.records import WorkspaceState
 from portal_tui.vocabulary.names import DashboardName
+from portal_tui.vocabulary.trend import health_trend_text
 
 
 def overview_top(state: ConsoleState) -> Text:
@@ -31,9 +32,13 @@ def overview_top(state: ConsoleState) -> Text:
     for name in state.tls_off():
         parts += [(f" ⚠ TLS VERIFICATION OFF for instance {name} ", "reverse bold red"), "\n"]
     health = state.monitor.health()
-    parts.append((health_text(health), health_tone(health) + " bold"))
+    text = health_text(health, state.monitor.restored_health, state.now)
+    parts.append((text, health_tone(health) + " bold"))
     for reason in health.reasons:
         parts.append(f"\n  • {reason}")
+    trend = health_trend_text(state.monitor.health_trend)
+    if trend:
+        parts.append(f"\n  trend over the last recorded cycles: {trend}")
     return toned(*parts)
 
 
