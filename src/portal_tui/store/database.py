@@ -45,6 +45,7 @@ from portal_tui.store.records import (
     to_epoch,
 )
 from portal_tui.store.redaction import Redactor
+from portal_tui.store.rows import rows, scalar
 from portal_tui.store.schema import latest_version, pending
 from portal_tui.store.transactions import SharedConnection
 from portal_tui.store.validation import check_cycle
@@ -370,8 +371,7 @@ def _file_sizes(path: Path) -> int:
 
 
 async def _user_version(conn: aiosqlite.Connection) -> int:
-    rows = list(await conn.execute_fetchall("PRAGMA user_version"))
-    return int(rows[0][0])
+    return int(await scalar(conn, "PRAGMA user_version"))
 
 
 async def _apply_migrations(conn: aiosqlite.Connection, *, path: Path) -> None:
@@ -392,7 +392,7 @@ async def _apply_migrations(conn: aiosqlite.Connection, *, path: Path) -> None:
 
 
 async def _integrity_rows(conn: aiosqlite.Connection) -> list[str]:
-    return [str(r[0]) for r in await conn.execute_fetchall("PRAGMA integrity_check")]
+    return [str(r["integrity_check"]) for r in await rows(conn, "PRAGMA integrity_check")]
 
 
 async def _optimize(conn: aiosqlite.Connection) -> None:
