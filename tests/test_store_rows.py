@@ -10,9 +10,8 @@ run.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,16 +59,36 @@ class _ReversedCursor:
         return [tuple(reversed(row)) for row in await self._cursor.fetchmany(size)]
 
 
+class _Executing:
+    """Like aiosqlite's: awaited, the cursor; entered, the cursor closed on leaving."""
+
+    def __init__(self, started: Awaitable[aiosqlite.Cursor]) -> None:
+        self._started = started
+        self._cursor: aiosqlite.Cursor | None = None
+
+    def __await__(self) -> Generator[Any, None, _ReversedCursor]:
+        return self._open().__await__()
+
+    async def _open(self) -> _ReversedCursor:
+        self._cursor = await self._started
+        return _ReversedCursor(self._cursor)
+
+    async def __aenter__(self) -> _ReversedCursor:
+        return await self._open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._cursor is not None
+        await self._cursor.close()
+
+
 class ReversedColumns:
     """A connection whose every result comes back with its columns in reverse order."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
 
-    @contextlib.asynccontextmanager
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> AsyncIterator[_ReversedCursor]:
-        async with self._conn.execute(sql, params) as cursor:
-            yield _ReversedCursor(cursor)
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> _Executing:
+        return _Executing(self._conn.execute(sql, params))
 
 
 def _call(

@@ -39,12 +39,10 @@ def column_names(description: Description) -> tuple[str, ...]:
 async def rows(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> list[Row]:
     """Every row of ``sql`` as ``{column name: value}``.
 
-    The statement is run to its end and its cursor closed before returning,
-    so no read lock outlives the call.
+    The statement is run to its end before returning, so no read lock
+    outlives the call.
     """
-    async with conn.execute(sql, params) as cursor:
-        found = list(await cursor.fetchall())
-        names = column_names(cursor.description)
+    names, found = await _fetch_all(conn, sql, params)
     return [dict(zip(names, row, strict=True)) for row in found]
 
 
@@ -54,12 +52,21 @@ async def scalar(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = (
     ``count(*)``, ``PRAGMA user_version`` and the like: with a single column
     there is no order to get wrong, and a statement with more is refused.
     """
-    async with conn.execute(sql, params) as cursor:
-        found = list(await cursor.fetchall())
-        names = column_names(cursor.description)
+    names, found = await _fetch_all(conn, sql, params)
     if len(names) != 1:
         raise ValueError(f"scalar() wants one column, the statement returns {', '.join(names)}")
     return found[0][0] if found else None
+
+
+async def _fetch_all(
+    conn: aiosqlite.Connection, sql: str, params: Sequence[Any]
+) -> tuple[tuple[str, ...], list[Any]]:
+    # Two trips to the connection's thread, not three: fetching every row
+    # finishes the statement (releasing its read snapshot), so the exhausted
+    # cursor is left to be collected rather than closed with a third trip.
+    cursor = await conn.execute(sql, params)
+    found = list(await cursor.fetchall())
+    return column_names(cursor.description), found
 
 
 Arrange = Callable[[Iterable[Any]], Iterable[tuple[Any, ...]]]
