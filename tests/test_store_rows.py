@@ -5,7 +5,8 @@ connection as it is, and through :class:`ReversedColumns`, which hands every
 result back with its columns in reverse order (what each SELECT would return
 if its column list were written the other way round). A query that read a
 row by position would put values in the wrong fields, or fail, on the second
-run.
+run; so would a read that bypassed :mod:`portal_tui.store.rows` (the proxy
+offers nothing but ``execute``).
 """
 
 from __future__ import annotations
