@@ -23,6 +23,8 @@ from pathlib import Path
 
 import aiosqlite
 
+from portal_tui.store.rows import rows
+from portal_tui.store.rows import scalar as _scalar
 from portal_tui.store.schema import APPLICATION_ID, latest_version
 from portal_tui.vocabulary.errors import StoreError
 
@@ -33,9 +35,9 @@ WAL_SWITCH_ATTEMPTS = 20
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # the WAL is truncated back to this after checkpoints
 _SIDE_FILES = ("-wal", "-shm")
 _IDENTITY_SQL = """
-SELECT (SELECT user_version FROM pragma_user_version),
-       (SELECT application_id FROM pragma_application_id),
-       EXISTS (SELECT 1 FROM sqlite_master WHERE name NOT LIKE 'sqlite_%')
+SELECT (SELECT user_version FROM pragma_user_version) AS user_version,
+       (SELECT application_id FROM pragma_application_id) AS application_id,
+       EXISTS (SELECT 1 FROM sqlite_master WHERE name NOT LIKE 'sqlite_%') AS has_tables
 """
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _FIX_HINT = "set [storage] path in the config to a writable location"
@@ -151,11 +153,6 @@ async def close_quietly(conn: aiosqlite.Connection) -> None:
         await conn.close()
 
 
-async def _scalar(conn: aiosqlite.Connection, sql: str) -> object:
-    rows = list(await conn.execute_fetchall(sql))
-    return rows[0][0] if rows else None
-
-
 async def inspect(conn: aiosqlite.Connection, path: Path) -> list[str]:
     """Problems that make the file corrupt (empty when healthy).
 
@@ -165,7 +162,9 @@ async def inspect(conn: aiosqlite.Connection, path: Path) -> list[str]:
     try:
         # One statement, so one snapshot: another process may be committing
         # the initial schema right now, and separate reads could see a mix.
-        ((version, app_id, has_tables),) = list(await conn.execute_fetchall(_IDENTITY_SQL))
+        (identity,) = await rows(conn, _IDENTITY_SQL)
+        version, app_id = identity["user_version"], identity["application_id"]
+        has_tables = identity["has_tables"]
         if version > latest_version():
             raise StoreError(
                 f"the local records file {path} has schema version {version}, newer than this "
@@ -177,12 +176,12 @@ async def inspect(conn: aiosqlite.Connection, path: Path) -> list[str]:
                 f"{path} is an SQLite file of another program, not portal-tui records; it was "
                 f"not changed. Move it, or {_FIX_HINT}"
             )
-        rows = list(await conn.execute_fetchall("PRAGMA quick_check"))
+        checked = await rows(conn, "PRAGMA quick_check")
     except sqlite3.Error as exc:
         if is_corruption(exc):
             return [str(exc)]
         raise describe_open_error(path, exc) from exc
-    problems = [str(row[0]) for row in rows]
+    problems = [str(row["quick_check"]) for row in checked]
     return [] if problems == ["ok"] else problems
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import aiosqlite
 
@@ -15,6 +13,7 @@ from portal_tui.store.consistency_records import (
     FindingRow,
 )
 from portal_tui.store.records import from_epoch, to_epoch
+from portal_tui.store.rows import Row, rows
 
 _COLUMNS = """
     id, rule, severity, scope, subject, message, first_seen, last_seen, occurrences,
@@ -26,30 +25,27 @@ _ORDER = """
 """
 
 
-async def _rows(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-    return list(await conn.execute_fetchall(sql, params))
-
-
-def _finding(row: Any) -> FindingRow:
+def _finding(row: Row) -> FindingRow:
+    resolved_at = row["resolved_at"]
     return FindingRow(
-        id=row[0],
-        rule=row[1],
-        severity=row[2],
-        scope=row[3],
-        subject=row[4],
-        message=row[5],
-        first_seen=from_epoch(row[6]),
-        last_seen=from_epoch(row[7]),
-        occurrences=row[8],
-        resolved=bool(row[9]),
-        resolved_at=None if row[10] is None else from_epoch(row[10]),
+        id=row["id"],
+        rule=row["rule"],
+        severity=row["severity"],
+        scope=row["scope"],
+        subject=row["subject"],
+        message=row["message"],
+        first_seen=from_epoch(row["first_seen"]),
+        last_seen=from_epoch(row["last_seen"]),
+        occurrences=row["occurrences"],
+        resolved=bool(row["resolved"]),
+        resolved_at=None if resolved_at is None else from_epoch(resolved_at),
     )
 
 
 async def open_findings(conn: aiosqlite.Connection) -> list[FindingRow]:
     """Unresolved findings, most severe first, then oldest first."""
     sql = f"SELECT {_COLUMNS} FROM consistency_findings WHERE resolved = 0 {_ORDER}"
-    return [_finding(r) for r in await _rows(conn, sql)]
+    return [_finding(r) for r in await rows(conn, sql)]
 
 
 async def findings_since(conn: aiosqlite.Connection, *, since: datetime) -> list[FindingRow]:
@@ -60,21 +56,21 @@ async def findings_since(conn: aiosqlite.Connection, *, since: datetime) -> list
         WHERE first_seen >= ?1 OR last_seen >= ?1 OR resolved_at >= ?1
         ORDER BY first_seen, id
     """
-    return [_finding(r) for r in await _rows(conn, sql, (at,))]
+    return [_finding(r) for r in await rows(conn, sql, (at,))]
 
 
 async def consistency_state(conn: aiosqlite.Connection) -> ConsistencyState:
     """Open findings, checksums and known fields, in one read transaction."""
     checksums = [
         ChecksumRecord(
-            dashboard=r[0],
-            checksum=r[1],
-            source_digest=r[2],
-            changed_at=from_epoch(r[3]),
-            checked_at=from_epoch(r[4]),
-            unchanged_refreshes=r[5],
+            dashboard=r["dashboard"],
+            checksum=r["checksum"],
+            source_digest=r["source_digest"],
+            changed_at=from_epoch(r["changed_at"]),
+            checked_at=from_epoch(r["checked_at"]),
+            unchanged_refreshes=r["unchanged_refreshes"],
         )
-        for r in await _rows(
+        for r in await rows(
             conn,
             "SELECT dashboard, checksum, source_digest, changed_at, checked_at,"
             " unchanged_refreshes FROM dashboard_checksums ORDER BY dashboard",
@@ -82,18 +78,15 @@ async def consistency_state(conn: aiosqlite.Connection) -> ConsistencyState:
     ]
     fields = [
         FieldRecord(
-            endpoint=r[0], field=r[1], first_seen=from_epoch(r[2]), last_seen=from_epoch(r[3])
+            endpoint=r["endpoint"],
+            field=r["field"],
+            first_seen=from_epoch(r["first_seen"]),
+            last_seen=from_epoch(r["last_seen"]),
         )
-        for r in await _rows(
+        for r in await rows(
             conn,
             "SELECT endpoint, field, first_seen, last_seen FROM schema_fields"
             " ORDER BY endpoint, field",
         )
     ]
     return ConsistencyState(await open_findings(conn), checksums, fields)
-
-
-async def schema_version(conn: aiosqlite.Connection) -> int:
-    """``PRAGMA user_version``."""
-    rows = await _rows(conn, "PRAGMA user_version")
-    return int(rows[0][0])

@@ -22,6 +22,7 @@ from typing import Any
 import aiosqlite
 
 from portal_tui.store.records import WorkspaceHistory, from_epoch, to_epoch
+from portal_tui.store.rows import in_order, rows
 
 Key = tuple[str, str | None]
 _CHUNK = 5000  # rows per fetch: bounded memory, and the loop breathes between chunks
@@ -37,10 +38,6 @@ def _filter(since: datetime, instance: str | None, workspace: str | None) -> tup
         where.append("workspace = ?")
         params.append(workspace)
     return " AND ".join(where), params
-
-
-async def _rows(conn: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> list[Any]:
-    return list(await conn.execute_fetchall(sql, params))
 
 
 @dataclass(slots=True)
@@ -61,6 +58,10 @@ def _percentile(ordered: list[float], p: int) -> float:
     return ordered[(p * n + 99) // 100 - 1] if n else 0.0
 
 
+_FOLD_COLUMNS = ("instance", "workspace", "response_time_ms", "success", "timestamp")
+"""What the fold reads of each attempt, in the order it unpacks them."""
+
+
 async def _fold(
     conn: aiosqlite.Connection, where: str, params: Sequence[Any], recent: int
 ) -> dict[Key, _Fold]:
@@ -70,8 +71,9 @@ async def _fold(
         FROM api_health_logs WHERE {where} ORDER BY timestamp, id
     """
     async with conn.execute(sql, params) as cursor:
+        arrange = in_order(cursor.description, _FOLD_COLUMNS)
         while chunk := await cursor.fetchmany(_CHUNK):
-            for inst, ws, ms, ok, at in chunk:
+            for inst, ws, ms, ok, at in arrange(chunk):
                 fold = folds.get((inst, ws))
                 if fold is None:
                     fold = folds[(inst, ws)] = _Fold(deque(maxlen=recent))
@@ -102,19 +104,19 @@ async def workspace_history(
         return []
 
     errors: dict[Key, dict[str, int]] = defaultdict(dict)
-    for inst, ws, kind, n in await _rows(
+    for row in await rows(
         conn,
         f"""
-        SELECT instance, workspace, coalesce(error_type, 'unknown'), count(*)
+        SELECT instance, workspace, coalesce(error_type, 'unknown') AS kind, count(*) AS failed
         FROM api_health_logs WHERE {where} AND success = 0
-        GROUP BY 1, 2, 3
+        GROUP BY instance, workspace, kind
         """,
         params,
     ):
-        errors[(inst, ws)][kind] = n
+        errors[(row["instance"], row["workspace"])][row["kind"]] = row["failed"]
 
     last_error: dict[Key, str] = {}
-    for inst, ws, kind, code, message in await _rows(
+    for row in await rows(
         conn,
         f"""
         SELECT instance, workspace, error_type, status_code, error_message FROM (
@@ -126,8 +128,11 @@ async def workspace_history(
         """,
         params,
     ):
+        kind, code, message = row["error_type"], row["status_code"], row["error_message"]
         label = " ".join(str(p) for p in (kind or "error", code) if p is not None)
-        last_error[(inst, ws)] = f"{label}: {message}" if message else label
+        last_error[(row["instance"], row["workspace"])] = (
+            f"{label}: {message}" if message else label
+        )
 
     result: list[WorkspaceHistory] = []
     for key, fold in folds.items():

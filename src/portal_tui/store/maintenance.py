@@ -8,6 +8,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from portal_tui.store.rows import rows, scalar
 from portal_tui.store.schema import latest_version, pending
 from portal_tui.vocabulary.errors import StoreError
 
@@ -23,8 +24,7 @@ def file_sizes(path: Path) -> int:
 
 
 async def user_version(conn: aiosqlite.Connection) -> int:
-    rows = list(await conn.execute_fetchall("PRAGMA user_version"))
-    return int(rows[0][0])
+    return int(await scalar(conn, "PRAGMA user_version"))
 
 
 async def apply_migrations(conn: aiosqlite.Connection, *, path: Path) -> None:
@@ -45,7 +45,7 @@ async def apply_migrations(conn: aiosqlite.Connection, *, path: Path) -> None:
 
 
 async def integrity_rows(conn: aiosqlite.Connection) -> list[str]:
-    return [str(r[0]) for r in await conn.execute_fetchall("PRAGMA integrity_check")]
+    return [str(r["integrity_check"]) for r in await rows(conn, "PRAGMA integrity_check")]
 
 
 async def optimize(conn: aiosqlite.Connection) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,12 +20,8 @@ from portal_tui.store.records import (
     from_epoch,
     to_epoch,
 )
+from portal_tui.store.rows import Row, rows, scalar
 from portal_tui.store.schema import HEALTH_VIEW_COLUMNS
-
-
-async def _rows(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-    # execute_fetchall exhausts the statement, so no read lock outlives the call.
-    return list(await conn.execute_fetchall(sql, params))
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -36,28 +31,28 @@ def _names(text: str) -> tuple[str, ...]:
 async def health_summary(conn: aiosqlite.Connection) -> HealthSummary:
     """The single row of ``dashboard_health_summary``."""
     columns = ", ".join(HEALTH_VIEW_COLUMNS)
-    (row,) = await _rows(conn, f"SELECT {columns} FROM dashboard_health_summary")
+    (row,) = await rows(conn, f"SELECT {columns} FROM dashboard_health_summary")
     return HealthSummary(
-        score=int(row[0]),
-        reason=str(row[1]),
-        error_dashboards=int(row[2]),
-        failed_calls_5m=int(row[3]),
-        critical_errors_1h=int(row[4]),
-        stale_dashboards=int(row[5]),
-        error_dashboard_names=_names(row[6]),
-        stale_dashboard_names=_names(row[7]),
-        computed_at=from_epoch(row[8]),
+        score=int(row["score"]),
+        reason=str(row["reason"]),
+        error_dashboards=int(row["error_dashboards"]),
+        failed_calls_5m=int(row["failed_calls_5m"]),
+        critical_errors_1h=int(row["critical_errors_1h"]),
+        stale_dashboards=int(row["stale_dashboards"]),
+        error_dashboard_names=_names(row["error_dashboard_names"]),
+        stale_dashboard_names=_names(row["stale_dashboard_names"]),
+        computed_at=from_epoch(row["computed_at"]),
     )
 
 
 async def failed_calls_since(conn: aiosqlite.Connection, since: datetime) -> int:
     """Failed attempts logged at or after ``since``."""
-    rows = await _rows(
+    failed = await scalar(
         conn,
         "SELECT count(*) FROM api_health_logs WHERE success = 0 AND timestamp >= ?",
         (to_epoch(since),),
     )
-    return int(rows[0][0])
+    return int(failed)
 
 
 _VALIDATION_COLUMNS = """
@@ -66,22 +61,23 @@ _VALIDATION_COLUMNS = """
 """
 
 
-def _validation_row(row: Any) -> ValidationErrorRow:
+def _validation_row(row: Row) -> ValidationErrorRow:
+    resolved_at = row["resolved_at"]
     return ValidationErrorRow(
-        id=row[0],
-        dashboard=row[1],
-        workspace=row[2],
-        error_type=row[3],
-        field_name=row[4],
-        expected=row[5],
-        actual=row[6],
-        message=row[7],
-        severity=row[8],
-        occurrences=row[9],
-        first_occurrence=from_epoch(row[10]),
-        last_occurrence=from_epoch(row[11]),
-        resolved=bool(row[12]),
-        resolved_at=None if row[13] is None else from_epoch(row[13]),
+        id=row["id"],
+        dashboard=row["source_dashboard"],
+        workspace=row["workspace"],
+        error_type=row["error_type"],
+        field_name=row["field_name"],
+        expected=row["expected"],
+        actual=row["actual"],
+        message=row["message"],
+        severity=row["severity"],
+        occurrences=row["occurrences"],
+        first_occurrence=from_epoch(row["first_occurrence"]),
+        last_occurrence=from_epoch(row["last_occurrence"]),
+        resolved=bool(row["resolved"]),
+        resolved_at=None if resolved_at is None else from_epoch(resolved_at),
     )
 
 
@@ -108,7 +104,7 @@ async def validation_errors(
                  WHEN 'warning' THEN 2 ELSE 3 END,
                  last_occurrence DESC, id DESC
     """
-    return [_validation_row(r) for r in await _rows(conn, sql, params)]
+    return [_validation_row(r) for r in await rows(conn, sql, params)]
 
 
 async def recent_api_calls(
@@ -143,20 +139,20 @@ async def recent_api_calls(
     """
     return [
         ApiCallRecord(
-            instance=r[0],
-            endpoint=r[1],
-            method=r[2],
-            workspace=r[3],
-            status_code=r[4],
-            response_time_ms=r[5],
-            success=bool(r[6]),
-            error_type=r[7],
-            error_message=r[8],
-            attempt=r[9],
-            triggered_by=r[10],
-            timestamp=from_epoch(r[11]),
+            instance=r["instance"],
+            endpoint=r["endpoint"],
+            method=r["method"],
+            workspace=r["workspace"],
+            status_code=r["status_code"],
+            response_time_ms=r["response_time_ms"],
+            success=bool(r["success"]),
+            error_type=r["error_type"],
+            error_message=r["error_message"],
+            attempt=r["attempt"],
+            triggered_by=r["triggered_by"],
+            timestamp=from_epoch(r["timestamp"]),
         )
-        for r in await _rows(conn, sql, [*params, max(0, limit)])
+        for r in await rows(conn, sql, [*params, max(0, limit)])
     ]
 
 
@@ -175,15 +171,15 @@ async def state_transitions(
     sql += " ORDER BY at, id"
     return [
         StateTransition(
-            instance=r[0],
-            workspace=r[1],
-            dashboard=r[2],
-            from_state=r[3],
-            to_state=r[4],
-            reason=r[5],
-            at=from_epoch(r[6]),
+            instance=r["instance"],
+            workspace=r["workspace"],
+            dashboard=r["dashboard"],
+            from_state=r["from_state"],
+            to_state=r["to_state"],
+            reason=r["reason"],
+            at=from_epoch(r["at"]),
         )
-        for r in await _rows(conn, sql, params)
+        for r in await rows(conn, sql, params)
     ]
 
 
@@ -196,18 +192,18 @@ async def cache_metadata(conn: aiosqlite.Connection) -> list[CacheMetadataRecord
     """
     return [
         CacheMetadataRecord(
-            cache_key=r[0],
-            dashboard=r[1],
-            last_updated=None if r[2] is None else from_epoch(r[2]),
-            last_fetch_duration_ms=r[3],
-            record_count=r[4],
-            data_size_bytes=r[5],
-            status=r[6],
-            error_message=r[7],
-            ttl_seconds=r[8],
-            version=r[9],
+            cache_key=r["cache_key"],
+            dashboard=r["dashboard"],
+            last_updated=None if r["last_updated"] is None else from_epoch(r["last_updated"]),
+            last_fetch_duration_ms=r["last_fetch_duration_ms"],
+            record_count=r["record_count"],
+            data_size_bytes=r["data_size_bytes"],
+            status=r["status"],
+            error_message=r["error_message"],
+            ttl_seconds=r["ttl_seconds"],
+            version=r["version"],
         )
-        for r in await _rows(conn, sql)
+        for r in await rows(conn, sql)
     ]
 
 
@@ -219,15 +215,15 @@ async def snapshots(conn: aiosqlite.Connection) -> list[SnapshotRecord]:
     """
     return [
         SnapshotRecord(
-            dashboard=r[0],
-            payload=r[1],
-            fetched_at=from_epoch(r[2]),
-            refreshed_at=from_epoch(r[3]),
-            row_count=r[4],
-            checksum=r[5],
-            schema_version=r[6],
+            dashboard=r["dashboard"],
+            payload=r["payload"],
+            fetched_at=from_epoch(r["fetched_at"]),
+            refreshed_at=from_epoch(r["refreshed_at"]),
+            row_count=r["row_count"],
+            checksum=r["checksum"],
+            schema_version=r["schema_version"],
         )
-        for r in await _rows(conn, sql)
+        for r in await rows(conn, sql)
     ]
 
 
@@ -239,34 +235,39 @@ async def recent_cycles(conn: aiosqlite.Connection, *, limit: int) -> list[Cycle
     """
     return [
         CycleSummary(
-            id=r[0],
-            triggered_by=r[1],
-            started_at=from_epoch(r[2]),
-            finished_at=from_epoch(r[3]),
-            dashboards=tuple(json.loads(r[4])),
-            requests=r[5],
-            failures=r[6],
+            id=r["id"],
+            triggered_by=r["triggered_by"],
+            started_at=from_epoch(r["started_at"]),
+            finished_at=from_epoch(r["finished_at"]),
+            dashboards=tuple(json.loads(r["dashboards"])),
+            requests=r["requests"],
+            failures=r["failures"],
         )
-        for r in await _rows(conn, sql, (max(0, limit),))
+        for r in await rows(conn, sql, (max(0, limit),))
     ]
 
 
 async def api_call_counts(conn: aiosqlite.Connection, *, since: datetime) -> list[ApiCallCount]:
     """Attempts per instance, then failed attempts per ``(instance, error_type, status)``."""
     at = (to_epoch(since),)
-    totals = await _rows(
+    totals = await rows(
         conn,
-        "SELECT instance, count(*), count(*) - coalesce(sum(success), 0)"
+        "SELECT instance, count(*) AS attempts, count(*) - coalesce(sum(success), 0) AS failed"
         " FROM api_health_logs WHERE timestamp >= ? GROUP BY instance ORDER BY instance",
         at,
     )
-    errors = await _rows(
+    errors = await rows(
         conn,
-        "SELECT instance, coalesce(error_type, 'unknown'), status_code, count(*)"
-        " FROM api_health_logs WHERE timestamp >= ? AND success = 0"
-        " GROUP BY 1, 2, 3 ORDER BY 1, 4 DESC, 2, 3",
+        "SELECT instance, coalesce(error_type, 'unknown') AS kind, status_code,"
+        " count(*) AS failed FROM api_health_logs WHERE timestamp >= ? AND success = 0"
+        " GROUP BY instance, kind, status_code ORDER BY instance, failed DESC, kind, status_code",
         at,
     )
-    return [ApiCallCount(r[0], None, None, r[1], r[2]) for r in totals] + [
-        ApiCallCount(r[0], r[1], r[2], r[3], r[3]) for r in errors
+    per_instance = [
+        ApiCallCount(r["instance"], None, None, r["attempts"], r["failed"]) for r in totals
     ]
+    per_error = [
+        ApiCallCount(r["instance"], r["kind"], r["status_code"], r["failed"], r["failed"])
+        for r in errors
+    ]
+    return per_instance + per_error

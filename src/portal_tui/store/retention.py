@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import aiosqlite
 
+from portal_tui.store.rows import rows
+
 PRUNE_TASK = "prune"
 PRUNE_INTERVAL = 6 * 3600.0
 """Seconds between two prunes of one file, across all processes."""
@@ -50,8 +52,8 @@ async def due(
     conn: aiosqlite.Connection, *, now: float, interval: float, task: str = PRUNE_TASK
 ) -> bool:
     """Whether ``task`` is due at ``now`` (a read: most cycles stop here without the write lock)."""
-    rows = list(await conn.execute_fetchall(_LAST_RUN, (task,)))
-    last, backlog = (rows[0][0], bool(rows[0][1])) if rows else (None, False)
+    found = await rows(conn, _LAST_RUN, (task,))
+    last, backlog = (found[0]["last_run_at"], bool(found[0]["backlog"])) if found else (None, False)
     return is_due(last, backlog, now, interval)
 
 
