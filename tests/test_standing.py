@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from portal_tui.dashboards.registry import dashboard_names
 from portal_tui.engine.cycle import CycleOutcome
 from portal_tui.engine.standing import HysteresisPolicy, WorkspaceStandings
 from portal_tui.store.records import WorkspaceState
@@ -16,7 +17,7 @@ ACME = ("main", 7)
 def cycle(n: int, failed: set[DashboardName]) -> CycleOutcome:
     at = START + timedelta(minutes=2 * n)
     return CycleOutcome(
-        dashboards=tuple(DashboardName),
+        dashboards=dashboard_names(),
         triggered_by="auto",
         started_at=at,
         finished_at=at,

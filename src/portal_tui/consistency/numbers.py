@@ -13,7 +13,8 @@ from portal_tui.consistency.model import (
     subject_of,
 )
 from portal_tui.dashboards.base import WorkspaceRow
-from portal_tui.dashboards.infrastructure import MailboxRow
+from portal_tui.dashboards.mailboxes import MailboxRow
+from portal_tui.dashboards.registry import title_of
 from portal_tui.dashboards.windows import DateWindow
 from portal_tui.vocabulary.names import DashboardName, Severity
 
@@ -87,7 +88,7 @@ class SameSourceNumbers:
                             self.severity,
                             board.value,
                             f"{subject_of(key[0], row.workspace)} {field}",
-                            f"{board.display_name} {field} is {shown} but the "
+                            f"{title_of(board)} {field} is {shown} but the "
                             f"{WINDOW_TEXT[label]} stats response it was computed from says "
                             f"{source_field} = {truth}{others}",
                         )
@@ -127,7 +128,7 @@ def _siblings(
             continue
         row = fresh.get(other, {}).get(key)
         if row is not None:
-            parts.append(f"{other.display_name} {field} = {getattr(row, field)}")
+            parts.append(f"{title_of(other)} {field} = {getattr(row, field)}")
     return f" ({'; '.join(sorted(set(parts)))} from the same response)" if parts else ""
 
 
@@ -190,7 +191,7 @@ class WindowSanity:
                                 Severity.WARNING,
                                 board.value,
                                 f"{who} {narrow} <= {wide}",
-                                f"{board.display_name}: {WINDOW_TEXT[n_label]} {narrow} = "
+                                f"{title_of(board)}: {WINDOW_TEXT[n_label]} {narrow} = "
                                 f"{small} exceeds {WINDOW_TEXT[w_label]} {wide} = {large} "
                                 f"by {small - large}, though the {WINDOW_TEXT[n_label]} window "
                                 "lies inside the other",
@@ -204,7 +205,7 @@ class WindowSanity:
                             self.severity,
                             board.value,
                             f"{who} negative",
-                            f"{board.display_name}: negative counts: {negative}",
+                            f"{title_of(board)}: negative counts: {negative}",
                         )
                     )
             result.findings.extend(capped(found, rule=self.name, scope=board.value))

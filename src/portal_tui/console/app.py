@@ -17,14 +17,14 @@ from typing import ClassVar
 
 from textual import on
 from textual.app import App, ComposeResult
-from textual.binding import BindingType
+from textual.binding import Binding, BindingType
 from textual.driver import Driver
 from textual.widget import AwaitMount
 from textual.widgets import Header, Static, TabbedContent, TabPane
 
 from portal_tui.console.actions import ConsoleActions
 from portal_tui.console.autorefresh import AutoRefreshPolicy
-from portal_tui.console.bindings import PANES, app_bindings
+from portal_tui.console.bindings import app_bindings, pane_keys, panes
 from portal_tui.console.commands import ConsoleCommands
 from portal_tui.console.messages import (
     CallsChanged,
@@ -38,8 +38,8 @@ from portal_tui.console.relay import FLUSH_INTERVAL, MonitorRelay
 from portal_tui.console.render_status import HEALTH_SYMBOLS
 from portal_tui.console.state import ConsoleState
 from portal_tui.console.widgets.key_bar import KeyBar
+from portal_tui.dashboards.registry import dashboard_names
 from portal_tui.engine.runtime import Runtime
-from portal_tui.vocabulary.names import DashboardName
 
 RuntimeOpener = Callable[[], Awaitable[Runtime]]
 """Opens a runtime inside the app's own event loop (snapshot tests run the app that way)."""
@@ -89,7 +89,13 @@ class PortalConsole(ConsoleActions):
         self._auto_override = auto_refresh
         self._startup_refresh = startup_refresh
         self._handle_signals = handle_signals
-        self._dirty: set[str] = {pane for pane, _ in PANES}
+        self._pane_specs = panes()
+        """(pane id, tab label) of every pane: fixed for this app's life."""
+        bound = {b.key for b in self.BINDINGS if isinstance(b, Binding)}
+        for spec in pane_keys():  # a dashboard registered after import has no class binding
+            if spec.key not in bound:
+                self.bind(spec.key, spec.action, description=spec.footer, show=spec.show)
+        self._dirty: set[str] = {pane for pane, _ in self._pane_specs}
         self._panes: dict[str, Pane] = {}
         """Panes created so far, by tab id (a DOM query walks every widget)."""
         self._mounting: dict[str, AwaitMount] = {}
@@ -136,7 +142,7 @@ class PortalConsole(ConsoleActions):
         yield Header()
         yield Static(id="pause-banner", classes="hidden")
         with TabbedContent(id="panes", initial=f"tab-{FIRST_PANE}"):
-            for number, (pane_id, label) in enumerate(PANES, start=1):
+            for number, (pane_id, label) in enumerate(self._pane_specs, start=1):
                 with TabPane(f"{number} {label}", id=f"tab-{pane_id}"):
                     if pane_id == FIRST_PANE:
                         yield self._create_pane(f"tab-{pane_id}")
@@ -182,13 +188,14 @@ class PortalConsole(ConsoleActions):
 
     def panes_composed(self) -> bool:
         """True once every pane is composed and mounted (about a second after start-up)."""
-        return len(self._panes) == len(PANES) and not self._mounting
+        return len(self._panes) == len(self._pane_specs) and not self._mounting
 
     async def _premount_next(self) -> None:
         """Compose one pane not yet shown, then let the loop breathe before the next."""
         if not self.is_running:
             return
-        missing = [f"tab-{pane_id}" for pane_id, _ in PANES if f"tab-{pane_id}" not in self._panes]
+        tabs = [f"tab-{pane_id}" for pane_id, _ in self._pane_specs]
+        missing = [tab for tab in tabs if tab not in self._panes]
         if missing:
             await self.ensure_pane(missing[0])
         if self.panes_composed():
@@ -331,7 +338,7 @@ class PortalConsole(ConsoleActions):
             parts.append("⏸ PAUSED")
         refreshing = self.monitor.refreshing
         if refreshing:
-            parts.append(f"↻ refreshing {len(refreshing)}/{len(DashboardName)}")
+            parts.append(f"↻ refreshing {len(refreshing)}/{len(dashboard_names())}")
         self.sub_title = " · ".join(parts)
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from portal_tui.config import Config, Secrets
 from portal_tui.consistency import ConsistencyChecker, OpenFinding, Verdict
-from portal_tui.dashboards.registry import dashboard_for
+from portal_tui.dashboards.registry import dashboard_for, dashboard_names, title_of, ttl_of
 from portal_tui.dashboards.snapshot import DashboardSnapshot
 from portal_tui.engine.health import HealthInputs, HealthReport, score
 from portal_tui.engine.memory import cycle_finished, release_free_memory
@@ -42,9 +42,6 @@ if TYPE_CHECKING:
 
     from portal_tui.engine.cycle import CycleOutcome
     from portal_tui.fetch.fetcher import Fetched, Fetcher
-
-ALL_DASHBOARDS: tuple[DashboardName, ...] = tuple(DashboardName)
-
 
 @dataclass(frozen=True, slots=True)
 class SnapshotUpdated:
@@ -153,7 +150,7 @@ class PortalMonitor:
         restored = 0
         for name, record in (await self.store.load_snapshots()).items():
             try:
-                board = dashboard_for(DashboardName(name))
+                board = dashboard_for(name)  # a dashboard no longer registered: KeyError
                 snap = DashboardSnapshot.loads(record.payload, board.row_model)
             except (ValueError, KeyError, TypeError):
                 continue  # an old or damaged snapshot is skipped; the next refresh replaces it
@@ -192,7 +189,8 @@ class PortalMonitor:
         triggered_by: str = "manual",
     ) -> CycleOutcome | None:
         """Refresh ``names`` (default all); a dashboard already refreshing is joined."""
-        wanted = [n for n in ALL_DASHBOARDS if n in set(names or ALL_DASHBOARDS)]
+        every = dashboard_names()
+        wanted = [n for n in every if n in set(names or every)]
         busy = self.refreshing
         joined = [f.task for f in self._inflight if f.dashboards & set(wanted)]
         todo = [n for n in wanted if n not in busy]
@@ -298,7 +296,7 @@ class PortalMonitor:
 
     def ttl(self, name: DashboardName) -> float:
         """The dashboard's TTL in seconds."""
-        return float(getattr(self.config.ttl, name.value))
+        return ttl_of(self.config, name)
 
     def freshness(self, name: DashboardName) -> Freshness:
         """State, overlays and age of one dashboard now."""
@@ -334,11 +332,11 @@ class PortalMonitor:
         failed = sum(1 for t in self._recent_failures if t >= five_min)
         critical = sum(1 for t in self._critical if t >= hour)
         error_boards = [
-            n.display_name for n, s in self.snapshots.items() if s.error and not s.restored
+            title_of(n) for n, s in self.snapshots.items() if s.error and not s.restored
         ]
         stale = [
-            n.display_name
-            for n in ALL_DASHBOARDS
+            title_of(n)
+            for n in dashboard_names()
             if self.freshness(n).state
             in (FreshnessState.STALE, FreshnessState.VERY_STALE, FreshnessState.EXPIRED)
         ]
@@ -357,8 +355,8 @@ class PortalMonitor:
                 failing_workspaces=len(failing),
                 unreachable_instances=sorted(self.unreachable),
                 no_data_dashboards=[
-                    n.display_name
-                    for n in ALL_DASHBOARDS
+                    title_of(n)
+                    for n in dashboard_names()
                     if self.freshness(n).state is FreshnessState.NO_DATA
                 ],
             )
@@ -391,7 +389,6 @@ class PortalMonitor:
 
 
 __all__ = [
-    "ALL_DASHBOARDS",
     "CallStatusChanged",
     "HysteresisPolicy",
     "MonitorEvent",
