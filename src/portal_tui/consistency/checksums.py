@@ -169,7 +169,7 @@ class ContentChecksum:
                 digest.update(f"{label} {key.cache_key()} {part}\n".encode())
         config = ctx.config.model_dump_json(include={"clients", "pricing", "reporting_timezone"})
         digest.update(config.encode())
-        if board is DashboardName.REVENUE:
+        if board == DashboardName.REVENUE:
             digest.update(_costs(ctx.snapshots.get(DashboardName.INFRASTRUCTURE)).encode())
         return digest.hexdigest(), fetched
 

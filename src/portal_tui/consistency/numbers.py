@@ -72,7 +72,7 @@ class SameSourceNumbers:
             found: list[Finding] = []
             for key, row in fresh.get(board, {}).items():
                 for pair_board, field, label, source_field in SAME_SOURCE:
-                    if pair_board is not board:
+                    if pair_board != board:
                         continue
                     stats = ctx.stats(key, label)
                     if stats is None:
@@ -124,7 +124,7 @@ def _siblings(
     """`` (Revenue leads = 27 from the same response)``: what the other dashboards show."""
     parts = []
     for other, field, other_label, other_source in SAME_SOURCE:
-        if other is board or (other_label, other_source) != (label, source_field):
+        if other == board or (other_label, other_source) != (label, source_field):
             continue
         row = fresh.get(other, {}).get(key)
         if row is not None:
@@ -181,7 +181,7 @@ class WindowSanity:
             for row in ctx.outcome.snapshots[board].rows:
                 who = subject_of(row.instance, row.workspace)
                 for pair_board, narrow, n_label, wide, w_label in NESTED:
-                    if pair_board is not board or not _inside(windows[n_label], windows[w_label]):
+                    if pair_board != board or not _inside(windows[n_label], windows[w_label]):
                         continue
                     small, large = getattr(row, narrow), getattr(row, wide)
                     if small > large:

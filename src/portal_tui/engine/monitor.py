@@ -288,7 +288,7 @@ class PortalMonitor:
             for key in failing_now:
                 self._failing_since.setdefault(key, outcome.finished_at)
             for key in [
-                k for k in self._failing_since if k[2] is snap.name and k not in failing_now
+                k for k in self._failing_since if k[2] == snap.name and k not in failing_now
             ]:
                 del self._failing_since[key]
 

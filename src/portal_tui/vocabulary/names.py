@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import ClassVar
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_INTERNED: dict[str, DashboardName] = {}
 
 
 class DashboardName(str):
@@ -27,10 +28,17 @@ class DashboardName(str):
     INFRASTRUCTURE: ClassVar[DashboardName]
 
     def __new__(cls, name: str) -> DashboardName:
-        """``name`` checked: lower-case letters, digits and ``_``, starting with a letter."""
+        """``name`` checked: lower-case letters, digits and ``_``, starting with a letter.
+
+        One object per name (compare with ``==`` all the same: a plain ``str`` equals it).
+        """
+        known = _INTERNED.get(name)
+        if known is not None:
+            return known
         if not _NAME.match(name):
             raise ValueError(f"{name!r} is not a dashboard name (lower-case letters, digits, _)")
-        return super().__new__(cls, name)
+        made = _INTERNED[str(name)] = super().__new__(cls, name)
+        return made
 
     @property
     def value(self) -> str:
