@@ -64,29 +64,37 @@ class Registry:
 
 
 def _topological(dashboards: Sequence[Dashboard[Any]]) -> tuple[DashboardName, ...]:
-    """Names in an order where each comes after what it depends on; ties keep pane order.
+    """Names in an order where each comes after what it depends on.
 
-    Raises :class:`RegistryError` naming a dependency cycle.
+    Among those ready, a dashboard others read goes first, then pane order:
+    which keeps the order the cycle has always computed in (Infrastructure,
+    KPI, Volume, Revenue) and with it the order snapshots are recorded and
+    listed in. Raises :class:`RegistryError` naming a dependency cycle.
     """
+    pane: dict[str, int] = {board.name: index for index, board in enumerate(dashboards)}
+    read = {dependency for board in dashboards for dependency in board.depends_on}
+    waiting: dict[str, set[str]] = {b.name: set(b.depends_on) for b in dashboards}
     order: list[DashboardName] = []
-    state: dict[str, str] = {}  # name -> "visiting" | "done"
-    by_name = {board.name: board for board in dashboards}
-
-    def visit(name: DashboardName, path: tuple[str, ...]) -> None:
-        if state.get(name) == "done":
-            return
-        if state.get(name) == "visiting":
-            cycle = " -> ".join((*path[path.index(name) :], name))
-            raise RegistryError(f"dashboard dependencies form a cycle: {cycle}")
-        state[name] = "visiting"
-        for dependency in by_name[name].depends_on:
-            visit(dependency, (*path, name))
-        state[name] = "done"
-        order.append(name)
-
-    for board in dashboards:
-        visit(board.name, ())
+    while waiting:
+        ready = [name for name, needs in waiting.items() if not needs]
+        if not ready:
+            raise RegistryError(f"dashboard dependencies form a cycle: {_cycle(waiting)}")
+        first = min(ready, key=lambda name: (name not in read, pane[name]))
+        order.append(DashboardName(first))
+        del waiting[first]
+        for needs in waiting.values():
+            needs.discard(first)
     return tuple(order)
+
+
+def _cycle(waiting: Mapping[str, set[str]]) -> str:
+    """``a -> b -> a``: one cycle among dashboards that all wait on another."""
+    path = [next(iter(waiting))]
+    while True:
+        step = min(waiting[path[-1]])
+        if step in path:
+            return " -> ".join([*path[path.index(step) :], step])
+        path.append(step)
 
 
 REGISTRY = Registry(DASHBOARDS)
