@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.message import Message
 
 from portal_tui.console.autorefresh import AutoRefreshPolicy, BoardClock
-from portal_tui.console.bindings import app_bindings, help_rows, keys, panes
+from portal_tui.console.bindings import fixed_bindings, help_rows, keys, pane_keys, panes
 from portal_tui.console.format import (
     fmt_clock,
     fmt_compact,
@@ -305,7 +305,7 @@ def test_keys_are_exactly_the_specs() -> None:
         "question_mark",
         "q",
     }
-    assert len(app_bindings()) == len(keys())
+    assert len(fixed_bindings()) + len(pane_keys()) == len(keys())
     helped = {key for key, _ in help_rows()}
     assert {"1-8", "r", "R", "c", "C", "p", "/", "s", "⏎", "y", "?", "q"} <= helped
     assert len(panes()) == 8

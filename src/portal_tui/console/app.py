@@ -17,14 +17,14 @@ from typing import ClassVar
 
 from textual import on
 from textual.app import App, ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.driver import Driver
 from textual.widget import AwaitMount
 from textual.widgets import Header, Static, TabbedContent, TabPane
 
 from portal_tui.console.actions import ConsoleActions
 from portal_tui.console.autorefresh import AutoRefreshPolicy
-from portal_tui.console.bindings import app_bindings, pane_keys, panes
+from portal_tui.console.bindings import fixed_bindings, pane_keys, panes
 from portal_tui.console.commands import ConsoleCommands
 from portal_tui.console.messages import (
     CallsChanged,
@@ -62,7 +62,7 @@ class PortalConsole(ConsoleActions):
 
     CSS_PATH = "app.tcss"
     TITLE = "portal-tui"
-    BINDINGS: ClassVar[list[BindingType]] = app_bindings()  # type: ignore[assignment]
+    BINDINGS: ClassVar[list[BindingType]] = fixed_bindings()  # type: ignore[assignment]
     COMMANDS = App.COMMANDS | {ConsoleCommands}
 
     def __init__(
@@ -91,10 +91,14 @@ class PortalConsole(ConsoleActions):
         self._handle_signals = handle_signals
         self._pane_specs = panes()
         """(pane id, tab label) of every pane: fixed for this app's life."""
-        bound = {b.key for b in self.BINDINGS if isinstance(b, Binding)}
-        for spec in pane_keys():  # a dashboard registered after import has no class binding
-            if spec.key not in bound:
-                self.bind(spec.key, spec.action, description=spec.footer, show=spec.show)
+        for spec in pane_keys():  # per instance: the panes are the registry's of now
+            self.bind(
+                spec.key,
+                spec.action,
+                description=spec.footer,
+                show=spec.show,
+                key_display=spec.key_display,
+            )
         self._dirty: set[str] = {pane for pane, _ in self._pane_specs}
         self._panes: dict[str, Pane] = {}
         """Panes created so far, by tab id (a DOM query walks every widget)."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
-from portal_tui.dashboards.registry import REGISTRY
+from portal_tui.dashboards.registry import dashboards
 
 FIRST_PANES: tuple[tuple[str, str], ...] = (("overview", "Overview"),)
 LAST_PANES: tuple[tuple[str, str], ...] = (
@@ -29,7 +29,7 @@ def panes() -> tuple[tuple[str, str], ...]:
 
     Read from the registry when called, so a registered dashboard gets its pane.
     """
-    boards = tuple((str(board.name), board.tab_label) for board in REGISTRY.dashboards)
+    boards = tuple((str(board.name), board.tab_label) for board in dashboards())
     return (*FIRST_PANES, *boards, *LAST_PANES)
 
 
@@ -145,9 +145,10 @@ def binding(spec: KeySpec) -> Binding:
     return Binding(spec.key, spec.action, spec.footer, show=spec.show, key_display=spec.key_display)
 
 
-def app_bindings() -> list[Binding]:
-    """The app's Textual bindings, built from :func:`keys`."""
-    return [binding(k) for k in keys()]
+def fixed_bindings() -> list[Binding]:
+    """The bindings of every key but the pane keys (those follow the registry: the app
+    binds them per instance, see :func:`pane_keys`)."""
+    return [binding(k) for k in OTHER_KEYS]
 
 
 def help_rows() -> list[tuple[str, str]]:

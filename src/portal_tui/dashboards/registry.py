@@ -109,6 +109,11 @@ def dashboard_for(name: DashboardName | str) -> Dashboard[Any]:
     return REGISTRY.get(name)
 
 
+def dashboards() -> tuple[Dashboard[Any], ...]:
+    """Every dashboard, in pane order."""
+    return REGISTRY.dashboards
+
+
 def dashboard_names() -> tuple[DashboardName, ...]:
     """Names of every dashboard, in pane order."""
     return REGISTRY.names

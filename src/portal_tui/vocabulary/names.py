@@ -45,9 +45,6 @@ class DashboardName(str):
         """The name as plain text (as an enum member's ``value`` reads)."""
         return str.__str__(self)
 
-    def __repr__(self) -> str:
-        return f"DashboardName({str.__repr__(self)})"
-
 
 DashboardName.KPI = DashboardName("kpi")
 DashboardName.VOLUME = DashboardName("volume")
