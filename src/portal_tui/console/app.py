@@ -137,7 +137,7 @@ class PortalConsole(ConsoleActions):
             self._setup(self._runtime)
 
     def compose(self) -> ComposeResult:
-        """Header, the PAUSED banner, the eight tabs (only the first pane inside), the key bar.
+        """Header, the PAUSED banner, a tab per pane (only the first pane inside), the key bar.
 
         The other panes are composed the first time they are shown
         (:meth:`ensure_pane`): composing and styling all eight took half of
