@@ -139,9 +139,9 @@ async def _console_run(upstream: Upstream, base_url: str, tmp: Path) -> dict[str
 
 
 def _pane_for(key: str) -> str:
-    from portal_tui.console.bindings import PANES
+    from portal_tui.console.bindings import panes
 
-    return PANES[int(key) - 1][0]
+    return panes()[int(key) - 1][0]
 
 
 async def console_while_refreshing(upstream: Upstream, runs: int) -> list[dict[str, Any]]:

@@ -19,13 +19,14 @@ from bench.scenario import CONCURRENCY, Upstream, client_config
 from bench.schedulers import Schedule, make_cycle
 from bench.stats import Figure
 from bench.upstream import Served, SimProcess, simulator_process
+from portal_tui.dashboards.registry import dashboard_names
 from portal_tui.fetch.cache import TtlCache
 from portal_tui.fetch.fetcher import Fetched, Fetcher
 from portal_tui.upstream.endpoints import RequestKey
 from portal_tui.vocabulary.clock import SystemClock
 from portal_tui.vocabulary.names import DashboardName
 
-ALL = tuple(DashboardName)
+ALL = dashboard_names()
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench.scenario import Upstream, client_config
+from portal_tui.dashboards.registry import dashboard_names
 from portal_tui.engine.monitor import PortalMonitor
 from portal_tui.engine.recording import cycle_record
 from portal_tui.simulator import FaultSet, Simulator
@@ -126,7 +127,7 @@ async def _capture_hour(tmp: Path, workspaces: int) -> list[CycleRecord]:
             tick = start + timedelta(minutes=minute)
             if clock.now() < tick:
                 clock.set_now(tick)
-            due = [n for n in DashboardName if _due(monitor, n)]
+            due = [n for n in dashboard_names() if _due(monitor, n)]
             if due:
                 await monitor.refresh(due, triggered_by="auto")
     finally:

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from portal_tui.config import Config, Secrets, find_config_path, load_config, parse_config
+from portal_tui.dashboards.registry import dashboard_names, default_ttls, ttl_of
 from portal_tui.vocabulary.errors import ConfigError
+from portal_tui.vocabulary.names import DashboardName
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
 
@@ -37,16 +39,38 @@ def test_good_config_loads_with_defaults(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, GOOD), secrets=Secrets(env))
     assert config.instances[0].base_url == "https://send.example.com/api"
     assert config.instances[0].concurrency == 5
-    assert config.ttl.kpi == 120 and config.ttl.infrastructure == 600
+    assert ttl_of(config, DashboardName.KPI) == 120
+    assert ttl_of(config, DashboardName.INFRASTRUCTURE) == 600
     assert config.retry.attempts == 4
     assert config.clients_for("main")[0].name == "Acme Corp"
     assert str(config.zone) == "Europe/London"
 
 
 def test_example_config_documents_a_valid_file() -> None:
-    config = parse_config(EXAMPLE.read_text(), source=str(EXAMPLE))
+    config = parse_config(EXAMPLE.read_text(), source=str(EXAMPLE), dashboard_ttls=default_ttls())
     assert isinstance(config, Config)
     assert config.instances and config.clients
+    # [ttl] lists every registered dashboard, at its declared default
+    assert config.ttl.model_extra == default_ttls()
+
+
+def test_ttl_names_are_the_registrys() -> None:
+    text = "[ttl]\nkpi = 60\nvolume = 90\n"
+    config = parse_config(text, dashboard_ttls=default_ttls())
+    assert ttl_of(config, DashboardName.KPI) == 60
+    assert ttl_of(config, DashboardName.REVENUE) == 300  # Revenue's declared default
+    assert [ttl_of(Config(), n) for n in dashboard_names()] == [120, 120, 300, 600]
+    # Below the dashboards the config cannot know their names: who loads it passes them.
+    assert parse_config("[ttl]\nspotlight = 5\n").ttl.seconds("spotlight", 1) == 5
+    with pytest.raises(ConfigError) as info:
+        parse_config("[ttl]\nspotlight = 5\n", dashboard_ttls=default_ttls())
+    assert (info.value.key, info.value.line) == ("ttl.spotlight", 2)
+    # a default TTL over a lowered max_staleness is refused too
+    with pytest.raises(ConfigError, match="infrastructure TTL \\(600 s\\) is longer"):
+        parse_config(
+            "[ttl]\nmax_staleness = 300\nkpi = 60\nvolume = 60\nrevenue = 60\n",
+            dashboard_ttls=default_ttls(),
+        )
 
 
 @pytest.mark.parametrize(
@@ -73,7 +97,7 @@ def test_example_config_documents_a_valid_file() -> None:
 )
 def test_bad_values_name_key_and_line(text: str, key: str, line: int, words: str) -> None:
     with pytest.raises(ConfigError) as info:
-        parse_config(text, source="bad.toml")
+        parse_config(text, source="bad.toml", dashboard_ttls=default_ttls())
     err = info.value
     assert (err.key, err.line) == (key, line)
     assert words in str(err)

@@ -12,6 +12,7 @@ from portal_tui.config import ClientEntry
 from portal_tui.consistency import checksums
 from portal_tui.consistency.model import OpenFinding
 from portal_tui.dashboards.kpi import KpiDashboard
+from portal_tui.dashboards.registry import dashboard_names
 from portal_tui.engine.monitor import PortalMonitor
 from portal_tui.simulator import Dataset, DayStats, SimWorkspace
 from portal_tui.vocabulary.names import DashboardName
@@ -43,7 +44,7 @@ async def test_clean_data_is_quiet_across_cycles(tmp_path: Path) -> None:
         assert r.monitor.findings == []
         assert await r.store.open_findings() == []
         state = await r.store.consistency_state()
-        assert {c.dashboard for c in state.checksums} == {d.value for d in DashboardName}
+        assert {c.dashboard for c in state.checksums} == set(dashboard_names())
         assert {f.endpoint for f in state.fields} == {"stats", "sending-schedules", "sender-emails"}
 
 

@@ -15,12 +15,13 @@ from textual import events
 from textual.widgets import TabbedContent
 
 from console_scenario import catch_up, running_console, screen_text, settle
-from portal_tui.console.bindings import KEYS, PANES
+from portal_tui.console.bindings import keys, panes
 from portal_tui.console.panes.base import FilterBox
 from portal_tui.console.screens.confirm import ConfirmScreen
 from portal_tui.console.screens.detail import WorkspaceDetailScreen
 from portal_tui.console.screens.help import HelpScreen
 from portal_tui.console.widgets.row_table import RowTable
+from portal_tui.dashboards.registry import dashboard_names
 from portal_tui.vocabulary.names import DashboardName
 
 PANE_MARKERS = {
@@ -46,7 +47,7 @@ def names(rows: RowTable) -> list[str]:
 async def test_number_keys_show_every_pane(tmp_path: Path) -> None:
     async with running_console(tmp_path / "c.db", size=(100, 30)) as (app, pilot, _, _):
         assert app.query_one("#panes", TabbedContent).active == "tab-overview"
-        for number, (pane, _label) in reversed(list(enumerate(PANES, start=1))):
+        for number, (pane, _label) in reversed(list(enumerate(panes(), start=1))):
             await pilot.press(str(number))
             await settle(pilot)
             assert app.query_one("#panes", TabbedContent).active == f"tab-{pane}"
@@ -199,7 +200,7 @@ async def test_help_lists_every_key(tmp_path: Path) -> None:
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         text = " ".join(screen_text(app).split())
-        for spec in KEYS:
+        for spec in keys():
             if not spec.key.isdigit():
                 assert " ".join(spec.help.split()[:4]) in text, spec.key
         assert "1-8 switch pane: 1 Overview, 2 KPI" in text
@@ -237,7 +238,7 @@ async def test_refresh_and_cache_keys(tmp_path: Path) -> None:
         assert counters.by_endpoint["sender-emails"] > mailboxes
         cycles = await runtime.store.recent_cycles(5)
         assert cycles[0].triggered_by == "manual"
-        assert set(cycles[0].dashboards) == {d.value for d in DashboardName}
+        assert set(cycles[0].dashboards) == set(dashboard_names())
 
         before = monitor.cache_stats()
         assert before.entries_by_tag.get("infrastructure", 0) > 0

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from portal_tui.dashboards.registry import dashboard_names
 from portal_tui.dashboards.snapshot import DashboardSnapshot
 from portal_tui.fetch.breaker import BreakerState
 from portal_tui.simulator import LatencyModel
@@ -392,9 +393,9 @@ async def test_cycle_is_recorded_and_snapshots_restore(tmp_path: Path) -> None:
     async with rig(tmp_path) as r:
         await r.monitor.refresh()
         cycles = await r.store.recent_cycles()
-        assert len(cycles) == 1 and set(cycles[0].dashboards) == {d.value for d in DashboardName}
+        assert len(cycles) == 1 and set(cycles[0].dashboards) == set(dashboard_names())
         snaps = await r.store.load_snapshots()
-        assert set(snaps) == {d.value for d in DashboardName}
+        assert set(snaps) == set(dashboard_names())
         from portal_tui.engine.monitor import PortalMonitor
 
         fresh = PortalMonitor(

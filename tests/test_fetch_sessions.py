@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from portal_tui.config import ClientEntry, Config, InstanceConfig, Secrets
+from portal_tui.dashboards.registry import dashboard_names
 from portal_tui.fetch.compact import compact_mailboxes
 from portal_tui.fetch.fetcher import CallContext, Fetcher
 from portal_tui.fetch.limiter import RequestLimiter
@@ -25,7 +26,6 @@ from portal_tui.upstream.models import SenderEmailPage
 from portal_tui.upstream.workspaces import WorkspaceRef
 from portal_tui.vocabulary.clock import FakeClock
 from portal_tui.vocabulary.errors import ErrorType, UpstreamError
-from portal_tui.vocabulary.names import DashboardName
 from support import STATS_PAYLOAD, hand_dataset, rig
 
 # -- sessions ---------------------------------------------------------------------------
@@ -126,7 +126,7 @@ async def test_master_token_refresh_makes_one_switch_per_workspace_and_counts_it
         assert outcome.requests_made == outcome.requests_needed == r.sim.counters.requests
         stats = r.monitor.fetcher.token_sessions("sim").stats
         assert stats.sessions == workspaces and stats.overlaps == 0
-        for name in DashboardName:
+        for name in dashboard_names():
             assert r.monitor.snapshots[name].failures == []
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from portal_tui.dashboards.registry import dashboard_names
 from portal_tui.engine.cycle import CycleOutcome
 from portal_tui.engine.standing import HysteresisPolicy, observations
 from portal_tui.store.database import Store
@@ -20,7 +21,7 @@ ACME = ("main", 7)
 def cycle(n: int, failed: set[DashboardName]) -> CycleOutcome:
     at = START + timedelta(minutes=2 * n)
     return CycleOutcome(
-        dashboards=tuple(DashboardName),
+        dashboards=dashboard_names(),
         triggered_by="auto",
         started_at=at,
         finished_at=at,

@@ -13,7 +13,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -22,9 +22,11 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from portal_tui.vocabulary import locations
 from portal_tui.vocabulary.errors import ConfigError
@@ -147,20 +149,48 @@ class ClientEntry(_Section):
 
 
 class TtlConfig(_Section):
-    """Cache lifetimes per dashboard, in seconds."""
+    """Cache lifetimes per dashboard, in seconds: ``name = seconds``, plus ``max_staleness``.
 
-    kpi: float = Field(default=120.0, gt=0)
-    volume: float = Field(default=120.0, gt=0)
-    revenue: float = Field(default=300.0, gt=0)
-    infrastructure: float = Field(default=600.0, gt=0)
+    The config sits below the dashboards, so it does not know their names or
+    default TTLs: whoever knows the registry passes them as ``dashboard_ttls``
+    to :func:`load_config` / :func:`parse_config` (validation context
+    ``{"dashboard_ttls": {name: default}}``). Then an unknown name is refused
+    with its key and line, and every TTL, set or default, is checked against
+    ``max_staleness``. Without it only the values given are checked.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
+    __pydantic_extra__: dict[str, Annotated[float, Field(gt=0)]] = Field(init=False)
+
     max_staleness: float = Field(default=3600.0, gt=0, description="Oldest data served on failure.")
 
+    def seconds(self, name: str, default: float) -> float:
+        """The TTL set for dashboard ``name``, else ``default`` (its declared one)."""
+        return float((self.__pydantic_extra__ or {}).get(name, default))
+
     @model_validator(mode="after")
-    def _within_staleness(self) -> TtlConfig:
-        for name in ("kpi", "volume", "revenue", "infrastructure"):
-            if getattr(self, name) > self.max_staleness:
+    def _known_and_within_staleness(self, info: ValidationInfo) -> TtlConfig:
+        given = dict(self.__pydantic_extra__ or {})
+        context = info.context if isinstance(info.context, Mapping) else {}
+        defaults: Mapping[str, float] | None = context.get("dashboard_ttls")
+        if defaults is not None:
+            unknown = [name for name in given if name not in defaults]
+            if unknown:
+                raise ValidationError.from_exception_data(
+                    "TtlConfig",
+                    [
+                        InitErrorDetails(
+                            type=PydanticCustomError("extra_forbidden", "unknown dashboard"),
+                            loc=(unknown[0],),
+                            input=given[unknown[0]],
+                        )
+                    ],
+                )
+            given = {name: given.get(name, default) for name, default in defaults.items()}
+        for name, seconds in given.items():
+            if seconds > self.max_staleness:
                 raise ValueError(
-                    f"{name} TTL ({getattr(self, name):g} s) is longer than max_staleness "
+                    f"{name} TTL ({seconds:g} s) is longer than max_staleness "
                     f"({self.max_staleness:g} s): data would count as fresh after it may no "
                     "longer be served"
                 )
@@ -308,11 +338,18 @@ def find_config_path(
     return default if default.exists() else None
 
 
-def load_config(path: Path, *, secrets: Secrets | None = None, check_env: bool = True) -> Config:
+def load_config(
+    path: Path,
+    *,
+    secrets: Secrets | None = None,
+    check_env: bool = True,
+    dashboard_ttls: Mapping[str, float] | None = None,
+) -> Config:
     """Read, parse and validate ``path``.
 
     With ``check_env``, every token environment variable the config names
-    must be set. Raises :class:`ConfigError` with file, key and line.
+    must be set; ``dashboard_ttls`` as in :func:`parse_config`. Raises
+    :class:`ConfigError` with file, key and line.
     """
     shown = str(path)
     if path.exists() and not path.is_file() and not path.is_dir():
@@ -330,7 +367,7 @@ def load_config(path: Path, *, secrets: Secrets | None = None, check_env: bool =
         raise ConfigError("is not UTF-8 text", path=shown) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", path=shown) from None
-    config = parse_config(text, source=shown)
+    config = parse_config(text, source=shown, dashboard_ttls=dashboard_ttls)
     if check_env:
         missing = (secrets or Secrets()).missing(config)
         if missing:
@@ -344,8 +381,14 @@ def load_config(path: Path, *, secrets: Secrets | None = None, check_env: bool =
     return config
 
 
-def parse_config(text: str, *, source: str = "<config>") -> Config:
-    """Parse TOML text into a :class:`Config`, mapping errors to file, key and line."""
+def parse_config(
+    text: str, *, source: str = "<config>", dashboard_ttls: Mapping[str, float] | None = None
+) -> Config:
+    """Parse TOML text into a :class:`Config`, mapping errors to file, key and line.
+
+    ``dashboard_ttls`` (name -> default TTL, from the dashboard registry) makes
+    ``[ttl]`` refuse names no dashboard has (see :class:`TtlConfig`).
+    """
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -355,7 +398,8 @@ def parse_config(text: str, *, source: str = "<config>") -> Config:
         detail = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
         raise ConfigError(f"TOML syntax error: {detail}", path=source, line=line) from None
     try:
-        return Config.model_validate(raw)
+        context = {"dashboard_ttls": dashboard_ttls} if dashboard_ttls is not None else None
+        return Config.model_validate(raw, context=context)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(first["loc"])

@@ -18,7 +18,20 @@ from portal_tui import __version__
 from portal_tui.engine.memory import pace_collections, tune_allocator
 from portal_tui.vocabulary.errors import ConfigError, ExitCode, PortalError, StoreError
 
-DASHBOARD_CHOICES = ("kpi", "volume", "revenue", "infrastructure")
+
+def dashboard_choice(text: str) -> str:
+    """``--dashboard``'s value checked against the dashboard registry.
+
+    The registry (every dashboard module, pydantic models and all) is imported
+    only when the option is given: ``history`` or ``--version`` do not pay for it.
+    """
+    from portal_tui.dashboards.registry import dashboard_names
+
+    known = dashboard_names()
+    if text not in known:
+        choices = ", ".join(repr(str(name)) for name in known)
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {choices})")
+    return text
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,9 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument(
         "--dashboard",
-        choices=DASHBOARD_CHOICES,
+        type=dashboard_choice,
         action="append",
-        help="limit to a dashboard (repeatable)",
+        metavar="NAME",
+        help="limit to a dashboard, e.g. kpi (repeatable; an unknown name lists the known ones)",
     )
 
     _offline_commands(sub)

@@ -36,7 +36,7 @@ from typing import ClassVar
 from pydantic import BaseModel, TypeAdapter
 
 from portal_tui.consistency.model import CheckContext, Finding, RuleResult
-from portal_tui.dashboards.registry import dashboard_for
+from portal_tui.dashboards.registry import dashboard_for, title_of
 from portal_tui.dashboards.snapshot import SNAPSHOT_CONTEXT, DashboardSnapshot
 from portal_tui.fetch.cache import CacheResult
 from portal_tui.store.consistency_records import ChecksumRecord
@@ -121,7 +121,7 @@ class ContentChecksum:
                             self.severity,
                             board.value,
                             board.value,
-                            f"{board.display_name} rows changed (checksum {before.checksum[:8]} → "
+                            f"{title_of(board)} rows changed (checksum {before.checksum[:8]} → "
                             f"{checksum[:8]}) though every upstream response, the workspace set "
                             f"and the config were identical to the previous cycle's (source "
                             f"{source[:8]}): the data changed while the source says nothing did",
@@ -140,7 +140,7 @@ class ContentChecksum:
                             Severity.INFO,
                             board.value,
                             board.value,
-                            f"same data, new timestamp: {board.display_name} rows unchanged "
+                            f"same data, new timestamp: {title_of(board)} rows unchanged "
                             f"(checksum {checksum[:8]}) for {format_age(age.total_seconds())} "
                             f"across {unchanged} refreshes with new upstream responses; is the "
                             "upstream frozen?",
@@ -169,7 +169,7 @@ class ContentChecksum:
                 digest.update(f"{label} {key.cache_key()} {part}\n".encode())
         config = ctx.config.model_dump_json(include={"clients", "pricing", "reporting_timezone"})
         digest.update(config.encode())
-        if board is DashboardName.REVENUE:
+        if board == DashboardName.REVENUE:
             digest.update(_costs(ctx.snapshots.get(DashboardName.INFRASTRUCTURE)).encode())
         return digest.hexdigest(), fetched
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel
 
 from portal_tui.consistency.model import CheckContext, Finding, RuleResult, capped
-from portal_tui.dashboards.infrastructure import listing
+from portal_tui.dashboards.mailboxes import listing
 from portal_tui.fetch.cache import CacheResult
 from portal_tui.store.consistency_records import FieldRecord
 from portal_tui.upstream.endpoints import Endpoint, RequestKey

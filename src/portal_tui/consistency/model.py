@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from portal_tui.config import Config
 from portal_tui.dashboards.kpi import stats_needs
+from portal_tui.dashboards.registry import dashboard_names
 from portal_tui.dashboards.snapshot import DashboardSnapshot
 from portal_tui.dashboards.windows import ReportWindows, report_windows
 from portal_tui.fetch.cache import CacheResult
@@ -139,7 +140,7 @@ class CheckContext:
     @property
     def refreshed(self) -> list[DashboardName]:
         """Dashboards computed by this cycle, in pane order."""
-        return [n for n in DashboardName if n in self.outcome.snapshots]
+        return [n for n in dashboard_names() if n in self.outcome.snapshots]
 
     def good(self, key: RequestKey) -> CacheResult[Fetched] | None:
         """The response the cycle read for ``key``, unless it failed or was served stale."""

@@ -13,7 +13,8 @@ from portal_tui.consistency.model import (
     subject_of,
 )
 from portal_tui.dashboards.base import WorkspaceRow
-from portal_tui.dashboards.infrastructure import MailboxRow
+from portal_tui.dashboards.mailboxes import MailboxRow
+from portal_tui.dashboards.registry import title_of
 from portal_tui.dashboards.windows import DateWindow
 from portal_tui.vocabulary.names import DashboardName, Severity
 
@@ -71,7 +72,7 @@ class SameSourceNumbers:
             found: list[Finding] = []
             for key, row in fresh.get(board, {}).items():
                 for pair_board, field, label, source_field in SAME_SOURCE:
-                    if pair_board is not board:
+                    if pair_board != board:
                         continue
                     stats = ctx.stats(key, label)
                     if stats is None:
@@ -87,7 +88,7 @@ class SameSourceNumbers:
                             self.severity,
                             board.value,
                             f"{subject_of(key[0], row.workspace)} {field}",
-                            f"{board.display_name} {field} is {shown} but the "
+                            f"{title_of(board)} {field} is {shown} but the "
                             f"{WINDOW_TEXT[label]} stats response it was computed from says "
                             f"{source_field} = {truth}{others}",
                         )
@@ -123,11 +124,11 @@ def _siblings(
     """`` (Revenue leads = 27 from the same response)``: what the other dashboards show."""
     parts = []
     for other, field, other_label, other_source in SAME_SOURCE:
-        if other is board or (other_label, other_source) != (label, source_field):
+        if other == board or (other_label, other_source) != (label, source_field):
             continue
         row = fresh.get(other, {}).get(key)
         if row is not None:
-            parts.append(f"{other.display_name} {field} = {getattr(row, field)}")
+            parts.append(f"{title_of(other)} {field} = {getattr(row, field)}")
     return f" ({'; '.join(sorted(set(parts)))} from the same response)" if parts else ""
 
 
@@ -180,7 +181,7 @@ class WindowSanity:
             for row in ctx.outcome.snapshots[board].rows:
                 who = subject_of(row.instance, row.workspace)
                 for pair_board, narrow, n_label, wide, w_label in NESTED:
-                    if pair_board is not board or not _inside(windows[n_label], windows[w_label]):
+                    if pair_board != board or not _inside(windows[n_label], windows[w_label]):
                         continue
                     small, large = getattr(row, narrow), getattr(row, wide)
                     if small > large:
@@ -190,7 +191,7 @@ class WindowSanity:
                                 Severity.WARNING,
                                 board.value,
                                 f"{who} {narrow} <= {wide}",
-                                f"{board.display_name}: {WINDOW_TEXT[n_label]} {narrow} = "
+                                f"{title_of(board)}: {WINDOW_TEXT[n_label]} {narrow} = "
                                 f"{small} exceeds {WINDOW_TEXT[w_label]} {wide} = {large} "
                                 f"by {small - large}, though the {WINDOW_TEXT[n_label]} window "
                                 "lies inside the other",
@@ -204,7 +205,7 @@ class WindowSanity:
                             self.severity,
                             board.value,
                             f"{who} negative",
-                            f"{board.display_name}: negative counts: {negative}",
+                            f"{title_of(board)}: negative counts: {negative}",
                         )
                     )
             result.findings.extend(capped(found, rule=self.name, scope=board.value))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from portal_tui.consistency.model import CheckContext, Finding, RuleResult, capped, subject_of
-from portal_tui.dashboards.infrastructure import InfrastructureRow
+from portal_tui.dashboards.mailboxes import InfrastructureRow
 from portal_tui.dashboards.snapshot import DashboardSnapshot
 from portal_tui.upstream.endpoints import Endpoint, RequestKey
 from portal_tui.upstream.mailboxes import MailboxCollection

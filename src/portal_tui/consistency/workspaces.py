@@ -15,7 +15,8 @@ from portal_tui.consistency.model import (
     subject_of,
 )
 from portal_tui.dashboards.base import WorkspaceRow
-from portal_tui.dashboards.infrastructure import InfrastructureRow, listing
+from portal_tui.dashboards.mailboxes import InfrastructureRow, listing
+from portal_tui.dashboards.registry import title_of
 from portal_tui.vocabulary.names import DashboardName, Severity
 
 
@@ -175,7 +176,7 @@ class DashboardRows:
             severity,
             board.value,
             subject_of(key[0], workspace),
-            f"{board.display_name}: {workspace} (id {key[1]}): {text}",
+            f"{title_of(board)}: {workspace} (id {key[1]}): {text}",
         )
 
 
@@ -210,9 +211,9 @@ class DisabledButShown:
                         self.severity,
                         board.value,
                         subject_of(row.instance, row.workspace),
-                        f"{board.display_name} shows {row.workspace}, whose registry entry "
+                        f"{title_of(board)} shows {row.workspace}, whose registry entry "
                         f"{entry.name!r} is disabled (enabled = false); refresh "
-                        f"{board.display_name} to drop it, or re-enable the entry",
+                        f"{title_of(board)} to drop it, or re-enable the entry",
                     )
                 )
         return result

@@ -15,12 +15,12 @@ from textual.app import App
 from textual.widgets import Static, TabbedContent
 from textual.worker import Worker
 
-from portal_tui.console.bindings import PANES
+from portal_tui.console.bindings import panes
 from portal_tui.console.panes.base import Pane
 from portal_tui.console.relay import MonitorRelay
-from portal_tui.console.render import PANE_TITLES
 from portal_tui.console.state import HISTORY_WINDOW_HOURS, ConsoleState
 from portal_tui.console.widgets.key_bar import KeyBar
+from portal_tui.dashboards.registry import dashboard_names, title_of
 from portal_tui.engine.monitor import PortalMonitor
 from portal_tui.engine.runtime import Runtime
 from portal_tui.vocabulary.errors import PortalError
@@ -65,7 +65,7 @@ class ConsoleActions(App[int]):
         self, names: Iterable[DashboardName] | None, *, force: bool, triggered_by: str
     ) -> Worker[None]:
         """Refresh ``names`` (default all) in a worker; joins a refresh already running."""
-        wanted = list(names) if names is not None else list(DashboardName)
+        wanted = list(names) if names is not None else list(dashboard_names())
         self.state.policy.attempted(wanted, self.state.now)
         if triggered_by == "manual":
             self.state.manual_refreshes += 1
@@ -86,7 +86,7 @@ class ConsoleActions(App[int]):
             return
         if triggered_by == "manual" and outcome is not None:
             failed = sum(len(s.failures) for s in outcome.snapshots.values())
-            boards = ", ".join(PANE_TITLES[n] for n in outcome.dashboards)
+            boards = ", ".join(title_of(n) for n in outcome.dashboards)
             self.notify(
                 f"Refreshed {boards}: {outcome.requests_made} requests, {failed} failure(s), "
                 f"{outcome.duration_ms / 1000:.1f} s",
@@ -95,7 +95,7 @@ class ConsoleActions(App[int]):
 
     def check_auto_refresh(self) -> None:
         """Start a background refresh of every dashboard whose TTL lapsed."""
-        boards = [self.state.board_clock(name) for name in DashboardName]
+        boards = [self.state.board_clock(name) for name in dashboard_names()]
         due = self.state.policy.due(boards, self.state.now)
         if due:
             self.start_refresh(due, force=False, triggered_by="auto")
@@ -159,7 +159,7 @@ class ConsoleActions(App[int]):
         name = pane.dashboard_name
         if name is not None:
             self.start_refresh([name], force=True, triggered_by="manual")
-            self.notify(f"Refreshing {PANE_TITLES[name]} now (TTL bypassed)…", timeout=3)
+            self.notify(f"Refreshing {title_of(name)} now (TTL bypassed)…", timeout=3)
         elif pane.id == "history":
             self.load_history()
             self.notify("Re-reading API history from SQLite…", timeout=3)
@@ -185,7 +185,7 @@ class ConsoleActions(App[int]):
             return
         dropped = self.monitor.clear_cache(name)
         self.notify(
-            f"Cleared {dropped} cached response(s) of {PANE_TITLES[name]}; its data stays on "
+            f"Cleared {dropped} cached response(s) of {title_of(name)}; its data stays on "
             "screen until the next refresh.",
             timeout=4,
         )
@@ -250,7 +250,7 @@ class ConsoleActions(App[int]):
             self.push_screen(WorkspaceDetailScreen(self.state, ref))
             return
         target = pane.selected_target()
-        if target is not None and target in dict(PANES):
+        if target is not None and target in dict(panes()):
             await self.action_show_pane(target)
             return
         self.notify("Select a workspace row first.", timeout=3)

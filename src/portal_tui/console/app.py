@@ -24,7 +24,7 @@ from textual.widgets import Header, Static, TabbedContent, TabPane
 
 from portal_tui.console.actions import ConsoleActions
 from portal_tui.console.autorefresh import AutoRefreshPolicy
-from portal_tui.console.bindings import PANES, app_bindings
+from portal_tui.console.bindings import fixed_bindings, pane_keys, panes
 from portal_tui.console.commands import ConsoleCommands
 from portal_tui.console.messages import (
     CallsChanged,
@@ -38,8 +38,8 @@ from portal_tui.console.relay import FLUSH_INTERVAL, MonitorRelay
 from portal_tui.console.render_status import HEALTH_SYMBOLS, restored_suffix
 from portal_tui.console.state import ConsoleState
 from portal_tui.console.widgets.key_bar import KeyBar
+from portal_tui.dashboards.registry import dashboard_names
 from portal_tui.engine.runtime import Runtime
-from portal_tui.vocabulary.names import DashboardName
 
 RuntimeOpener = Callable[[], Awaitable[Runtime]]
 """Opens a runtime inside the app's own event loop (snapshot tests run the app that way)."""
@@ -64,7 +64,7 @@ class PortalConsole(ConsoleActions):
 
     CSS_PATH = "app.tcss"
     TITLE = "portal-tui"
-    BINDINGS: ClassVar[list[BindingType]] = app_bindings()  # type: ignore[assignment]
+    BINDINGS: ClassVar[list[BindingType]] = fixed_bindings()  # type: ignore[assignment]
     COMMANDS = App.COMMANDS | {ConsoleCommands}
 
     def __init__(
@@ -91,7 +91,17 @@ class PortalConsole(ConsoleActions):
         self._auto_override = auto_refresh
         self._startup_refresh = startup_refresh
         self._handle_signals = handle_signals
-        self._dirty: set[str] = {pane for pane, _ in PANES}
+        self._pane_specs = panes()
+        """(pane id, tab label) of every pane: fixed for this app's life."""
+        for spec in pane_keys():  # per instance: the panes are the registry's of now
+            self.bind(
+                spec.key,
+                spec.action,
+                description=spec.footer,
+                show=spec.show,
+                key_display=spec.key_display,
+            )
+        self._dirty: set[str] = {pane for pane, _ in self._pane_specs}
         self._panes: dict[str, Pane] = {}
         """Panes created so far, by tab id (a DOM query walks every widget)."""
         self._mounting: dict[str, AwaitMount] = {}
@@ -129,7 +139,7 @@ class PortalConsole(ConsoleActions):
             self._setup(self._runtime)
 
     def compose(self) -> ComposeResult:
-        """Header, the PAUSED banner, the eight tabs (only the first pane inside), the key bar.
+        """Header, the PAUSED banner, a tab per pane (only the first pane inside), the key bar.
 
         The other panes are composed the first time they are shown
         (:meth:`ensure_pane`): composing and styling all eight took half of
@@ -138,7 +148,7 @@ class PortalConsole(ConsoleActions):
         yield Header()
         yield Static(id="pause-banner", classes="hidden")
         with TabbedContent(id="panes", initial=f"tab-{FIRST_PANE}"):
-            for number, (pane_id, label) in enumerate(PANES, start=1):
+            for number, (pane_id, label) in enumerate(self._pane_specs, start=1):
                 with TabPane(f"{number} {label}", id=f"tab-{pane_id}"):
                     if pane_id == FIRST_PANE:
                         yield self._create_pane(f"tab-{pane_id}")
@@ -185,13 +195,14 @@ class PortalConsole(ConsoleActions):
 
     def panes_composed(self) -> bool:
         """True once every pane is composed and mounted (about a second after start-up)."""
-        return len(self._panes) == len(PANES) and not self._mounting
+        return len(self._panes) == len(self._pane_specs) and not self._mounting
 
     async def _premount_next(self) -> None:
         """Compose one pane not yet shown, then let the loop breathe before the next."""
         if not self.is_running:
             return
-        missing = [f"tab-{pane_id}" for pane_id, _ in PANES if f"tab-{pane_id}" not in self._panes]
+        tabs = [f"tab-{pane_id}" for pane_id, _ in self._pane_specs]
+        missing = [tab for tab in tabs if tab not in self._panes]
         if missing:
             await self.ensure_pane(missing[0])
         if self.panes_composed():
@@ -345,7 +356,7 @@ class PortalConsole(ConsoleActions):
             parts.append("⏸ PAUSED")
         refreshing = self.monitor.refreshing
         if refreshing:
-            parts.append(f"↻ refreshing {len(refreshing)}/{len(DashboardName)}")
+            parts.append(f"↻ refreshing {len(refreshing)}/{len(dashboard_names())}")
         self.sub_title = " · ".join(parts)
 
 

@@ -1,7 +1,9 @@
 """The console's keys, in one table: the footer, the help screen and the palette read it.
 
 SPEC section 7 fixes the keys; keeping them here means the footer, ``?``
-and the command palette cannot disagree with what the keys do.
+and the command palette cannot disagree with what the keys do. The panes
+between Overview and Failures are the dashboard registry's, with the tab
+labels their modules declare.
 """
 
 from __future__ import annotations
@@ -10,17 +12,30 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
-PANES: tuple[tuple[str, str], ...] = (
-    ("overview", "Overview"),
-    ("kpi", "KPI"),
-    ("volume", "Volume"),
-    ("revenue", "Revenue"),
-    ("infrastructure", "Infra"),
+from portal_tui.dashboards.registry import dashboards
+
+FIRST_PANES: tuple[tuple[str, str], ...] = (("overview", "Overview"),)
+LAST_PANES: tuple[tuple[str, str], ...] = (
     ("failures", "Failures"),
     ("consistency", "Consistency"),
     ("history", "History"),
 )
-"""Pane ids and tab labels, in key order (``1`` is Overview ... ``8`` is History)."""
+PANE_KEYS = 9
+"""Panes reachable by a digit key (``1`` ... ``9``); any further pane by tab or palette."""
+
+
+def panes() -> tuple[tuple[str, str], ...]:
+    """Pane ids and tab labels, in key order (``1`` is Overview ... ``8`` is History).
+
+    Read from the registry when called, so a registered dashboard gets its pane.
+    """
+    boards = tuple((str(board.name), board.tab_label) for board in dashboards())
+    return (*FIRST_PANES, *boards, *LAST_PANES)
+
+
+def pane_key_display() -> str:
+    """``1-8``: the digit keys the panes have."""
+    return f"1-{min(len(panes()), PANE_KEYS)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,19 +52,23 @@ class KeySpec:
     """Command palette title; None keeps it out of the palette."""
 
 
-KEYS: tuple[KeySpec, ...] = (
-    *(
+def pane_keys() -> tuple[KeySpec, ...]:
+    """One digit key per pane (up to nine), from :func:`panes`."""
+    return tuple(
         KeySpec(
             str(number),
             f"show_pane('{pane}')",
             "pane",
             f"show the {label} pane",
             show=number == 1,
-            key_display="1-8" if number == 1 else None,
+            key_display=pane_key_display() if number == 1 else None,
             palette=f"Show pane {number}: {label}",
         )
-        for number, (pane, label) in enumerate(PANES, start=1)
-    ),
+        for number, (pane, label) in enumerate(panes()[:PANE_KEYS], start=1)
+    )
+
+
+OTHER_KEYS: tuple[KeySpec, ...] = (
     KeySpec(
         "r",
         "refresh_pane",
@@ -116,23 +135,32 @@ KEYS: tuple[KeySpec, ...] = (
 )
 
 
-def app_bindings() -> list[Binding]:
-    """The app's Textual bindings, built from :data:`KEYS`."""
-    return [
-        Binding(k.key, k.action, k.footer, show=k.show, key_display=k.key_display) for k in KEYS
-    ]
+def keys() -> tuple[KeySpec, ...]:
+    """Every key: the pane keys, then the others."""
+    return (*pane_keys(), *OTHER_KEYS)
+
+
+def binding(spec: KeySpec) -> Binding:
+    """The Textual binding of one key."""
+    return Binding(spec.key, spec.action, spec.footer, show=spec.show, key_display=spec.key_display)
+
+
+def fixed_bindings() -> list[Binding]:
+    """The bindings of every key but the pane keys (those follow the registry: the app
+    binds them per instance, see :func:`pane_keys`)."""
+    return [binding(k) for k in OTHER_KEYS]
 
 
 def help_rows() -> list[tuple[str, str]]:
-    """(key, what it does) for the help screen, with the eight pane keys folded into one."""
+    """(key, what it does) for the help screen, with the pane keys folded into one."""
     rows: list[tuple[str, str]] = [
         (
-            "1-8",
+            pane_key_display(),
             "switch pane: "
-            + ", ".join(f"{n} {label}" for n, (_, label) in enumerate(PANES, start=1)),
+            + ", ".join(f"{n} {label}" for n, (_, label) in enumerate(panes(), start=1)),
         ),
     ]
-    for spec in KEYS:
+    for spec in keys():
         if spec.key.isdigit():
             continue
         rows.append((spec.key_display or spec.key, spec.help))

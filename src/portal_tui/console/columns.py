@@ -1,29 +1,34 @@
-"""Which fields each dashboard pane shows, in order, and how each is formatted.
+"""How each kind of value a dashboard declares is drawn, in its table and its totals line.
 
-Declarative on purpose: adding a column is adding a line here. The first
-two columns of every workspace table (row state and workspace name) are
-added by :mod:`portal_tui.console.render`.
+Each dashboard module declares its columns and totals
+(:mod:`portal_tui.dashboards.declaration`); this module only turns a kind
+(``int``, ``money``, ``pct1``, ...) into text, so a new dashboard gets a
+table and a totals line without console code. The first two columns of
+every workspace table (row state and workspace name) are added by
+:mod:`portal_tui.console.render`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from typing import Any, Literal
 
 from portal_tui.console.format import (
     NONE,
     fmt_bool,
+    fmt_clock,
     fmt_int,
     fmt_money,
     fmt_pct,
     fmt_ratio,
 )
 from portal_tui.console.table_model import Column
-from portal_tui.vocabulary.names import DashboardName
-
-Kind = Literal["int", "pct", "pct1", "ratio", "money", "text", "bool"]
+from portal_tui.dashboards.declaration import TEXT_KINDS, ColumnSpec, Kind
+from portal_tui.dashboards.registry import dashboard_for
+from portal_tui.vocabulary.freshness import format_age
 
 
 def _text(value: Any) -> str:
@@ -34,6 +39,14 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _when(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        return datetime.fromisoformat(value)
+    return None
+
+
 FORMATTERS: dict[Kind, Callable[[Any], str]] = {
     "int": fmt_int,
     "pct": fmt_pct,
@@ -42,21 +55,30 @@ FORMATTERS: dict[Kind, Callable[[Any], str]] = {
     "money": fmt_money,
     "text": _text,
     "bool": fmt_bool,
+    "time": lambda v: fmt_clock(_when(v)),
 }
+"""Value -> text per kind (a total of kind ``time`` is drawn as its age instead)."""
 
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
-    """One data column: its label, the row attribute it reads, and its kind."""
+    """One data column: its label, the row attribute it reads, its kind and width."""
 
     label: str
     attr: str
     kind: Kind = "int"
+    width: int | None = None
+
+    @classmethod
+    def of(cls, spec: ColumnSpec) -> FieldSpec:
+        """The console's column for a dashboard's declared one."""
+        return cls(spec.header, spec.field, spec.kind, spec.width)
 
     def column(self) -> Column:
         """The table column for this field."""
-        numeric = self.kind not in ("text", "bool")
-        return Column(self.attr, self.label, align="right" if numeric else "left", numeric=numeric)
+        numeric = self.kind not in TEXT_KINDS
+        align: Literal["left", "right"] = "right" if numeric else "left"
+        return Column(self.attr, self.label, align=align, width=self.width, numeric=numeric)
 
     def cell(self, row: Any) -> tuple[str, Any]:
         """(display text, sort value) for ``row``."""
@@ -65,67 +87,28 @@ class FieldSpec:
         return FORMATTERS[self.kind](value), sort
 
 
-KPI_FIELDS = (
-    FieldSpec("Leads", "leads_generated"),
-    FieldSpec("KPI", "monthly_kpi"),
-    FieldSpec("Prog", "current_progress", "ratio"),
-    FieldSpec("Proj", "projected_replies"),
-    FieldSpec("Proj%", "replies_progress", "ratio"),
-    FieldSpec("7d", "positive_replies_last_7_days"),
-    FieldSpec("30d", "positive_replies_last_30_days"),
-    FieldSpec("LastMo", "positive_replies_last_month"),
-    FieldSpec("Sent", "emails_sent"),
-    FieldSpec("Bounced", "bounced"),
-)
+def fields_for(name: str) -> tuple[FieldSpec, ...]:
+    """The data columns of dashboard ``name``'s table, from its declared columns."""
+    return tuple(FieldSpec.of(spec) for spec in dashboard_for(name).columns)
 
-VOLUME_FIELDS = (
-    FieldSpec("Pace", "status", "text"),
-    FieldSpec("MTD", "emails"),
-    FieldSpec("Target", "target"),
-    FieldSpec("Tgt%", "target_percentage", "pct"),
-    FieldSpec("Proj%", "projected_percentage", "pct"),
-    FieldSpec("Today", "emails_today"),
-    FieldSpec("Tmrw", "emails_tomorrow"),
-    FieldSpec("7d", "emails_last_7_days"),
-    FieldSpec("30d", "emails_last_30_days"),
-    FieldSpec("Quota/d", "daily_quota"),
-    FieldSpec("Expected", "expected_by_now"),
-    FieldSpec("On track", "is_on_track", "bool"),
-)
 
-REVENUE_FIELDS = (
-    FieldSpec("Billing", "billing_type", "text"),
-    FieldSpec("Leads", "leads"),
-    FieldSpec("Revenue", "revenue", "money"),
-    FieldSpec("Costs", "costs", "money"),
-    FieldSpec("Profit", "profit", "money"),
-    FieldSpec("Margin", "profit_margin", "pct1"),
-    FieldSpec("KPI%", "kpi_progress", "pct"),
-    FieldSpec("Left", "leads_remaining"),
-    FieldSpec("Mailbox $", "mailbox_costs", "money"),
-    FieldSpec("Fixed $", "monthly_costs", "money"),
-)
+def age_since(value: Any, now: datetime) -> str:
+    """How long ago ``value`` (a datetime or ISO text) was: ``12m``; ``—`` for none."""
+    when = _when(value)
+    return NONE if when is None else format_age((now - when).total_seconds())
 
-INFRASTRUCTURE_FIELDS = (
-    FieldSpec("Boxes", "mailbox_count"),
-    FieldSpec("Conn", "connected"),
-    FieldSpec("NotConn", "not_connected"),
-    FieldSpec("Cap/day", "daily_capacity"),
-    FieldSpec("Sent", "emails_sent"),
-    FieldSpec("Reply%", "reply_rate", "pct1"),
-    FieldSpec("Bounce%", "bounce_rate", "pct1"),
-    FieldSpec("0-reply", "zero_reply_mailboxes"),
-    FieldSpec("Cost", "mailbox_cost", "money"),
-    FieldSpec("Review", "needs_review"),
-    FieldSpec("Complete", "complete", "bool"),
-)
 
-FIELDS: dict[DashboardName, tuple[FieldSpec, ...]] = {
-    DashboardName.KPI: KPI_FIELDS,
-    DashboardName.VOLUME: VOLUME_FIELDS,
-    DashboardName.REVENUE: REVENUE_FIELDS,
-    DashboardName.INFRASTRUCTURE: INFRASTRUCTURE_FIELDS,
-}
+def totals_line(name: str, totals: Mapping[str, Any], now: datetime) -> str:
+    """Dashboard ``name``'s declared totals line, each total drawn as its kind says."""
+    spec = dashboard_for(name).totals
+    values = {
+        key: age_since(totals.get(key), now)
+        if spec.kinds[key] == "time"
+        else FORMATTERS[spec.kinds[key]](totals.get(key))
+        for key in spec.shown
+    }
+    return spec.line.format_map(values)
+
 
 MAILBOX_COLUMNS = (
     Column("address", "Address", width=30),

@@ -6,16 +6,16 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from portal_tui.console.bindings import KEYS
+from portal_tui.console.bindings import keys
 
 
 class ConsoleCommands(Provider):
-    """Palette entries for every key in :data:`~portal_tui.console.bindings.KEYS`."""
+    """Palette entries for every key in :func:`~portal_tui.console.bindings.keys`."""
 
     def _entries(self) -> list[tuple[str, str, str]]:
         return [
             (spec.palette, spec.action, f"key {spec.key_display or spec.key}: {spec.help}")
-            for spec in KEYS
+            for spec in keys()
             if spec.palette is not None
         ]
 

@@ -14,20 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from portal_tui.console.columns import FIELDS, MAILBOX_COLUMNS
-from portal_tui.console.format import NONE, fmt_int, fmt_money, fmt_pct
+from portal_tui.console.columns import MAILBOX_COLUMNS, fields_for, totals_line
+from portal_tui.console.format import NONE
 from portal_tui.console.table_model import Column, RowWorkspace, TableRow, Tone
 from portal_tui.dashboards.snapshot import DashboardSnapshot, RowMeta, WorkspaceFailure
 from portal_tui.vocabulary.freshness import EXPIRED_AFTER, FreshnessState, classify, format_age
 from portal_tui.vocabulary.names import DashboardName
-
-PANE_TITLES: dict[DashboardName, str] = {
-    DashboardName.KPI: "KPI",
-    DashboardName.VOLUME: "Volume",
-    DashboardName.REVENUE: "Revenue",
-    DashboardName.INFRASTRUCTURE: "Infrastructure",
-}
-"""Dashboard names as shown on screen (kept here so the console does not track core renames)."""
 
 STATE_OK = "✔ ok"
 STATE_WARN = "▲ warn"
@@ -78,7 +70,7 @@ def workspace_columns(name: DashboardName, *, show_instance: bool = False) -> li
     ]
     if show_instance:
         columns.append(Column("instance", "Instance", max_width=14))
-    columns.extend(spec.column() for spec in FIELDS[name])
+    columns.extend(spec.column() for spec in fields_for(name))
     return columns
 
 
@@ -98,7 +90,7 @@ def workspace_rows(
     each group in the dashboard's ranked order (the failing workspace is never row 27)."""
     if snap is None:
         return []
-    fields = FIELDS[snap.name]
+    fields = fields_for(snap.name)
     failures = {(f.instance, f.workspace_id): f for f in snap.failures if f.workspace}
     rows: list[TableRow] = []
     seen: set[tuple[str, int | None]] = set()
@@ -238,7 +230,7 @@ def pane_notes(snap: DashboardSnapshot | None, now: datetime) -> PaneNotes:
     notes = PaneNotes()
     if snap is None:
         return notes
-    notes.totals = _totals_text(snap.name, snap.totals, now)
+    notes.totals = totals_line(snap.name, snap.totals, now)
     for failure in snap.failures:
         if failure.workspace is None:
             notes.problems.append(f"✗ instance {failure.instance}: {failure_label(failure)}")
@@ -250,34 +242,3 @@ def pane_notes(snap: DashboardSnapshot | None, now: datetime) -> PaneNotes:
 def failure_label(failure: WorkspaceFailure) -> str:
     """``5xx 503 after 4 attempts: HTTP 503 ...``."""
     return f"{failure.label} after {failure.attempts} attempt(s): {failure.message}"
-
-
-def _totals_text(name: DashboardName, totals: dict[str, Any], now: datetime) -> str:
-    get = totals.get
-    if name is DashboardName.KPI:
-        return (
-            f"leads {fmt_int(get('leads_generated'))} of KPI {fmt_int(get('monthly_kpi'))}"
-            f" · projected {fmt_int(get('projected_replies'))}"
-            f" · no target {fmt_int(get('without_target'))}"
-        )
-    if name is DashboardName.VOLUME:
-        return (
-            f"sent MTD {fmt_int(get('emails'))} of {fmt_int(get('target'))}"
-            f" · on pace {fmt_int(get('on_pace'))} · near {fmt_int(get('near_target'))}"
-            f" · behind {fmt_int(get('behind'))} · zero sent {fmt_int(get('zero_emails'))}"
-        )
-    if name is DashboardName.REVENUE:
-        as_of = get("mailbox_costs_oldest_as_of")
-        age = NONE
-        if isinstance(as_of, str):
-            age = format_age((now - datetime.fromisoformat(as_of)).total_seconds())
-        return (
-            f"revenue {fmt_money(get('revenue'))} · costs {fmt_money(get('costs'))}"
-            f" · profit {fmt_money(get('profit'))} ({fmt_pct(get('profit_margin'), 1)})"
-            f" · EOM {fmt_money(get('projected_revenue'))} · mailbox costs {age} old"
-        )
-    return (
-        f"{fmt_int(get('mailboxes'))} mailboxes · {fmt_int(get('not_connected'))} not connected"
-        f" · {fmt_int(get('daily_capacity'))}/day · cost {fmt_money(get('mailbox_cost'))}"
-        f" · dup addresses {fmt_int(get('duplicate_addresses'))}"
-    )

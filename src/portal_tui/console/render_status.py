@@ -10,8 +10,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from portal_tui.console.format import NONE, clip, fmt_clock, fmt_int, fmt_ms, fmt_pct
-from portal_tui.console.render import PANE_TITLES, row_key
+from portal_tui.console.render import row_key
 from portal_tui.console.table_model import Column, RowWorkspace, TableRow, Tone
+from portal_tui.dashboards.registry import pane_position, title_of
 from portal_tui.dashboards.snapshot import DashboardSnapshot, WorkspaceFailure
 from portal_tui.engine.verdict import Verdict
 from portal_tui.fetch.breaker import BreakerState, BreakerStatus
@@ -99,7 +100,7 @@ def overview_row(
     return TableRow(
         key=name.value,
         cells=(
-            PANE_TITLES[name],
+            title_of(name),
             fresh.age_text,
             label,
             fmt_int(rows),
@@ -110,7 +111,7 @@ def overview_row(
             next_refresh,
         ),
         sort_values=(
-            list(DashboardName).index(name),
+            pane_position(name),
             fresh.age if fresh.age is not None else float("inf"),
             fresh.label,
             rows,
@@ -171,7 +172,7 @@ def _failure_row(f: WorkspaceFailure, now: datetime) -> TableRow:
         key=f"{row_key(f.instance, f.workspace_id, f.workspace)}/{f.dashboard.value}",
         cells=(
             f"✗ {who}",
-            PANE_TITLES[f.dashboard],
+            title_of(f.dashboard),
             f.error_type,
             str(f.status_code) if f.status_code else NONE,
             str(f.attempts),
@@ -181,7 +182,7 @@ def _failure_row(f: WorkspaceFailure, now: datetime) -> TableRow:
         ),
         sort_values=(
             who,
-            list(DashboardName).index(f.dashboard),
+            pane_position(f.dashboard),
             f.error_type,
             f.status_code,
             f.attempts,

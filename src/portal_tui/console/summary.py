@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from portal_tui.console.columns import FIELDS
+from portal_tui.console.columns import fields_for
 from portal_tui.console.format import fmt_clock, fmt_duration
-from portal_tui.console.render import PANE_TITLES, failure_label, row_state
+from portal_tui.console.render import failure_label, row_state
 from portal_tui.console.render_status import breaker_line, calls_summary, health_text
 from portal_tui.console.state import ConsoleState
 from portal_tui.console.table_model import Column, RowWorkspace, TableRow
+from portal_tui.dashboards.registry import dashboard_names, title_of
 from portal_tui.vocabulary.freshness import format_age
 from portal_tui.vocabulary.names import DashboardName
 
@@ -43,13 +44,13 @@ def incident_summary(state: ConsoleState) -> str:
     if state.policy.paused:
         lines.append("auto-refresh PAUSED on this console")
     lines.append("Dashboards:")
-    for name in DashboardName:
+    for name in dashboard_names():
         fresh = monitor.freshness(name)
         snap = monitor.snapshots.get(name)
         failed = len(snap.failed_workspaces) if snap else 0
         stale = snap.stale_rows if snap else 0
         lines.append(
-            f"  {PANE_TITLES[name]:<15} {fresh.label:<30} age {fresh.age_text:>6}"
+            f"  {title_of(name):<15} {fresh.label:<30} age {fresh.age_text:>6}"
             f"  failed {failed}  stale rows {stale}"
         )
     for status in monitor.breakers():
@@ -65,7 +66,7 @@ def incident_summary(state: ConsoleState) -> str:
         lines.append("Failures in the last refresh:")
         for f in failures[:20]:
             who = f.workspace or f"(instance {f.instance})"
-            lines.append(f"  {PANE_TITLES[f.dashboard]:<15} {who}: {failure_label(f)}")
+            lines.append(f"  {title_of(f.dashboard):<15} {who}: {failure_label(f)}")
         if len(failures) > 20:
             lines.append(f"  ... and {len(failures) - 20} more")
     lines.append(f"Requests: {calls_summary(monitor.active_calls())}")
@@ -77,9 +78,9 @@ def workspace_detail(state: ConsoleState, ref: RowWorkspace) -> list[str]:
     monitor = state.monitor
     now = state.now
     lines = [f"{ref.workspace}  (instance {ref.instance}, id {ref.workspace_id or '?'})", ""]
-    for name in DashboardName:
+    for name in dashboard_names():
         snap = monitor.snapshots.get(name)
-        title = PANE_TITLES[name]
+        title = title_of(name)
         if snap is None:
             lines += [f"── {title}: no data yet", ""]
             continue
@@ -100,7 +101,7 @@ def workspace_detail(state: ConsoleState, ref: RowWorkspace) -> list[str]:
             f"dashboard {monitor.freshness(name).label})"
         )
         if row is not None:
-            cells = [f"{spec.label} {spec.cell(row)[0]}" for spec in FIELDS[name]]
+            cells = [f"{spec.label} {spec.cell(row)[0]}" for spec in fields_for(name)]
             lines += _wrap(cells)
         for f in failures:
             lines.append(

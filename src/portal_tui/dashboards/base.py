@@ -1,9 +1,10 @@
 """What every dashboard module shares: names, inputs, outcomes, validation issues.
 
 A dashboard module (``kpi.py``, ``volume.py``, ...) holds its pydantic row
-model, its computation and its warning rules side by side, and exposes one
-object satisfying :class:`Dashboard`. Adding a fifth dashboard is adding one
-file and listing it in :mod:`portal_tui.dashboards.registry`.
+model, its computation, its warning rules and its declarations (title, tab
+label, default TTL, columns, totals, dependencies) side by side, and exposes
+one object satisfying :class:`Dashboard`. Adding a fifth dashboard is adding
+one file and listing it in :mod:`portal_tui.dashboards.registry`.
 """
 
 from __future__ import annotations
@@ -11,16 +12,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from portal_tui.config import Config
+from portal_tui.dashboards.declaration import ColumnSpec, TotalsSpec
 from portal_tui.dashboards.windows import ReportWindows
 from portal_tui.upstream.endpoints import Endpoint
 from portal_tui.upstream.workspaces import WorkspaceRef
 from portal_tui.vocabulary.names import DashboardName, Severity
 from portal_tui.vocabulary.validation import ValidationErrorType, ValidationIssue
+
+if TYPE_CHECKING:
+    from portal_tui.dashboards.snapshot import DashboardSnapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,10 @@ class ComputeContext:
     config: Config
     now: datetime
     mailbox_costs: Mapping[tuple[str, int], MailboxCost] = field(default_factory=dict)
+    """Revenue's reading of Infrastructure (filled by :meth:`Dashboard.prepare`)."""
+    upstream: Mapping[DashboardName, DashboardSnapshot] = field(default_factory=dict)
+    """The latest snapshot of each dashboard this one declares it depends on
+    (this cycle's when it was computed in it, else the last one)."""
 
 
 class WorkspaceRow(BaseModel):
@@ -92,10 +101,28 @@ class Summary:
 
 
 class Dashboard(Protocol[R]):
-    """The contract of one dashboard module."""
+    """The contract of one dashboard module: what it declares, and what it computes."""
 
     name: DashboardName
+    title: str
+    """As shown on screen: ``Infrastructure``."""
+    tab_label: str
+    """The console's tab: ``Infra``."""
+    default_ttl: float
+    """Seconds its data counts as fresh unless ``[ttl]`` says otherwise."""
+    columns: tuple[ColumnSpec, ...]
+    """What the console's table shows, after the state and workspace columns."""
+    totals: TotalsSpec
+    """Its totals' kinds and the one line that describes them."""
+    depends_on: tuple[DashboardName, ...]
+    """Dashboards whose snapshot it reads: computed before it, handed over in
+    :attr:`ComputeContext.upstream`."""
     row_model: type[R]
+
+    def prepare(self, ctx: ComputeContext) -> ComputeContext:
+        """The context its rows are computed in, made once per refresh (what it
+        reads of :attr:`ComputeContext.upstream` goes here)."""
+        ...
 
     def needs(self, windows: ReportWindows) -> Mapping[str, Need]:
         """Requests needed per workspace, by input label (e.g. ``stats_mtd``)."""

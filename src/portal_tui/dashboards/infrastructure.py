@@ -1,13 +1,10 @@
 """Infrastructure dashboard: every sender email (mailbox) of every workspace (SPEC section 3).
 
 The input per workspace is the whole sender-email collection
-(:class:`~portal_tui.dashboards.base.MailboxCollection`). Each mailbox
-becomes a :class:`MailboxRow`, a slotted dataclass rather than a pydantic
-model: at 50,000 mailboxes per-mailbox validation would be the slowest part
-of the cycle, and the payload was validated when it was parsed. (Not
-``frozen``: a frozen dataclass's ``__init__`` costs six times as much; treat
-rows as read-only.) The workspace row is a pydantic model carrying its
-mailboxes.
+(:class:`~portal_tui.upstream.mailboxes.MailboxCollection`). Each mailbox
+becomes a :class:`~portal_tui.dashboards.mailboxes.MailboxRow` and each
+workspace an :class:`~portal_tui.dashboards.mailboxes.InfrastructureRow`
+carrying its mailboxes (both in :mod:`portal_tui.dashboards.mailboxes`).
 
 Provider and reseller come from the mailbox's tags (case-insensitive):
 
@@ -29,19 +26,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
 from datetime import datetime
-from operator import attrgetter
 from typing import Any
 
-from pydantic import (
-    Field,
-    SerializationInfo,
-    SkipValidation,
-    ValidationError,
-    field_serializer,
-    field_validator,
-)
+from pydantic import ValidationError
 
 from portal_tui.dashboards.base import (
     ComputeContext,
@@ -49,9 +37,18 @@ from portal_tui.dashboards.base import (
     Need,
     RowOutcome,
     Summary,
-    WorkspaceRow,
     issues_from_validation_error,
     read_input,
+)
+from portal_tui.dashboards.declaration import ColumnSpec, TotalsSpec
+from portal_tui.dashboards.mailboxes import (
+    InfrastructureRow,
+    MailboxRow,
+    is_connected,
+    listing,
+    percent,
+    plural,
+    provider_of,
 )
 from portal_tui.dashboards.pricing import PriceTable, domain_of
 from portal_tui.dashboards.windows import ReportWindows
@@ -63,156 +60,59 @@ from portal_tui.vocabulary.names import DashboardName
 ZERO_REPLY_MIN_SENT = 50
 """A mailbox with no reply after this many sends counts as a zero-reply mailbox."""
 
-LISTED = 5
-"""Addresses named in one warning; the rest are counted."""
+COLUMNS = (
+    ColumnSpec("Boxes", "mailbox_count"),
+    ColumnSpec("Conn", "connected"),
+    ColumnSpec("NotConn", "not_connected"),
+    ColumnSpec("Cap/day", "daily_capacity"),
+    ColumnSpec("Sent", "emails_sent"),
+    ColumnSpec("Reply%", "reply_rate", "pct1"),
+    ColumnSpec("Bounce%", "bounce_rate", "pct1"),
+    ColumnSpec("0-reply", "zero_reply_mailboxes"),
+    ColumnSpec("Cost", "mailbox_cost", "money"),
+    ColumnSpec("Review", "needs_review"),
+    ColumnSpec("Complete", "complete", "bool"),
+)
 
-_PROVIDER_TAGS = {
-    "google": "Google",
-    "gmail": "Google",
-    "google workspace": "Google",
-    "gsuite": "Google",
-    "g suite": "Google",
-    "microsoft": "Microsoft",
-    "microsoft 365": "Microsoft",
-    "outlook": "Microsoft",
-    "office365": "Microsoft",
-    "office 365": "Microsoft",
-    "o365": "Microsoft",
-}
-
-
-def provider_of(tags: Iterable[str], mailbox_type: str | None) -> str:
-    """Provider from tag names (any case), else from the sender's ``type`` (see module doc)."""
-    folded = [t.strip().casefold() for t in tags]
-    found = {_PROVIDER_TAGS[t] for t in folded if t in _PROVIDER_TAGS}
-    if found:
-        return min(found)
-    kind = (mailbox_type or "").casefold()
-    if "google" in kind or "gmail" in kind:
-        return "Google"
-    if "microsoft" in kind or "outlook" in kind or "office" in kind:
-        return "Microsoft"
-    if "smtp" in kind or "imap" in kind:
-        return "SMTP"
-    return "Unknown"
-
-
-def is_connected(status: str) -> bool:
-    """True for the ``Connected`` status (any case, surrounding spaces ignored)."""
-    return status.strip().casefold() == "connected"
-
-
-def percent(part: int, whole: int) -> float:
-    """``part / whole * 100``, or 0 when ``whole`` is 0."""
-    return part / whole * 100 if whole > 0 else 0.0
-
-
-def listing(items: Sequence[str], limit: int = LISTED) -> str:
-    """``a, b, c and 4 more``."""
-    shown = ", ".join(items[:limit])
-    return f"{shown} and {len(items) - limit} more" if len(items) > limit else shown
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'es' if count != 1 else ''}"
-
-
-@dataclass(slots=True)
-class MailboxRow:
-    """One sender email as the Infrastructure pane shows it."""
-
-    id: int
-    address: str
-    workspace: str
-    status: str
-    daily_limit: int
-    sent: int
-    replied: int
-    """``total_replied_count``."""
-    unique_replied: int
-    bounced: int
-    reply_rate: float
-    """``unique_replied / sent * 100``; 0 when nothing was sent."""
-    provider: str
-    reseller: str | None
-    price: float
-    needs_review: bool
-    """Price unknown (no reseller tag): "pricing needs review"."""
-    domain_share: int = 0
-    """Mailboxes splitting a per-domain price, this one included; 0 when priced per mailbox."""
-
-    @property
-    def connected(self) -> bool:
-        """True when the status is ``Connected``."""
-        return is_connected(self.status)
-
-
-MAILBOX_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(MailboxRow))
-"""Column order of the compact mailbox form (see :class:`InfrastructureRow`)."""
-
-_mailbox_values = attrgetter(*MAILBOX_FIELDS)
-
-
-class InfrastructureRow(WorkspaceRow):
-    """One workspace on the Infrastructure pane (and in ``check --json``).
-
-    ``mailboxes`` holds every :class:`MailboxRow`; dump with
-    ``exclude={"mailboxes"}`` for the workspace summary alone. Mailboxes dump
-    as a list of objects, or, with ``context={"snapshot": True}`` (the SQLite
-    snapshot), as ``{"fields": [...], "rows": [[...], ...]}``: at 50,000
-    mailboxes the field names repeated in every object were more than half
-    the snapshot, and every byte is dumped, hashed, checked and written each
-    cycle. Both forms load back.
-    """
-
-    complete: bool = Field(description="Every page arrived and the count matches meta.total.")
-    mailbox_count: int = Field(ge=0)
-    expected_mailboxes: int | None = Field(description="meta.total, when known.")
-    pages_fetched: int = Field(ge=0)
-    connected: int = Field(ge=0)
-    not_connected: int = Field(ge=0)
-    status_counts: dict[str, int] = Field(description="Mailboxes per status as sent.")
-    daily_capacity: int = Field(description="Sum of daily limits, every mailbox.")
-    connected_daily_capacity: int = Field(description="Sum of daily limits, Connected only.")
-    emails_sent: int
-    unique_replied: int
-    bounced: int
-    reply_rate: float = Field(description="unique replies / sent * 100 over all mailboxes.")
-    bounce_rate: float = Field(description="bounced / sent * 100 over all mailboxes.")
-    zero_reply_mailboxes: int = Field(ge=0, description="0% reply after >= 50 sent.")
-    mailbox_cost: float = Field(ge=0.0, description="Sum of mailbox prices, in cents.")
-    needs_review: int = Field(ge=0, description="Mailboxes with unknown price.")
-    mailboxes: SkipValidation[tuple[MailboxRow, ...]] = Field(default=(), repr=False)
-
-    @field_validator("mailboxes", mode="before")
-    @classmethod
-    def _mailboxes_from_json(cls, value: Any) -> Any:
-        # Validation is skipped for speed, but a snapshot restored from SQLite brings
-        # plain dicts: without this, the first kept row after a restart crashed summarize().
-        if isinstance(value, dict) and "fields" in value and "rows" in value:
-            names = list(value["fields"])
-            if names == list(MAILBOX_FIELDS):
-                return tuple(MailboxRow(*item) for item in value["rows"])
-            return tuple(
-                MailboxRow(**dict(zip(names, item, strict=True))) for item in value["rows"]
-            )
-        if isinstance(value, list | tuple) and value and isinstance(value[0], dict):
-            return tuple(MailboxRow(**item) for item in value)
-        return value
-
-    @field_serializer("mailboxes")
-    def _mailboxes_to_json(self, value: tuple[MailboxRow, ...], info: SerializationInfo) -> Any:
-        context = info.context
-        if isinstance(context, dict) and context.get("snapshot"):
-            return {"fields": MAILBOX_FIELDS, "rows": [_mailbox_values(m) for m in value]}
-        return [dict(zip(MAILBOX_FIELDS, _mailbox_values(m), strict=True)) for m in value]
+TOTALS = TotalsSpec(
+    kinds={
+        "workspaces": "int",
+        "incomplete_workspaces": "int",
+        "mailboxes": "int",
+        "connected": "int",
+        "not_connected": "int",
+        "daily_capacity": "int",
+        "connected_daily_capacity": "int",
+        "emails_sent": "int",
+        "reply_rate": "pct1",
+        "bounce_rate": "pct1",
+        "zero_reply_mailboxes": "int",
+        "mailbox_cost": "money",
+        "needs_review": "int",
+        "duplicate_addresses": "int",
+        "shared_domains": "int",
+        "shared_domain_overcount": "money",
+    },
+    line="{mailboxes} mailboxes · {not_connected} not connected · {daily_capacity}/day"
+    " · cost {mailbox_cost} · dup addresses {duplicate_addresses}",
+)
 
 
 class InfrastructureDashboard:
     """Mailboxes, their health and their cost, per workspace."""
 
     name: DashboardName = DashboardName.INFRASTRUCTURE
+    title: str = "Infrastructure"
+    tab_label: str = "Infra"
+    default_ttl: float = 600.0
+    columns: tuple[ColumnSpec, ...] = COLUMNS
+    totals: TotalsSpec = TOTALS
+    depends_on: tuple[DashboardName, ...] = ()
     row_model: type[InfrastructureRow] = InfrastructureRow
+
+    def prepare(self, ctx: ComputeContext) -> ComputeContext:
+        """The context as given: Infrastructure reads no other dashboard."""
+        return ctx
 
     def needs(self, windows: ReportWindows) -> Mapping[str, Need]:
         """``mailboxes``: every page of sender-emails."""
@@ -302,17 +202,17 @@ class InfrastructureDashboard:
         warnings.extend(f"pagination anomaly: {a}" for a in collection.anomalies)
         if not_connected:
             warnings.append(
-                f"mailbox status not Connected: {_plural(len(not_connected), 'mailbox')}: "
+                f"mailbox status not Connected: {plural(len(not_connected), 'mailbox')}: "
                 f"{listing(not_connected)}"
             )
         if review:
             warnings.append(
-                f"pricing needs review: {_plural(len(review), 'mailbox')} without a known "
+                f"pricing needs review: {plural(len(review), 'mailbox')} without a known "
                 f"reseller tag: {listing(review)}"
             )
         if negative:
             warnings.append(
-                f"negative mailbox counts: {_plural(len(negative), 'mailbox')}: {listing(negative)}"
+                f"negative mailbox counts: {plural(len(negative), 'mailbox')}: {listing(negative)}"
             )
         addresses = [m.email.strip().casefold() for m in boxes]
         if len(set(addresses)) != len(addresses):

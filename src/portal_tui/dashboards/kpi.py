@@ -27,6 +27,7 @@ from portal_tui.dashboards.base import (
     issues_from_validation_error,
     read_input,
 )
+from portal_tui.dashboards.declaration import ColumnSpec, TotalsSpec
 from portal_tui.dashboards.windows import ReportWindows
 from portal_tui.upstream.endpoints import Endpoint
 from portal_tui.upstream.models import StatsResponse
@@ -77,11 +78,55 @@ def progress(value: int, target: int) -> float:
     return value / target if target > 0 else 0.0
 
 
+COLUMNS = (
+    ColumnSpec("Leads", "leads_generated"),
+    ColumnSpec("KPI", "monthly_kpi"),
+    ColumnSpec("Prog", "current_progress", "ratio"),
+    ColumnSpec("Proj", "projected_replies"),
+    ColumnSpec("Proj%", "replies_progress", "ratio"),
+    ColumnSpec("7d", "positive_replies_last_7_days"),
+    ColumnSpec("30d", "positive_replies_last_30_days"),
+    ColumnSpec("LastMo", "positive_replies_last_month"),
+    ColumnSpec("Sent", "emails_sent"),
+    ColumnSpec("Bounced", "bounced"),
+)
+
+TOTALS = TotalsSpec(
+    kinds={
+        "workspaces": "int",
+        "without_target": "int",
+        "leads_generated": "int",
+        "monthly_kpi": "int",
+        "projected_replies": "int",
+        "current_progress": "ratio",
+        "replies_progress": "ratio",
+        "positive_replies_last_7_days": "int",
+        "positive_replies_last_30_days": "int",
+        "positive_replies_current_month": "int",
+        "positive_replies_last_month": "int",
+        "emails_sent": "int",
+        "bounced": "int",
+    },
+    line="leads {leads_generated} of KPI {monthly_kpi} · projected {projected_replies}"
+    " · no target {without_target}",
+)
+
+
 class KpiDashboard:
     """Interested leads against the monthly KPI, per workspace."""
 
     name: DashboardName = DashboardName.KPI
+    title: str = "KPI"
+    tab_label: str = "KPI"
+    default_ttl: float = 120.0
+    columns: tuple[ColumnSpec, ...] = COLUMNS
+    totals: TotalsSpec = TOTALS
+    depends_on: tuple[DashboardName, ...] = ()
     row_model: type[KpiRow] = KpiRow
+
+    def prepare(self, ctx: ComputeContext) -> ComputeContext:
+        """The context as given: KPI reads no other dashboard."""
+        return ctx
 
     def needs(self, windows: ReportWindows) -> Mapping[str, Need]:
         """``stats_mtd``, ``stats_7d``, ``stats_30d``, ``stats_last_month``."""

@@ -1,10 +1,11 @@
 """Revenue dashboard: what each client brings in and costs this month (SPEC section 3).
 
 Revenue needs only the MTD stats (the same request as KPI's). Its mailbox
-costs are not fetched: they come from the latest Infrastructure data through
-``ComputeContext.mailbox_costs``, and their ``as_of`` time and age are carried
-on the row so the console shows how old they are. A Revenue refresh therefore
-never forces a full sender-email fetch.
+costs are not fetched: Revenue depends on Infrastructure (computed before it)
+and :meth:`RevenueDashboard.prepare` reads the latest Infrastructure snapshot
+into ``ComputeContext.mailbox_costs``; their ``as_of`` time and age are
+carried on the row so the console shows how old they are. A Revenue refresh
+therefore never forces a full sender-email fetch.
 
 Money is rounded to cents; percentages are percent and unrounded.
 """
@@ -12,6 +13,7 @@ Money is rounded to cents; percentages are percent and unrounded.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -19,6 +21,7 @@ from pydantic import Field, ValidationError
 
 from portal_tui.dashboards.base import (
     ComputeContext,
+    MailboxCost,
     Need,
     RowOutcome,
     Summary,
@@ -26,7 +29,9 @@ from portal_tui.dashboards.base import (
     issues_from_validation_error,
     read_input,
 )
+from portal_tui.dashboards.declaration import ColumnSpec, TotalsSpec
 from portal_tui.dashboards.kpi import stats_needs
+from portal_tui.dashboards.snapshot import DashboardSnapshot
 from portal_tui.dashboards.windows import ReportWindows
 from portal_tui.upstream.models import StatsResponse
 from portal_tui.upstream.workspaces import WorkspaceRef
@@ -73,11 +78,74 @@ class RevenueRow(WorkspaceRow):
     leads_remaining: int = Field(ge=0, description="max(0, kpi - leads).")
 
 
+COLUMNS = (
+    ColumnSpec("Billing", "billing_type", "text"),
+    ColumnSpec("Leads", "leads"),
+    ColumnSpec("Revenue", "revenue", "money"),
+    ColumnSpec("Costs", "costs", "money"),
+    ColumnSpec("Profit", "profit", "money"),
+    ColumnSpec("Margin", "profit_margin", "pct1"),
+    ColumnSpec("KPI%", "kpi_progress", "pct"),
+    ColumnSpec("Left", "leads_remaining"),
+    ColumnSpec("Mailbox $", "mailbox_costs", "money"),
+    ColumnSpec("Fixed $", "monthly_costs", "money"),
+)
+
+TOTALS = TotalsSpec(
+    kinds={
+        "clients": "int",
+        "leads": "int",
+        "revenue": "money",
+        "per_lead_revenue": "money",
+        "retainer_revenue": "money",
+        "mailbox_costs": "money",
+        "monthly_costs": "money",
+        "costs": "money",
+        "profit": "money",
+        "profit_margin": "pct1",
+        "daily_average_revenue": "money",
+        "projected_revenue": "money",
+        "leads_remaining": "int",
+        "mailbox_costs_oldest_as_of": "time",
+        "mailbox_costs_missing": "int",
+    },
+    line="revenue {revenue} · costs {costs} · profit {profit} ({profit_margin})"
+    " · EOM {projected_revenue} · mailbox costs {mailbox_costs_oldest_as_of} old",
+)
+
+
+def mailbox_costs(snapshot: DashboardSnapshot) -> dict[tuple[str, int], MailboxCost]:
+    """Per-workspace mailbox costs from an Infrastructure snapshot, with their data's time."""
+    costs: dict[tuple[str, int], MailboxCost] = {}
+    for row in snapshot.rows:
+        key = (row.instance, row.workspace_id)
+        meta = snapshot.row_meta.get(key)
+        costs[key] = MailboxCost(
+            amount=float(getattr(row, "mailbox_cost", 0.0)),
+            as_of=meta.fetched_at if meta else snapshot.fetched_at,
+            needs_review=int(getattr(row, "needs_review", 0)),
+        )
+    return costs
+
+
 class RevenueDashboard:
     """Revenue, costs and profit per client for the month to date."""
 
     name: DashboardName = DashboardName.REVENUE
+    title: str = "Revenue"
+    tab_label: str = "Revenue"
+    default_ttl: float = 300.0
+    columns: tuple[ColumnSpec, ...] = COLUMNS
+    totals: TotalsSpec = TOTALS
+    depends_on: tuple[DashboardName, ...] = (DashboardName.INFRASTRUCTURE,)
+    """Its mailbox costs are Infrastructure's (its stats are KPI's request, shared by the
+    plan, not KPI's result: no dependency)."""
     row_model: type[RevenueRow] = RevenueRow
+
+    def prepare(self, ctx: ComputeContext) -> ComputeContext:
+        """Mailbox costs from the latest Infrastructure snapshot (none: costs unknown)."""
+        infra = ctx.upstream.get(DashboardName.INFRASTRUCTURE)
+        return replace(ctx, mailbox_costs=mailbox_costs(infra)) if infra is not None else ctx
 
     def needs(self, windows: ReportWindows) -> Mapping[str, Need]:
         """``stats_mtd`` only: mailbox costs come from the context, not a fetch."""

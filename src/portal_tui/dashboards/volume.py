@@ -28,6 +28,7 @@ from portal_tui.dashboards.base import (
     issues_from_validation_error,
     read_input,
 )
+from portal_tui.dashboards.declaration import ColumnSpec, TotalsSpec
 from portal_tui.dashboards.kpi import stats_needs
 from portal_tui.dashboards.windows import ReportWindows
 from portal_tui.upstream.endpoints import Endpoint
@@ -123,11 +124,61 @@ def soft_checks(row: VolumeRow) -> list[str]:
     return warnings
 
 
+COLUMNS = (
+    ColumnSpec("Pace", "status", "text"),
+    ColumnSpec("MTD", "emails"),
+    ColumnSpec("Target", "target"),
+    ColumnSpec("Tgt%", "target_percentage", "pct"),
+    ColumnSpec("Proj%", "projected_percentage", "pct"),
+    ColumnSpec("Today", "emails_today"),
+    ColumnSpec("Tmrw", "emails_tomorrow"),
+    ColumnSpec("7d", "emails_last_7_days"),
+    ColumnSpec("30d", "emails_last_30_days"),
+    ColumnSpec("Quota/d", "daily_quota"),
+    ColumnSpec("Expected", "expected_by_now"),
+    ColumnSpec("On track", "is_on_track", "bool"),
+)
+
+TOTALS = TotalsSpec(
+    kinds={
+        "workspaces": "int",
+        "emails": "int",
+        "emails_today": "int",
+        "emails_tomorrow": "int",
+        "emails_last_7_days": "int",
+        "emails_last_30_days": "int",
+        "target": "int",
+        "projection": "int",
+        "target_percentage": "pct",
+        "projected_percentage": "pct",
+        "on_track": "int",
+        "zero_emails": "int",
+        # one count per PaceStatus
+        "on_pace": "int",
+        "near_target": "int",
+        "behind": "int",
+        "no_target": "int",
+    },
+    line="sent MTD {emails} of {target} · on pace {on_pace} · near {near_target}"
+    " · behind {behind} · zero sent {zero_emails}",
+)
+
+
 class VolumeDashboard:
     """Emails sent and scheduled against the monthly sending target, per workspace."""
 
     name: DashboardName = DashboardName.VOLUME
+    title: str = "Volume"
+    tab_label: str = "Volume"
+    default_ttl: float = 120.0
+    columns: tuple[ColumnSpec, ...] = COLUMNS
+    totals: TotalsSpec = TOTALS
+    depends_on: tuple[DashboardName, ...] = ()
     row_model: type[VolumeRow] = VolumeRow
+
+    def prepare(self, ctx: ComputeContext) -> ComputeContext:
+        """The context as given: Volume reads no other dashboard."""
+        return ctx
 
     def needs(self, windows: ReportWindows) -> Mapping[str, Need]:
         """``stats_mtd``, ``stats_7d``, ``stats_30d`` (KPI's requests), ``schedules_today``,

@@ -18,12 +18,11 @@ from typing import Any
 from portal_tui.config import ClientEntry, Config
 from portal_tui.dashboards.base import (
     ComputeContext,
-    MailboxCost,
     Need,
     WorkspaceRow,
     issues_from_validation_error,
 )
-from portal_tui.dashboards.registry import dashboard_for
+from portal_tui.dashboards.registry import compute_order, dashboard_for, ttl_of
 from portal_tui.dashboards.snapshot import DashboardSnapshot, RowMeta, WorkspaceFailure, json_safe
 from portal_tui.dashboards.windows import ReportWindows, report_windows
 from portal_tui.fetch.cache import CacheResult, TtlCache
@@ -47,15 +46,6 @@ shares this loop (its keys must not wait for the whole of it)."""
 
 START_BATCH = 100
 """Requests started per event-loop iteration when a cycle begins fetching."""
-
-# Compute order: Infrastructure before Revenue, which reads its mailbox costs.
-COMPUTE_ORDER = (
-    DashboardName.INFRASTRUCTURE,
-    DashboardName.KPI,
-    DashboardName.VOLUME,
-    DashboardName.REVENUE,
-)
-
 
 @dataclass(slots=True)
 class CycleOutcome:
@@ -107,7 +97,7 @@ class RefreshCycle:
         self._failing_since = failing_since
 
     def _ttl(self, name: DashboardName) -> float:
-        return float(getattr(self._config.ttl, name.value))
+        return ttl_of(self._config, name)
 
     async def run(
         self, names: Sequence[DashboardName], *, force: bool, triggered_by: str
@@ -154,14 +144,11 @@ class RefreshCycle:
         for ws in all_refs:
             outcome.workspace_names[ws.key] = ws.name
             outcome.workspace_failures.setdefault(ws.key, set())
-        costs = self._previous_costs()
-        for name in COMPUTE_ORDER:
+        for name in compute_order():  # each dashboard after those it reads
             if name not in names:
                 continue
-            snapshot = await self._compute(name, all_refs, windows, outcome, costs, now)
+            snapshot = await self._compute(name, all_refs, windows, outcome, now)
             outcome.snapshots[name] = snapshot
-            if name is DashboardName.INFRASTRUCTURE:
-                costs = mailbox_costs(snapshot)
         outcome.finished_at = self._clock.now()
         outcome.duration_ms = (self._clock.monotonic() - start_mono) * 1000.0
         outcome.requests_made = self._fetcher.requests_made - made_before
@@ -306,17 +293,12 @@ class RefreshCycle:
 
     # -- compute ------------------------------------------------------------------------
 
-    def _previous_costs(self) -> dict[tuple[str, int], MailboxCost]:
-        infra = self._previous.get(DashboardName.INFRASTRUCTURE)
-        return mailbox_costs(infra) if infra else {}
-
     async def _compute(
         self,
         name: DashboardName,
         refs: Sequence[WorkspaceRef],
         windows: ReportWindows,
         outcome: CycleOutcome,
-        costs: Mapping[tuple[str, int], MailboxCost],
         now: datetime,
     ) -> DashboardSnapshot:
         """One dashboard's snapshot from this cycle's results (and, for failures, the last one)."""
@@ -324,7 +306,14 @@ class RefreshCycle:
         previous = self._previous.get(name)
         kept = {row.key: row for row in previous.rows} if previous else {}
         snap = DashboardSnapshot(name=name, refreshed_at=now, workspaces_expected=len(refs))
-        ctx = ComputeContext(windows=windows, config=self._config, now=now, mailbox_costs=costs)
+        upstream: dict[DashboardName, DashboardSnapshot] = {}
+        for dependency in board.depends_on:  # this cycle's snapshot, else the last one
+            found = outcome.snapshots.get(dependency) or self._previous.get(dependency)
+            if found is not None:
+                upstream[dependency] = found
+        ctx = board.prepare(
+            ComputeContext(windows=windows, config=self._config, now=now, upstream=upstream)
+        )
         needs = board.needs(windows)
         for instance, error in outcome.unreachable.items():
             snap.failures.append(self._failure(instance, None, name, error, "upstream unreachable"))
@@ -410,20 +399,6 @@ class RefreshCycle:
             since=since,
             last_at=now,
         )
-
-
-def mailbox_costs(snapshot: DashboardSnapshot) -> dict[tuple[str, int], MailboxCost]:
-    """Per-workspace mailbox costs from an Infrastructure snapshot, with their data's time."""
-    costs: dict[tuple[str, int], MailboxCost] = {}
-    for row in snapshot.rows:
-        key = (row.instance, row.workspace_id)
-        meta = snapshot.row_meta.get(key)
-        costs[key] = MailboxCost(
-            amount=float(getattr(row, "mailbox_cost", 0.0)),
-            as_of=meta.fetched_at if meta else snapshot.fetched_at,
-            needs_review=int(getattr(row, "needs_review", 0)),
-        )
-    return costs
 
 
 def _payload_issues(

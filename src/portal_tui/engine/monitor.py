@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from portal_tui.config import Config, Secrets
 from portal_tui.consistency import ConsistencyChecker, OpenFinding
 from portal_tui.consistency import Verdict as ConsistencyVerdict
-from portal_tui.dashboards.registry import dashboard_for
+from portal_tui.dashboards.registry import dashboard_for, dashboard_names, ttl_of
 from portal_tui.dashboards.snapshot import DashboardSnapshot
 from portal_tui.engine.memory import cycle_finished, release_free_memory
 from portal_tui.engine.recording import cycle_record
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from portal_tui.engine.cycle import CycleOutcome
     from portal_tui.fetch.fetcher import Fetched, Fetcher
 
-ALL_DASHBOARDS: tuple[DashboardName, ...] = tuple(DashboardName)
 _NO_RECORDS = HealthRecords((), (), (), 0, {}, (), None)
 
 
@@ -158,7 +157,7 @@ class PortalMonitor:
         restored = 0
         for name, record in (await self.store.load_snapshots()).items():
             try:
-                board = dashboard_for(DashboardName(name))
+                board = dashboard_for(name)  # a dashboard no longer registered: KeyError
                 snap = DashboardSnapshot.loads(record.payload, board.row_model)
             except (ValueError, KeyError, TypeError):
                 continue  # an old or damaged snapshot is skipped; the next refresh replaces it
@@ -197,7 +196,8 @@ class PortalMonitor:
         triggered_by: str = "manual",
     ) -> CycleOutcome | None:
         """Refresh ``names`` (default all); a dashboard already refreshing is joined."""
-        wanted = [n for n in ALL_DASHBOARDS if n in set(names or ALL_DASHBOARDS)]
+        every = dashboard_names()
+        wanted = [n for n in every if n in set(names or every)]
         busy = self.refreshing
         joined = [f.task for f in self._inflight if f.dashboards & set(wanted)]
         todo = [n for n in wanted if n not in busy]
@@ -293,7 +293,7 @@ class PortalMonitor:
             for key in failing_now:
                 self._failing_since.setdefault(key, outcome.finished_at)
             for key in [
-                k for k in self._failing_since if k[2] is snap.name and k not in failing_now
+                k for k in self._failing_since if k[2] == snap.name and k not in failing_now
             ]:
                 del self._failing_since[key]
 
@@ -301,7 +301,7 @@ class PortalMonitor:
 
     def ttl(self, name: DashboardName) -> float:
         """The dashboard's TTL in seconds."""
-        return float(getattr(self.config.ttl, name.value))
+        return ttl_of(self.config, name)
 
     def freshness(self, name: DashboardName) -> Freshness:
         """State, overlays and age of one dashboard now."""
@@ -395,7 +395,6 @@ class PortalMonitor:
 
 
 __all__ = [
-    "ALL_DASHBOARDS",
     "CallStatusChanged",
     "HysteresisPolicy",
     "MonitorEvent",

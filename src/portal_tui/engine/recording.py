@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from portal_tui.config import Config
+from portal_tui.dashboards.registry import ttl_of
 from portal_tui.engine.standing import observations
 from portal_tui.store.consistency_records import ConsistencyRecord
 from portal_tui.store.records import (
@@ -37,7 +38,7 @@ def cycle_record(
     issues = []
     for name, snap in outcome.snapshots.items():
         issues.extend(snap.issues)
-        ttl = float(getattr(config.ttl, name.value))
+        ttl = ttl_of(config, name)
         if snap.error:
             status = CacheStatus.ERROR
         elif snap.failures:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from portal_tui.config import Config, Secrets, find_config_path, load_config
+from portal_tui.dashboards.registry import default_ttls
 from portal_tui.engine.monitor import PortalMonitor
 from portal_tui.store.database import Store
 from portal_tui.vocabulary.clock import Clock, SystemClock
@@ -44,7 +45,7 @@ def resolve_config(config_arg: str | None, *, secrets: Secrets) -> tuple[Config,
             f"no config found: pass --config PATH, set PORTAL_TUI_CONFIG, or create "
             f"{default_config_path()} (see config.example.toml); or try --demo"
         )
-    config = load_config(path, secrets=secrets)
+    config = load_config(path, secrets=secrets, dashboard_ttls=default_ttls())
     if not config.instances:
         raise ConfigError(
             "no [[instances]] configured, so there is nothing to fetch: add an Email Bison "

@@ -18,14 +18,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from portal_tui.dashboards.registry import dashboard_names
+from portal_tui.dashboards.registry import dashboard_names, title_of
 from portal_tui.engine.health import HealthInputs, score
 from portal_tui.store.database import Store
 from portal_tui.store.health_records import HealthRecords
 from portal_tui.store.standing import Standing
 from portal_tui.vocabulary.errors import ExitCode
 from portal_tui.vocabulary.freshness import FreshnessState, classify
-from portal_tui.vocabulary.names import DashboardName
 
 _STALE = (FreshnessState.STALE, FreshnessState.VERY_STALE, FreshnessState.EXPIRED)
 MAX_NAMED = 3
@@ -68,14 +67,6 @@ class Verdict:
         return ExitCode[self.level]
 
 
-def display_name(name: str) -> str:
-    """A dashboard's name as shown on screen."""
-    try:
-        return DashboardName(name).display_name
-    except ValueError:
-        return name.capitalize()
-
-
 def judge(records: HealthRecords, now: datetime) -> Verdict:
     """The verdict the records give at ``now`` (pure: no I/O).
 
@@ -93,16 +84,16 @@ def judge(records: HealthRecords, now: datetime) -> Verdict:
     for name in _known_dashboards(boards):
         board = boards.get(name)
         if board is None or (board.last_updated is None and board.status != "error"):
-            no_data.append(display_name(name))
+            no_data.append(title_of(name))
             continue
         if board.status == "error":
-            error_boards.append(display_name(name))
+            error_boards.append(title_of(name))
         elif board.status == "partial":
-            partial.append(display_name(name))
+            partial.append(title_of(name))
         if board.last_updated is not None and board.ttl_seconds:
             age = max(0.0, (now - board.last_updated).total_seconds())
             if classify(age, board.ttl_seconds) in _STALE:
-                stale.append(display_name(name))
+                stale.append(title_of(name))
     failing = _failing(records.standings)
     confirmed = [f for f in failing if f.confirmed]
     health = score(

@@ -19,6 +19,7 @@ import json
 import sys
 from typing import Any, TextIO
 
+from portal_tui.dashboards.registry import dashboard_names, title_of
 from portal_tui.engine.monitor import PortalMonitor
 from portal_tui.store.records import TriggeredBy
 from portal_tui.vocabulary.errors import ExitCode
@@ -33,7 +34,7 @@ async def run_check(
 ) -> tuple[ExitCode, dict[str, Any]]:
     """Restore the last snapshots, refresh ``dashboards`` once, and judge."""
     await monitor.restore()
-    names = dashboards or list(DashboardName)
+    names = dashboards or list(dashboard_names())
     outcome = await monitor.refresh(names, force=True, triggered_by=TriggeredBy.CHECK.value)
     report = build_report(monitor, names)
     if outcome is not None:
@@ -171,7 +172,7 @@ def print_human(report: dict[str, Any], out: TextIO | None = None) -> None:
         failed = len({(f["instance"], f["workspace"]) for f in board["failed_workspaces"]})
         warns = sum(len(v) for v in board["warnings"].values())
         out.write(
-            f"{DashboardName(name).display_name:<15} {board['label']:<28} "
+            f"{title_of(name):<15} {board['label']:<28} "
             f"{format_age(board['age_seconds']):>7} {board['rows']:>5} {failed:>6} "
             f"{warns:>5} {len(board['validation_errors']):>7}\n"
         )
@@ -195,7 +196,7 @@ def print_human(report: dict[str, Any], out: TextIO | None = None) -> None:
             code = f" {f['status_code']}" if f["status_code"] else ""
             who = f["workspace"] or f"(instance {f['instance']})"
             out.write(
-                f"  {DashboardName(name).display_name:<15} {who:<30} {f['error_type']}{code}"
+                f"  {title_of(name):<15} {who:<30} {f['error_type']}{code}"
                 f"  after {f['attempts']} attempt(s): {f['message']}\n"
             )
         if len(failures) > 50:

@@ -25,6 +25,7 @@ import httpx
 
 from portal_tui.config import CONFIG_ENV_VAR, Config, Secrets, find_config_path
 from portal_tui.config import load_config as read_config
+from portal_tui.dashboards.registry import default_ttls
 from portal_tui.engine.verdict import verdict_from_records
 from portal_tui.reports.doctor_report import (
     Check,
@@ -140,7 +141,7 @@ def check_config(config_arg: str | None, env: Mapping[str, str]) -> tuple[Config
     via = "--config" if config_arg else f"${CONFIG_ENV_VAR}" if from_env else "the default location"
     details = [f"found via {via}", "lookup order:", *order]
     try:
-        config = read_config(path, check_env=False)
+        config = read_config(path, check_env=False, dashboard_ttls=default_ttls())
     except ConfigError as exc:
         return None, Check("config", Level.UNUSABLE, f"{path} is not usable: {exc}", details)
     summary = (

@@ -18,12 +18,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from portal_tui.dashboards.registry import dashboard_names
 from portal_tui.engine.verdict import verdict_from_records
 from portal_tui.reports.records_file import RecordsLocation
 from portal_tui.store.database import Store
 from portal_tui.store.records import DASHBOARD_KEY_PREFIX, CacheMetadataRecord, ValidationErrorRow
 from portal_tui.vocabulary.freshness import Freshness, FreshnessState, Overlay
-from portal_tui.vocabulary.names import DashboardName
 
 EXPORT_SCHEMA_VERSION = 1
 EXPORT_KIND = "portal-tui.incident-report"
@@ -53,7 +53,7 @@ async def build_report(
     findings = await store.open_findings()
     dashboards = {
         name.value: _dashboard(metadata.get(name.value), snapshots.get(name.value), now)
-        for name in DashboardName
+        for name in dashboard_names()
     }
     failing = await _failing(store, snapshots, start)
     health = await verdict_from_records(store, now)
@@ -172,7 +172,7 @@ async def _failing(
     """Workspaces failing in the latest snapshots (or, when no snapshot says, whose last
     logged attempt failed), with their state and failed calls in the window."""
     merged: dict[tuple[str, str | None], dict[str, Any]] = {}
-    for name in DashboardName:
+    for name in dashboard_names():
         for f in snapshots.get(name.value, {}).get("failures", []):
             key = (f["instance"], f.get("workspace"))
             entry = merged.setdefault(

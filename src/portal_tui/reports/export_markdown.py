@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from portal_tui.dashboards.registry import title_of
 from portal_tui.vocabulary.freshness import format_age
-from portal_tui.vocabulary.names import DashboardName
 from portal_tui.vocabulary.timespan import describe_span
 
 MAX_TEXT = 160
@@ -65,12 +65,12 @@ def render_markdown(report: dict[str, Any]) -> str:
     ]
     for name, board in report["dashboards"].items():
         lines.append(
-            f"{DashboardName(name).display_name:<15} {board['label']:<24} "
+            f"{title_of(name):<15} {board['label']:<24} "
             f"{format_age(board['age_seconds']):>7} {board['rows']:>5}  {board['status']}"
         )
     lines.append("```")
     errors = [
-        f"- {DashboardName(n).display_name} in error: {_short(b['error'])}"
+        f"- {title_of(n)} in error: {_short(b['error'])}"
         for n, b in report["dashboards"].items()
         if b["error"] and b["status"] == "error"
     ]

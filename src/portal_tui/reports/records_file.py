@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from portal_tui.config import Config, find_config_path, load_config
+from portal_tui.dashboards.registry import default_ttls
 from portal_tui.store.database import Store
 from portal_tui.vocabulary.clock import Clock
 from portal_tui.vocabulary.errors import StoreError
@@ -43,7 +44,7 @@ def locate_records(*, config_arg: str | None, demo: bool, db_arg: str | None) ->
         return RecordsLocation(data_dir() / DEMO_DATABASE, "--demo")
     config_path = find_config_path(config_arg)
     if config_path is not None:
-        config = load_config(config_path, check_env=False)
+        config = load_config(config_path, check_env=False, dashboard_ttls=default_ttls())
         return RecordsLocation(
             config.storage_path().expanduser(), f"config {config_path}", config, config_path
         )

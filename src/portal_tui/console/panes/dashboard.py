@@ -6,11 +6,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 
 from portal_tui.console.panes.base import Bar, Pane, toned
-from portal_tui.console.render import PANE_TITLES, pane_notes, workspace_columns, workspace_rows
+from portal_tui.console.render import pane_notes, workspace_columns, workspace_rows
 from portal_tui.console.render_status import freshness_tone
 from portal_tui.console.state import ConsoleState
 from portal_tui.console.summary import remaining_ttl
 from portal_tui.console.widgets.row_table import RowTable
+from portal_tui.dashboards.registry import title_of
 from portal_tui.vocabulary.names import DashboardName
 
 
@@ -22,7 +23,7 @@ def freshness_bar(state: ConsoleState, name: DashboardName) -> Text:
     now = state.now
     age = "no data yet" if fresh.age is None else f"data {fresh.age_text} old"
     parts: list[tuple[str, str] | str] = [
-        (PANE_TITLES[name], "bold"),
+        (title_of(name), "bold"),
         "  ",
         (fresh.label, freshness_tone(fresh)),
         f" · {age} · {remaining_ttl(state, name, now)}",

@@ -13,7 +13,7 @@ from portal_tui.vocabulary.names import DashboardName
 
 
 def make_pane(pane_id: str, state: ConsoleState) -> Pane:
-    """A new, unmounted pane for ``pane_id`` (one of :data:`~portal_tui.console.bindings.PANES`)."""
+    """A new, unmounted pane for ``pane_id`` (one of :func:`~portal_tui.console.bindings.panes`)."""
     if pane_id == "overview":
         from portal_tui.console.panes.overview import OverviewPane
 

@@ -18,9 +18,9 @@ from portal_tui.console.render_status import (
 from portal_tui.console.state import ConsoleState
 from portal_tui.console.summary import incident_summary
 from portal_tui.console.widgets.row_table import RowTable
+from portal_tui.dashboards.registry import dashboard_names
 from portal_tui.fetch.cache import CacheStats
 from portal_tui.store.records import WorkspaceState
-from portal_tui.vocabulary.names import DashboardName
 from portal_tui.vocabulary.trend import health_trend_text
 
 
@@ -113,7 +113,7 @@ class OverviewPane(Pane):
                     monitor.freshness(name),
                     self.state.next_refresh(name),
                 )
-                for name in DashboardName
+                for name in dashboard_names()
             ]
         )
         self._cache_stats = monitor.cache_stats()

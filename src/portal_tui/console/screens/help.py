@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from portal_tui.console.bindings import PANES, help_rows
+from portal_tui.console.bindings import help_rows, panes
 from portal_tui.vocabulary.freshness import FreshnessState, Overlay
 
 LEGEND: list[tuple[str, str]] = [
@@ -42,7 +42,7 @@ def help_table() -> Table:
         table.add_row(key, what)
     table.add_row("", "")
     table.add_row(Text("Panes", style="bold underline"), "")
-    for number, (_, label) in enumerate(PANES, start=1):
+    for number, (_, label) in enumerate(panes(), start=1):
         table.add_row(str(number), label)
     table.add_row("", "")
     table.add_row(Text("States", style="bold underline"), "")

@@ -12,9 +12,11 @@ from rich.text import Text
 from textual import events
 from textual.widgets import Static
 
-# (key shown, full word, short word); the pane keys are on the tab bar as well.
+from portal_tui.console.bindings import pane_key_display
+
+# (key shown, full word, short word); the pane keys (first) are on the tab bar as well.
 KEY_WORDS: tuple[tuple[str, str, str], ...] = (
-    ("1-8", "pane", ""),
+    ("1-8", "pane", ""),  # "1-8" is pane_key_display(): as many digits as panes
     ("r", "refresh", "refresh"),
     ("R", "refresh all", "all"),
     ("c", "clear cache", "clear"),
@@ -41,10 +43,11 @@ def _variants(paused: bool) -> list[Text]:
     def word(key: str, text: str) -> str:
         return "resume" if key == "p" and paused else text
 
-    full = [(k, word(k, w)) for k, w, _ in KEY_WORDS]
-    short = [(k, word(k, s)) for k, _, s in KEY_WORDS if s]
+    words = [(pane_key_display(), "pane", ""), *KEY_WORDS[1:]]
+    full = [(k, word(k, w)) for k, w, _ in words]
+    short = [(k, word(k, s)) for k, _, s in words if s]
     no_quit = [pair for pair in short if pair[0] != "q"]
-    keys_only = [(k, "") for k, _, s in KEY_WORDS if s and k not in ("?",)] + [("?", "help")]
+    keys_only = [(k, "") for k, _, s in words if s and k not in ("?",)] + [("?", "help")]
     return [
         _render(full, "  "),
         _render(short, " "),
