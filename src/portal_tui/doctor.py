@@ -4,12 +4,13 @@ Checks, in order: the config (where it was looked for, where it was found,
 whether it is valid), the token variables it names (set or missing, never
 their values), the records file's directory and file system (SQLite locking
 is unsafe on network file systems), the records file itself (integrity,
-size, schema version; a damaged file is moved aside by the store, and said),
+size, schema version; a damaged file is moved aside, and said; none is created),
 and each instance's reachability with one short GET.
 
-Exit codes follow ``check``: 0 all good, 1 warnings, 2 critical problems (a
-damaged records file, an instance unreachable, a token rejected), 3 the
-config is unusable (missing, invalid, or naming unset token variables).
+Exit codes follow ``check``: 0 all good, 1 warnings, 2 critical problems (an
+instance unreachable, a token rejected, a records file that cannot be
+opened), 3 the config is unusable (missing, invalid, or naming unset token
+variables) or the records file was damaged (moved aside: nothing to check).
 Data on stdout, nothing else; the report itself says what is wrong.
 """
 
@@ -32,6 +33,7 @@ from portal_tui.errors import ConfigError, StoreError
 from portal_tui.filesystems import Mount, existing_ancestor, mount_of, read_mounts
 from portal_tui.local_records import DEMO_DATABASE
 from portal_tui.locations import data_dir, default_config_path, default_database_path
+from portal_tui.store.connection import DamagedRecords
 from portal_tui.store.database import Store
 
 __all__ = ["Check", "DoctorReport", "Level", "print_doctor", "print_doctor_json", "run_doctor"]
@@ -205,13 +207,19 @@ def check_storage(path: Path, source: str, mounts: Sequence[Mount] | None) -> Ch
 
 
 async def check_database(path: Path) -> Check:
-    """Open the records file (the store moves a damaged one aside), check it, measure it."""
+    """Open the records file without creating one, check it, measure it.
+
+    A damaged file is moved aside (no fresh file is started: doctor only
+    reads) and the check is unusable (exit 3); a read-only file is read.
+    """
     if not path.exists():
         return Check(
             "database", Level.INFO, f"no records file yet at {path}; the first refresh creates it"
         )
     try:
-        store = await Store.open(path, clock=SystemClock())
+        store = await Store.open(path, clock=SystemClock(), create=False)
+    except DamagedRecords as exc:  # moved aside; no fresh file: nothing left to check
+        return Check("database", Level.UNUSABLE, str(exc), [f"file: {path}"])
     except StoreError as exc:
         return Check("database", Level.CRITICAL, str(exc), [f"file: {path}"])
     try:
@@ -228,9 +236,6 @@ async def check_database(path: Path) -> Check:
         f"integrity_check: {'ok' if not problems else '; '.join(problems[:5])}",
         *(f"notice: {n}" for n in notices),
     ]
-    damaged = [n for n in notices if "moved aside" in n]
-    if damaged:
-        return Check("database", Level.CRITICAL, damaged[0], details)
     if problems:
         return Check("database", Level.CRITICAL, f"integrity check failed: {problems[0]}", details)
     if notices:
