@@ -119,21 +119,26 @@ def test_config_before_check_is_read(tmp_path: Path, env: dict[str, str]) -> Non
 
 
 def test_demo_before_check_and_before_the_offline_commands(
-    tmp_path: Path, env: dict[str, str]
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = tmp_path / "demo.db"
-    result = run(["--demo", "--db", str(db), "check", "--json"], env)
-    assert result.returncode in (1, 2), result.stderr  # the demo has troubled workspaces
-    assert '"demo": true' in result.stdout and db.exists()
-    for command in (["export", "--format", "json"], ["history"], ["doctor", "--timeout", "5"]):
-        before = run(["--db", str(db), *command], env)
-        after = run([*command, "--db", str(db)], env)
-        assert before.returncode == after.returncode, (command, before.stderr, after.stderr)
-        assert str(db) in before.stdout + before.stderr or command[0] == "history"
-        assert "no local records" not in before.stderr, before.stderr
-    # --demo before the offline commands finds the demo's own records file.
-    demo = run(["--demo", "check"], env)
-    assert demo.returncode in (1, 2), demo.stderr
-    exported = run(["--demo", "export", "--format", "json"], env)
-    assert exported.returncode == 0, exported.stderr
-    assert '"demo": true' in exported.stdout
+    """In this process (``cli.main``): the same code as the command, without its start-up."""
+    for key, value in env.items():
+        if key.startswith("XDG_"):
+            monkeypatch.setenv(key, value)
+    capsys.readouterr()
+    code = main(["--demo", "check", "--json"])  # no --db: the demo's own records file
+    out, err = capsys.readouterr()
+    assert code in (1, 2), err  # the demo has troubled workspaces
+    assert '"demo": true' in out
+    demo_db = Path(env["XDG_DATA_HOME"]) / "portal-tui" / "demo.sqlite3"
+    assert demo_db.exists()
+    for command in (["export", "--format", "json"], ["history", "--json"]):
+        outputs = []
+        for argv in (["--demo", *command], ["--db", str(demo_db), *command]):
+            assert main(argv) == 0, (argv, capsys.readouterr().err)
+            out, err = capsys.readouterr()
+            assert err == "" and out
+            outputs.append(out)
+        assert '"demo": true' in outputs[0] or command[0] == "history"
+    assert main(["--demo", "doctor", "--timeout", "5"]) in (0, 1)
+    assert str(demo_db) in capsys.readouterr().out
