@@ -375,7 +375,7 @@ CONFIG_MISTAKES = [
     ("TOML syntax", "[ttl\nkpi = 1\n", "TOML syntax error", (None, 1)),
     ("duplicate key", "[ttl]\nkpi = 1\nkpi = 2\n", "TOML syntax error", (None, 3)),
     ("unknown key (typo)", "[ttl]\nkpii = 1\n", "unknown key", ("ttl.kpii", 2)),
-    ("wrong type", "[retry]\nattempts = 'many'\n", "valid integer", ("retry.attempts", 2)),
+    ("wrong type", "[retry]\nattempts = 'many'\n", "must be a number", ("retry.attempts", 2)),
     (
         "out of range",
         INSTANCE + "concurrency = 0\n",

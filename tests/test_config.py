@@ -76,7 +76,7 @@ def test_ttl_names_are_the_registrys() -> None:
 @pytest.mark.parametrize(
     ("text", "key", "line", "words"),
     [
-        ("[ttl]\nkpi = 'soon'\n", "ttl.kpi", 2, "valid number"),
+        ("[ttl]\nkpi = 'soon'\n", "ttl.kpi", 2, "must be a number, not 'soon'"),
         ("[ttl]\nkpi = 10\nbogus = 1\n", "ttl.bogus", 3, "unknown key"),
         ("[[instances]]\nname='a'\nbase_url='ftp://x'\n", "instances.0.base_url", 3, "http"),
         (
@@ -148,3 +148,60 @@ def test_secrets_never_repr_the_token() -> None:
     assert token is not None
     assert "super-secret-value" not in repr(token) and "super-secret-value" not in str(token)
     assert secrets.get("MISSING") is None
+
+
+INSTANCE = "[[instances]]\nname = 'a'\nbase_url = 'https://h/api'\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line", "words"),
+    [
+        ("[ttl]\nkpi = true\n", "ttl.kpi", 2, "must be a number, not true"),
+        (INSTANCE + "concurrency = true\n", "instances.0.concurrency", 4, "not true"),
+        (INSTANCE + "attempt_timeout = false\n", "instances.0.attempt_timeout", 4, "not false"),
+        ("[[clients]]\nname = 'A'\nid = true\n", "clients.0.id", 3, "must be a number"),
+        ("[retry]\nattempts = '5'\n", "retry.attempts", 2, "must be a number, not '5'"),
+        ("auto_refresh = 1\n", "auto_refresh", 1, "must be true or false, not 1"),
+        (INSTANCE + "verify_tls = 'no'\n", "instances.0.verify_tls", 4, "true or false"),
+    ],
+)
+def test_types_are_strict_booleans_are_not_numbers(
+    text: str, key: str, line: int, words: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, source="c.toml")
+    message = str(info.value)
+    assert message.startswith(f"c.toml, line {line}: key '{key}': ") and words in message
+
+
+def test_numbers_and_switches_of_the_right_type_still_load() -> None:
+    config = parse_config(INSTANCE + "concurrency = 3\nattempt_timeout = 2\nverify_tls = false\n")
+    assert config.instances[0].concurrency == 3 and config.instances[0].attempt_timeout == 2.0
+    assert config.instances[0].verify_tls is False
+
+
+@pytest.mark.parametrize("depth", [200, 5_000, 100_000])
+def test_deep_nesting_is_a_config_error_not_an_internal_error(tmp_path: Path, depth: int) -> None:
+    path = write(tmp_path, "reporting_timezone = 'UTC'\nx = " + "[" * depth + "]" * depth + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, check_env=False)
+    message = str(info.value)
+    assert message.startswith(f"{path}, line 2") and "\n" not in message
+    assert "nested too deeply" in message or "unknown key" in message  # 200 levels parse
+
+
+def test_a_config_over_the_size_limit_is_refused_before_parsing(tmp_path: Path) -> None:
+    import time
+
+    from portal_tui.config.loading import MAX_CONFIG_BYTES
+
+    # Valid TOML all through, so only the size can be what is refused.
+    entry = "[[clients]]\nname = 'client'\nmonthly_kpi = 1000\n"
+    path = write(tmp_path, entry * (MAX_CONFIG_BYTES // len(entry) + 1))
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match="larger than 1024 KiB") as info:
+        load_config(path, check_env=False)
+    assert time.perf_counter() - started < 5  # not parsed: 10 MB took 52 s before
+    assert str(info.value).startswith(str(path))
+    path.write_text(entry * (MAX_CONFIG_BYTES // len(entry) - 1))  # just under: loads
+    assert len(load_config(path, check_env=False).clients) > 10_000

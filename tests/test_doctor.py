@@ -149,13 +149,14 @@ async def test_corrupt_database_is_moved_aside_and_reported(tmp_path: Path) -> N
     db.write_bytes(b"this is not an SQLite file at all" * 100)
     report = await run_doctor(config_arg=None, demo=True, db_arg=str(db), mounts=LOCAL)
     level, summary = by_name(report)["database"]
-    assert report.exit_code == 2 and level is Level.CRITICAL
+    assert report.exit_code == 3 and level is Level.UNUSABLE
     aside = [p for p in tmp_path.iterdir() if ".corrupt-" in p.name]
     assert len(aside) == 1 and str(aside[0]) in summary and "moved aside" in summary
     assert aside[0].read_bytes().startswith(b"this is not an SQLite file")
-    # The fresh file the store started is sound: a second run is clean.
+    # doctor only reads: no fresh file was started in its place.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [aside[0].name]
     again = await run_doctor(config_arg=None, demo=True, db_arg=str(db), mounts=LOCAL)
-    assert by_name(again)["database"][0] is Level.OK
+    assert by_name(again)["database"][0] is Level.INFO and not db.exists()
 
 
 async def test_network_file_system_is_a_warning(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """The ``portal-tui`` command line."""
 
-from portal_tui.cli.main import main
+from portal_tui.cli.main import UsageError, main, parse_args
 
-__all__ = ["main"]
+__all__ = ["UsageError", "main", "parse_args"]

@@ -42,20 +42,85 @@ class _Parser(argparse.ArgumentParser):
         self.exit(ExitCode.UNKNOWN, f"{self.prog}: error: {message}\n")
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+GLOBAL_OPTIONS = ("config", "db", "demo")
+"""Options accepted before or after the subcommand (SPEC 8): never silently ignored."""
+
+_COMMANDS_WITH_GLOBALS = ("check", "export", "history", "doctor")
+_AFTER = "after_"  # dest prefix of a global option given after the subcommand
+
+
+def _common(parser: argparse.ArgumentParser, *, after: bool = False) -> None:
+    """``--config``, ``--demo`` and ``--db``; ``after`` for a subcommand's own copy.
+
+    A subcommand's copy stores under another name with no default, so a value
+    given before the subcommand is not overwritten by the subparser's default
+    (argparse's behaviour with a shared ``dest``); :func:`parse_args` merges them.
+    """
+    prefix, default = (_AFTER, argparse.SUPPRESS) if after else ("", None)
     parser.add_argument(
         "--config",
         metavar="PATH",
+        dest=f"{prefix}config",
+        default=default,
         help="config TOML (default: $PORTAL_TUI_CONFIG, then the user config dir)",
     )
     parser.add_argument(
-        "--demo", action="store_true", help="use the built-in simulator: no network, no tokens"
+        "--demo",
+        action="store_true",
+        dest=f"{prefix}demo",
+        default=argparse.SUPPRESS if after else False,
+        help="use the built-in simulator: no network, no tokens",
     )
     parser.add_argument(
         "--db",
         metavar="PATH",
+        dest=f"{prefix}db",
+        default=default,
         help="SQLite file (default: from the config, else the user data dir)",
     )
+
+
+class UsageError(Exception):
+    """A command line that parses but cannot be honoured (exit 3, one line)."""
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse ``argv``, merging global options given before and after the subcommand.
+
+    ``--config``/``--db`` given in both places with different values, or a
+    global option given to a subcommand that has no use for it, raise
+    :class:`UsageError`; nothing is dropped silently.
+    """
+    args = build_parser().parse_args(argv)
+    takes_globals = args.command in (None, *_COMMANDS_WITH_GLOBALS)
+    for name in GLOBAL_OPTIONS:
+        before = getattr(args, name)
+        after = getattr(args, _AFTER + name, None)
+        if hasattr(args, _AFTER + name):
+            delattr(args, _AFTER + name)
+        if not takes_globals:
+            if before:
+                raise UsageError(f"--{name} does not apply to '{args.command}'; leave it out")
+            continue
+        if name == "demo":
+            args.demo = bool(before or after)
+        elif before is not None and after is not None and not _same_path(before, after):
+            raise UsageError(
+                f"--{name} is given twice with different values ({before!r} before "
+                f"'{args.command}', {after!r} after it); give it once"
+            )
+        elif after is not None:
+            setattr(args, name, after)
+    return args
+
+
+def _same_path(a: str, b: str) -> bool:
+    import os
+
+    def norm(text: str) -> str:
+        return os.path.normpath(os.path.abspath(os.path.expanduser(text)))
+
+    return a == b or norm(a) == norm(b)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser(
         "check", help="one refresh cycle, no UI; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN"
     )
-    _common(check)
+    _common(check, after=True)
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument(
         "--dashboard",
@@ -122,7 +187,7 @@ def _offline_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
         description="Health, dashboard states and ages, failing workspaces, open consistency "
         "findings and validation errors, API errors and the timeline, from SQLite alone.",
     )
-    _common(export)
+    _common(export, after=True)
     export.add_argument("--format", choices=("md", "json"), default="md", help="default: md")
     export.add_argument(
         "-o", "--output", metavar="FILE", help="write FILE (atomically) instead of stdout"
@@ -135,7 +200,7 @@ def _offline_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
         "history",
         help="per instance and workspace: success rate, p50/p95, errors, transitions",
     )
-    _common(history)
+    _common(history, after=True)
     history.add_argument(
         "--since", type=_span, default="24h", metavar="SPAN", help="1h, 24h (default), 7d, ..."
     )
@@ -146,7 +211,7 @@ def _offline_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
         "doctor",
         help="check config, tokens, data dir, database and upstream; exit codes as check",
     )
-    _common(doctor)
+    _common(doctor, after=True)
     doctor.add_argument("--json", action="store_true", help="print JSON")
     doctor.add_argument(
         "--timeout", type=_seconds, default=5.0, metavar="SECONDS", help="per upstream probe"
@@ -155,7 +220,11 @@ def _offline_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except UsageError as exc:
+        print(f"portal-tui: error: {exc}", file=sys.stderr)
+        return ExitCode.UNKNOWN
     tune_allocator()  # before any thread allocates: see portal_tui.engine.memory
     pace_collections()  # full garbage collections between refreshes, not inside them
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
@@ -34,12 +35,14 @@ from portal_tui.console.messages import (
 )
 from portal_tui.console.panes.base import Pane
 from portal_tui.console.panes.factory import make_pane
+from portal_tui.console.preload import preload
 from portal_tui.console.relay import FLUSH_INTERVAL, MonitorRelay
 from portal_tui.console.render_status import HEALTH_SYMBOLS, restored_suffix
 from portal_tui.console.state import ConsoleState
 from portal_tui.console.widgets.key_bar import KeyBar
 from portal_tui.dashboards.registry import dashboard_names
 from portal_tui.engine.runtime import Runtime
+from portal_tui.vocabulary.errors import ExitCode
 
 RuntimeOpener = Callable[[], Awaitable[Runtime]]
 """Opens a runtime inside the app's own event loop (snapshot tests run the app that way)."""
@@ -108,9 +111,30 @@ class PortalConsole(ConsoleActions):
         """Panes being mounted, by tab id."""
         self._signals: list[signal.Signals] = []
         self.composed = asyncio.Event()
-        """Set once every pane is composed (:meth:`panes_composed`)."""
+        """Set once every pane is composed (:meth:`panes_composed`) and
+        :func:`~portal_tui.console.preload.preload` has run."""
+        self.exit_line: str | None = None
+        """The one line to print on stderr after the screen is given back, if any."""
         if runtime is not None:
             self._setup(runtime)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A module that vanished from disk (a reinstall under the console): one line, exit 3.
+
+        Everything the console imports lazily is preloaded once it has started
+        (:mod:`.preload`); this catches what that list would miss. Any other
+        error gets Textual's own handling (a traceback: a bug).
+        """
+        if isinstance(error, ImportError):
+            self.exit_line = (
+                f"portal-tui: the console's own files changed on disk while it ran "
+                f"({type(error).__name__}: {error}), probably a reinstall; start it again"
+            )
+            self.exit(return_code=ExitCode.UNKNOWN)
+            # And stop now, as Textual does for any error: the loop that raised has ended.
+            self.panic()  # with nothing to print: the line is printed by run_console
+            return
+        super()._handle_exception(error)
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's driver, but on a real terminal one that survives the terminal going away."""
@@ -206,6 +230,7 @@ class PortalConsole(ConsoleActions):
         if missing:
             await self.ensure_pane(missing[0])
         if self.panes_composed():
+            preload()  # from now on nothing the console does reads its package from disk
             self.composed.set()
         else:
             self.call_after_refresh(self._premount_next)
@@ -374,6 +399,8 @@ def run_console(config_arg: str | None, demo: bool, db_arg: str | None) -> int:
             app = PortalConsole(runtime)
             with contextlib.suppress(OSError):  # the terminal may be gone already
                 await app.run_async()
+            if app.exit_line:
+                print(app.exit_line, file=sys.stderr)
             return app.return_code or 0
         finally:
             await runtime.aclose()

@@ -4,12 +4,13 @@ Checks, in order: the config (where it was looked for, where it was found,
 whether it is valid), the token variables it names (set or missing, never
 their values), the records file's directory and file system (SQLite locking
 is unsafe on network file systems), the records file itself (integrity,
-size, schema version; a damaged file is moved aside by the store, and said),
+size, schema version; a damaged file is moved aside, and said; none is created),
 and each instance's reachability with one short GET.
 
-Exit codes follow ``check``: 0 all good, 1 warnings, 2 critical problems (a
-damaged records file, an instance unreachable, a token rejected), 3 the
-config is unusable (missing, invalid, or naming unset token variables).
+Exit codes follow ``check``: 0 all good, 1 warnings, 2 critical problems (an
+instance unreachable, a token rejected, a records file that cannot be
+opened), 3 the config is unusable (missing, invalid, or naming unset token
+variables) or the records file was damaged (moved aside: nothing to check).
 Data on stdout, nothing else; the report itself says what is wrong.
 """
 
@@ -36,6 +37,7 @@ from portal_tui.reports.doctor_report import (
 )
 from portal_tui.reports.doctor_upstream import check_upstream
 from portal_tui.reports.records_file import DEMO_DATABASE
+from portal_tui.store.connection import DamagedRecords
 from portal_tui.store.database import Store
 from portal_tui.store.filesystems import Mount, existing_ancestor, mount_of, read_mounts
 from portal_tui.vocabulary.clock import SystemClock
@@ -217,13 +219,19 @@ def check_storage(path: Path, source: str, mounts: Sequence[Mount] | None) -> Ch
 
 
 async def check_database(path: Path) -> Check:
-    """Open the records file (the store moves a damaged one aside), check it, measure it."""
+    """Open the records file without creating one, check it, measure it.
+
+    A damaged file is moved aside (no fresh file is started: doctor only
+    reads) and the check is unusable (exit 3); a read-only file is read.
+    """
     if not path.exists():
         return Check(
             "database", Level.INFO, f"no records file yet at {path}; the first refresh creates it"
         )
     try:
-        store = await Store.open(path, clock=SystemClock())
+        store = await Store.open(path, clock=SystemClock(), create=False)
+    except DamagedRecords as exc:  # moved aside; no fresh file: nothing left to check
+        return Check("database", Level.UNUSABLE, str(exc), [f"file: {path}"])
     except StoreError as exc:
         return Check("database", Level.CRITICAL, str(exc), [f"file: {path}"])
     try:
@@ -240,9 +248,6 @@ async def check_database(path: Path) -> Check:
         f"integrity_check: {'ok' if not problems else '; '.join(problems[:5])}",
         *(f"notice: {n}" for n in notices),
     ]
-    damaged = [n for n in notices if "moved aside" in n]
-    if damaged:
-        return Check("database", Level.CRITICAL, damaged[0], details)
     if problems:
         return Check("database", Level.CRITICAL, f"integrity check failed: {problems[0]}", details)
     if notices:

@@ -52,10 +52,14 @@ def locate_records(*, config_arg: str | None, demo: bool, db_arg: str | None) ->
 
 
 async def open_records(location: RecordsLocation, clock: Clock) -> Store:
-    """Open an EXISTING records file (never creates one); raises StoreError."""
+    """Open an EXISTING records file (never creates one); raises StoreError.
+
+    A damaged file is moved aside and reported (DamagedRecords), with no fresh
+    file in its place; a file this user cannot write is read read-only.
+    """
     if not location.path.exists():
         raise StoreError(
             f"no local records at {location.path} (from {location.source}): nothing has been "
             "recorded there yet; run 'portal-tui check' or the console first, or pass --db PATH"
         )
-    return await Store.open(location.path, clock=clock)
+    return await Store.open(location.path, clock=clock, create=False)

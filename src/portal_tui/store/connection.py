@@ -71,6 +71,31 @@ def is_corruption(exc: BaseException) -> bool:
     return "malformed" in text or "not a database" in text
 
 
+class DamagedRecords(StoreError):
+    """The records file is damaged (and was moved aside if it could be); nothing replaced it."""
+
+
+DISK_FULL_BYTES = 64 * 1024
+"""Free space under which an I/O error at open is taken for a full disk."""
+
+
+def disk_is_full(folder: Path) -> bool:
+    """Whether the file system holding ``folder`` has (almost) no space left for us."""
+    try:
+        stat = os.statvfs(folder)
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < DISK_FULL_BYTES
+
+
+def disk_full_error(path: Path) -> StoreError:
+    """The one line for a full disk: what, which file, what to do."""
+    return StoreError(
+        f"the disk holding the local records file {path} is full; free some space there "
+        f"(or {_FIX_HINT}). Nothing was written."
+    )
+
+
 def describe_open_error(path: Path, exc: BaseException) -> StoreError:
     """A StoreError that says which file, what went wrong and what to do."""
     if isinstance(exc, sqlite3.Error) and is_busy(exc):
@@ -78,8 +103,12 @@ def describe_open_error(path: Path, exc: BaseException) -> StoreError:
             f"the local records file {path} stayed locked by another process for more than "
             f"{BUSY_TIMEOUT_MS // 1000} s ({exc}); retry, or find the process holding it"
         )
-    if isinstance(exc, sqlite3.Error) and error_code(exc) == sqlite3.SQLITE_FULL:
-        return StoreError(f"the disk holding {path} is full ({exc}); free some space")
+    if isinstance(exc, sqlite3.Error) and (
+        error_code(exc) == sqlite3.SQLITE_FULL
+        # Creating the -wal/-shm on a full disk fails as a plain "disk I/O error".
+        or (error_code(exc) == sqlite3.SQLITE_IOERR and disk_is_full(path.parent))
+    ):
+        return disk_full_error(path)
     return StoreError(
         f"cannot use the local records file {path}: {exc}. Check that it and its directory "
         f"are readable and writable by this user, or {_FIX_HINT}"
@@ -135,16 +164,48 @@ def _read_only_mount(folder: Path) -> bool:
         return False
 
 
-async def connect(path: Path) -> aiosqlite.Connection:
-    """A connection in autocommit mode (we issue BEGIN IMMEDIATE ourselves)."""
+async def connect(path: Path, *, uri_query: str | None = None) -> aiosqlite.Connection:
+    """A connection in autocommit mode (we issue BEGIN IMMEDIATE ourselves).
+
+    ``uri_query`` opens the file as an SQLite URI with those parameters
+    (``mode=rw``: never create it; ``mode=ro``: read only).
+    """
+    target = str(path) if uri_query is None else f"{path.absolute().as_uri()}?{uri_query}"
     try:
         conn = await aiosqlite.connect(
-            path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+            target,
+            isolation_level=None,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=False,
+            uri=uri_query is not None,
         )
         await conn.execute_fetchall(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     except sqlite3.Error as exc:
         raise describe_open_error(path, exc) from exc
     return conn
+
+
+def present_files(path: Path) -> frozenset[str]:
+    """Which of the file, its -wal and its -shm exist now (suffixes; "" for the file)."""
+    return frozenset(s for s in ("", *_SIDE_FILES) if Path(f"{path}{s}").exists())
+
+
+def remove_leftovers(path: Path, present_before: frozenset[str]) -> None:
+    """After a failed open: remove what the attempt created and left empty.
+
+    Only files absent before and holding nothing: a 0-byte records file, a
+    0-byte -wal, and the -shm beside them (an index SQLite rebuilds). What
+    existed before, or holds data, is never touched.
+    """
+    wal = Path(f"{path}-wal")
+    candidates = [(path, ""), (wal, "-wal")]
+    for candidate, suffix in candidates:
+        with contextlib.suppress(OSError):
+            if suffix not in present_before and candidate.stat().st_size == 0:
+                candidate.unlink()
+    if "-shm" not in present_before and not wal.exists():
+        with contextlib.suppress(OSError):
+            Path(f"{path}-shm").unlink()
 
 
 async def close_quietly(conn: aiosqlite.Connection) -> None:
@@ -308,5 +369,5 @@ async def _set_aside(path: Path, now: datetime, problems: list[str]) -> str:
         f"{aside} and a fresh file was started; history before now is in the old file. "
         "Nothing was deleted: keep it for inspection, or remove it when no longer needed."
     )
-    log.warning("%s", notice)
+    log.info("%s", notice)  # the user is told through the store's notices, once
     return notice

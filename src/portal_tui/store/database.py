@@ -26,9 +26,10 @@ import aiosqlite
 
 from portal_tui.fetch.events import ApiCallRecord
 from portal_tui.store import consistency_queries, pruning, queries, retention
-from portal_tui.store.connection import open_checked
+from portal_tui.store.connection import open_checked, present_files, remove_leftovers
 from portal_tui.store.consistency_records import ConsistencyState, FindingRow
 from portal_tui.store.cycle_writer import CycleRows, insert_cycle
+from portal_tui.store.existing import open_existing
 from portal_tui.store.health_records import (
     HealthPoint,
     HealthRecords,
@@ -114,8 +115,15 @@ class Store:
         resolved_retention_days: float = 90.0,
         redact_values: Iterable[str] = (),
         redact: Callable[[str], str] | None = None,
+        create: bool = True,
     ) -> Store:
         """Open (creating if need be) the records file at ``path`` and migrate it.
+
+        With ``create=False`` (the commands that only read) the file must
+        exist and nothing is ever created: a damaged file is moved aside and
+        :class:`~portal_tui.store.connection.DamagedRecords` raised, and a file
+        this user cannot write is opened read-only (see
+        :mod:`portal_tui.store.existing`).
 
         ``redact_values`` are exact values (the configured tokens) that must
         never be written; pass only token values, not the whole environment
@@ -130,7 +138,18 @@ class Store:
         """
         if retention_days <= 0 or resolved_retention_days <= 0:
             raise ValueError("retention periods must be positive")
-        conn, path, notices = await open_checked(Path(path), clock.now())
+        path = Path(path).expanduser()
+        before = await asyncio.to_thread(present_files, path)
+        try:
+            if create:
+                conn, path, notices = await open_checked(path, clock.now())
+                read_only = False
+            else:
+                conn, path, notices, can_write = await open_existing(path, clock.now())
+                read_only = not can_write
+        except StoreError:
+            await asyncio.to_thread(remove_leftovers, path, before)
+            raise
         store = cls(
             conn,
             path=path,
@@ -141,9 +160,10 @@ class Store:
             notices=notices,
         )
         try:
-            await store._migrate()
+            await store._migrate(read_only=read_only)
         except BaseException:
             await store.close()
+            await asyncio.to_thread(remove_leftovers, path, before)
             raise
         return store
 
@@ -228,7 +248,7 @@ class Store:
                 await self._db.run("noting a pruning backlog", retention.leave_backlog)
         except StoreError as exc:
             notice = f"Pruning old records failed and is retried later: {exc}"
-            log.warning("%s", notice)
+            log.info("%s", notice)  # said through the notices, once
             if notice not in self.notices:
                 self.notices.append(notice)
             return None
@@ -259,7 +279,7 @@ class Store:
                     f"The saved {snapshot.dashboard} snapshot in {self._path} does not match "
                     "its checksum and was ignored; it is replaced at the next good refresh."
                 )
-                log.warning("%s", notice)
+                log.info("%s", notice)  # said through the notices, once
                 self.notices.append(notice)
         return good
 
@@ -411,9 +431,15 @@ class Store:
 
     # -- internals ------------------------------------------------------------
 
-    async def _migrate(self) -> None:
+    async def _migrate(self, *, read_only: bool = False) -> None:
         # Only take the write lock when there is something to do, so an
         # up-to-date file opens without waiting for another console's write.
         version = await self._db.run("reading the schema version", user_version, mode="read")
+        if version < latest_version() and read_only:
+            raise StoreError(
+                f"the local records file {self._path} has schema version {version}, older than "
+                f"this portal-tui reads ({latest_version()}), and is read-only, so it cannot be "
+                "upgraded; copy it to a writable place and pass --db COPY"
+            )
         if version < latest_version():
             await self._db.run("upgrading the schema", partial(apply_migrations, path=self._path))

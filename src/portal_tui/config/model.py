@@ -1,26 +1,23 @@
-"""The TOML config: instances, the client registry, TTLs, retries, storage.
+"""The config's shape: pydantic sections for instances, the registry, TTLs, retries, storage.
 
-Every field is documented here and in ``config.example.toml``. Secrets never
-live in the file: it names environment variables and the tokens are read from
-the environment when the config is resolved. A bad file raises
-:class:`~portal_tui.vocabulary.errors.ConfigError` naming the file, key and line.
+Every field is documented here and in ``config.example.toml``. Types are
+strict: a number is a TOML number (``true`` is not 1, ``"5"`` is not 5) and a
+switch is a TOML boolean (``0`` is not false).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tomllib
+import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SecretStr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -29,15 +26,36 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from portal_tui.vocabulary import locations
-from portal_tui.vocabulary.errors import ConfigError
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-CONFIG_ENV_VAR = "PORTAL_TUI_CONFIG"
+
+
+def _kinds(annotation: Any) -> set[type]:
+    """The plain types an annotation admits (``int | None`` → {int, NoneType})."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        return {kind for arg in get_args(annotation) for kind in _kinds(arg)}
+    return {annotation} if isinstance(annotation, type) else set()
 
 
 class _Section(BaseModel):
     # defer_build: a section's schema is built once, inside Config's, not again at import.
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_scalars(cls, value: Any, info: ValidationInfo) -> Any:
+        """Numbers must be numbers and switches booleans (pydantic's lax mode converts).
+
+        TOML has real numbers and booleans, so ``kpi = true`` or ``attempts = "5"``
+        is a mistake to name, not a value to convert (``true`` would become 1).
+        """
+        kinds = _kinds(cls.model_fields[info.field_name or ""].annotation)
+        if kinds & {int, float} and bool not in kinds and isinstance(value, (bool, str)):
+            shown = str(value).lower() if isinstance(value, bool) else repr(value)
+            raise ValueError(f"must be a number, not {shown}")
+        if bool in kinds and value is not None and not isinstance(value, bool):
+            raise ValueError(f"must be true or false, not {value!r}")
+        return value
 
 
 _LITERAL_TOKEN_REFUSED = (
@@ -167,6 +185,28 @@ class TtlConfig(_Section):
     def seconds(self, name: str, default: float) -> float:
         """The TTL set for dashboard ``name``, else ``default`` (its declared one)."""
         return float((self.__pydantic_extra__ or {}).get(name, default))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_only(cls, data: Any) -> Any:
+        # The strict-scalars rule of every section, for the dashboards' own keys too.
+        if isinstance(data, dict):
+            for name, value in data.items():
+                if isinstance(value, (bool, str)):
+                    shown = str(value).lower() if isinstance(value, bool) else repr(value)
+                    raise ValidationError.from_exception_data(
+                        "TtlConfig",
+                        [
+                            InitErrorDetails(
+                                type=PydanticCustomError(
+                                    "value_error", "must be a number, not {shown}", {"shown": shown}
+                                ),
+                                loc=(name,),
+                                input=value,
+                            )
+                        ],
+                    )
+        return data
 
     @model_validator(mode="after")
     def _known_and_within_staleness(self, info: ValidationInfo) -> TtlConfig:
@@ -299,188 +339,3 @@ class Config(_Section):
         return [c for c in self.clients if (c.instance or first) == instance]
 
 
-class Secrets:
-    """Tokens resolved from the environment, kept out of reprs and logs."""
-
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
-        self._env = os.environ if env is None else env
-
-    def get(self, name: str | None) -> SecretStr | None:
-        """The token held by environment variable ``name``, or None."""
-        if not name:
-            return None
-        value = self._env.get(name)
-        return SecretStr(value) if value else None
-
-    def missing(self, config: Config) -> list[str]:
-        """Environment variables the config names that are unset or empty."""
-        wanted = [i.master_token_env for i in config.instances]
-        wanted += [c.api_key_env for c in config.clients if c.enabled]
-        return sorted({n for n in wanted if n and not self._env.get(n)})
-
-    def token_values(self, config: Config) -> list[str]:
-        """The values of every token variable ``config`` names (for redaction)."""
-        names = [i.master_token_env for i in config.instances]
-        names += [c.api_key_env for c in config.clients]
-        return sorted({v for n in names if n and (v := self._env.get(n))})
-
-
-def find_config_path(
-    explicit: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None
-) -> Path | None:
-    """Where the config is: ``--config``, else ``$PORTAL_TUI_CONFIG``, else the user config dir."""
-    environ = os.environ if env is None else env
-    if explicit:
-        return Path(explicit)
-    if environ.get(CONFIG_ENV_VAR):
-        return Path(environ[CONFIG_ENV_VAR])
-    default = locations.default_config_path()
-    return default if default.exists() else None
-
-
-def load_config(
-    path: Path,
-    *,
-    secrets: Secrets | None = None,
-    check_env: bool = True,
-    dashboard_ttls: Mapping[str, float] | None = None,
-) -> Config:
-    """Read, parse and validate ``path``.
-
-    With ``check_env``, every token environment variable the config names
-    must be set; ``dashboard_ttls`` as in :func:`parse_config`. Raises
-    :class:`ConfigError` with file, key and line.
-    """
-    shown = str(path)
-    if path.exists() and not path.is_file() and not path.is_dir():
-        # A FIFO or device would block the read forever (a cron check that never ends).
-        raise ConfigError("is not a regular file (a FIFO, socket or device?)", path=shown)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("config file not found", path=shown) from None
-    except IsADirectoryError:
-        raise ConfigError("is a directory, not a config file", path=shown) from None
-    except PermissionError:
-        raise ConfigError("permission denied reading the config file", path=shown) from None
-    except UnicodeDecodeError:
-        raise ConfigError("is not UTF-8 text", path=shown) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", path=shown) from None
-    config = parse_config(text, source=shown, dashboard_ttls=dashboard_ttls)
-    if check_env:
-        missing = (secrets or Secrets()).missing(config)
-        if missing:
-            key, line = _locate_env_reference(text, missing[0])
-            raise ConfigError(
-                f"environment variable {missing[0]} is not set (it should hold a token)",
-                path=shown,
-                key=key,
-                line=line,
-            )
-    return config
-
-
-def parse_config(
-    text: str, *, source: str = "<config>", dashboard_ttls: Mapping[str, float] | None = None
-) -> Config:
-    """Parse TOML text into a :class:`Config`, mapping errors to file, key and line.
-
-    ``dashboard_ttls`` (name -> default TTL, from the dashboard registry) makes
-    ``[ttl]`` refuse names no dashboard has (see :class:`TtlConfig`).
-    """
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        match = re.search(r"\(at line (\d+), column (\d+)\)", message)
-        line = int(match.group(1)) if match else None
-        detail = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
-        raise ConfigError(f"TOML syntax error: {detail}", path=source, line=line) from None
-    try:
-        context = {"dashboard_ttls": dashboard_ttls} if dashboard_ttls is not None else None
-        return Config.model_validate(raw, context=context)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(first["loc"])
-        key = ".".join(str(p) for p in loc) or None
-        line = _locate(text, loc)
-        message = first["msg"]
-        if first["type"] == "extra_forbidden" and _names_a_secret(str(loc[-1]) if loc else ""):
-            message = (
-                "unknown key: tokens never live in the config file (it gets copied, shared "
-                "and left world-readable). Put the token in an environment variable and name "
-                "that variable with master_token_env or api_key_env"
-            )
-        elif first["type"] == "extra_forbidden":
-            message = "unknown key (see config.example.toml for every key)"
-        elif first["type"] == "missing":
-            message = "required key is missing"
-        elif "input" in first and first["type"] not in ("value_error", "assertion_error"):
-            message = f"{message} (got {_short(first['input'])})"
-        message = message.removeprefix("Value error, ")
-        more = len(exc.errors()) - 1
-        if more:
-            message += f" (and {more} more problem{'s' if more > 1 else ''})"
-        raise ConfigError(message, path=source, key=key, line=line) from None
-
-
-def _names_a_secret(key: str) -> bool:
-    """Whether an unknown key looks like an attempt to put a token in the file."""
-    folded = key.casefold()
-    return not folded.endswith("_env") and any(word in folded for word in SECRET_KEY_WORDS)
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-_HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\]?\s*(#.*)?$")
-
-
-def _locate(text: str, loc: tuple[Any, ...]) -> int | None:
-    """Best-effort line of the key at pydantic location ``loc`` in TOML ``text``."""
-    lines = text.splitlines()
-    table: list[str] = []
-    counters: dict[str, int] = {}
-    table_index: list[int | None] = []
-    # Record, for each line, the table path and array index it belongs to.
-    owners: list[tuple[tuple[str, ...], int | None]] = []
-    for raw in lines:
-        header = _HEADER.match(raw)
-        if header:
-            name = header.group(1).replace('"', "").replace("'", "")
-            table = [p.strip() for p in name.split(".")]
-            if raw.strip().startswith("[["):
-                counters[name] = counters.get(name, -1) + 1
-                table_index = [counters[name]]
-            else:
-                table_index = [None]
-        owners.append((tuple(table), table_index[0] if table_index else None))
-
-    path = [p for p in loc if isinstance(p, str)]
-    index = next((p for p in loc if isinstance(p, int)), None)
-    # Try the longest table prefix first, then the key inside it.
-    for split in range(len(path), -1, -1):
-        want_table, rest = tuple(path[:split]), path[split:]
-        key = rest[0] if rest else None
-        for number, (owner, owner_index) in enumerate(owners):
-            if owner != want_table:
-                continue
-            if index is not None and owner_index is not None and owner_index != index:
-                continue
-            stripped = lines[number].strip()
-            if key is None and _HEADER.match(lines[number]):
-                return number + 1
-            if key is not None and re.match(rf"^{re.escape(key)}\s*=", stripped):
-                return number + 1
-    return None
-
-
-def _locate_env_reference(text: str, env_name: str) -> tuple[str | None, int | None]:
-    for number, raw in enumerate(text.splitlines(), start=1):
-        match = re.match(r"^\s*([A-Za-z_]+)\s*=\s*[\"']" + re.escape(env_name) + r"[\"']", raw)
-        if match:
-            return match.group(1), number
-    return None, None
