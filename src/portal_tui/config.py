@@ -69,6 +69,10 @@ def _check_env_name(value: str | None) -> str | None:
     return value
 
 
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+"""16 MiB: a 1,000-mailbox page is ~0.6 MB; nothing the portal reads comes near it."""
+
+
 class InstanceConfig(_Section):
     """One Email Bison instance (a base URL and its master token)."""
 
@@ -88,6 +92,11 @@ class InstanceConfig(_Section):
     )
     verify_tls: bool = Field(
         default=True, description="Verify TLS certificates. Off is shown on screen."
+    )
+    max_response_bytes: int = Field(
+        default=DEFAULT_MAX_RESPONSE_BYTES,
+        ge=1024,
+        description="Largest response body read (decoded); a larger one fails the call.",
     )
 
     @field_validator("base_url")

@@ -33,6 +33,7 @@ from portal_tui.filesystems import Mount, existing_ancestor, mount_of, read_moun
 from portal_tui.local_records import DEMO_DATABASE
 from portal_tui.locations import data_dir, default_config_path, default_database_path
 from portal_tui.store.database import Store
+from portal_tui.upstream.scrub import SecretScanner
 
 __all__ = ["Check", "DoctorReport", "Level", "print_doctor", "print_doctor_json", "run_doctor"]
 
@@ -72,7 +73,11 @@ async def run_doctor(
             await asyncio.gather(
                 *(
                     check_upstream(
-                        inst, setup.secrets, setup.transports.get(inst.name), probe_seconds
+                        inst,
+                        setup.secrets,
+                        setup.transports.get(inst.name),
+                        probe_seconds,
+                        SecretScanner(setup.secrets.token_values(setup.config)),
                     )
                     for inst in setup.config.instances
                 )

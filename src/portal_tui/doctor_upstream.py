@@ -21,6 +21,7 @@ from portal_tui.doctor_report import Check, Level
 from portal_tui.errors import ErrorType, UpstreamError
 from portal_tui.upstream.client import EmailBisonClient, PayloadError
 from portal_tui.upstream.models import WorkspacesResponse
+from portal_tui.upstream.scrub import SecretScanner
 
 
 def _loopback(host: str | None) -> bool:
@@ -37,6 +38,7 @@ async def check_upstream(
     secrets: Secrets,
     transport: httpx.AsyncBaseTransport | None,
     probe_seconds: float,
+    scanner: SecretScanner | None = None,
 ) -> Check:
     """One GET of the workspace list: any HTTP answer means reachable; 401 with the
     master token means the token is rejected."""
@@ -49,7 +51,9 @@ async def check_upstream(
     if parts.scheme == "http" and transport is None and not _loopback(parts.hostname):
         cautions.append("plain http to a non-loopback host: tokens cross the network unencrypted")
     token = secrets.get(inst.master_token_env)
-    level, summary = await _probe(inst, token, transport, probe_seconds, details)
+    if scanner is None:
+        scanner = SecretScanner([token.get_secret_value()] if token else [])
+    level, summary = await _probe(inst, token, transport, probe_seconds, details, scanner)
     if cautions:
         details.extend(f"warning: {c}" for c in cautions)
         if level.rank < Level.WARNING.rank:
@@ -64,9 +68,10 @@ async def _probe(
     transport: httpx.AsyncBaseTransport | None,
     probe_seconds: float,
     details: list[str],
+    scanner: SecretScanner,
 ) -> tuple[Level, str]:
     quick = inst.model_copy(update={"attempt_timeout": probe_seconds})
-    client = EmailBisonClient(quick, transport=transport)
+    client = EmailBisonClient(quick, transport=transport, scanner=scanner)
     start = time.monotonic()
     held = f"the master token in ${inst.master_token_env}"
     try:

@@ -42,6 +42,7 @@ from portal_tui.upstream.models import (
     SwitchResponse,
     WorkspacesResponse,
 )
+from portal_tui.upstream.scrub import SecretScanner
 
 __all__ = ["MODELS", "CallContext", "Fetched", "Fetcher"]
 
@@ -88,9 +89,17 @@ class Fetcher:
         self._probes = 0
         # Collections sit in the cache for their TTL: share what repeats (fetch.compact).
         self._compactor = MailboxCompactor()
+        # One scanner of every configured token, shared by every instance's client:
+        # whatever an upstream echoes is scrubbed before it is parsed.
+        scanner = SecretScanner(secrets.token_values(config))
         self._instances = {
             inst.name: UpstreamInstance(
-                inst, secrets, clock, config.breaker, transport=(transports or {}).get(inst.name)
+                inst,
+                secrets,
+                clock,
+                config.breaker,
+                transport=(transports or {}).get(inst.name),
+                scanner=scanner,
             )
             for inst in config.instances
         }

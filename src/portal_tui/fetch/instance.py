@@ -31,6 +31,7 @@ from portal_tui.fetch.sessions import TokenSessions
 from portal_tui.store.records import ApiCallRecord
 from portal_tui.upstream.client import EmailBisonClient, Reply
 from portal_tui.upstream.models import SwitchResponse
+from portal_tui.upstream.scrub import SecretScanner
 
 
 def admitted(concurrency: int) -> int:
@@ -72,11 +73,12 @@ class UpstreamInstance:
         breaker: BreakerConfig,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        scanner: SecretScanner | None = None,
     ) -> None:
         self.config = config
         self._secrets = secrets
         self._clock = clock
-        self.client = EmailBisonClient(config, transport=transport, now=clock.now)
+        self.client = EmailBisonClient(config, transport=transport, now=clock.now, scanner=scanner)
         self.breaker = CircuitBreaker(
             config.name,
             clock,
