@@ -245,13 +245,15 @@ def _write_crash_report(exc: BaseException, scrub: Callable[[str], str]) -> str:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from portal_tui.check import print_human, print_json, run_check
+    from portal_tui.check import print_human, print_json, run_check, transport_warnings
     from portal_tui.dashboards.base import DashboardName
     from portal_tui.runtime import open_runtime
 
     async def go() -> int:
         runtime = await open_runtime(config_arg=args.config, demo=args.demo, db_arg=args.db)
         try:
+            for warning in transport_warnings(runtime.monitor):
+                print(f"portal-tui: {warning}", file=sys.stderr)
             for notice in getattr(runtime.store, "notices", []):
                 print(f"portal-tui: {notice}", file=sys.stderr)
             names = [DashboardName(d) for d in args.dashboard] if args.dashboard else None

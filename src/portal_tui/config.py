@@ -8,12 +8,14 @@ the environment when the config is resolved. A bad file raises
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -69,6 +71,18 @@ def _check_env_name(value: str | None) -> str | None:
     return value
 
 
+def is_loopback_host(host: str | None) -> bool:
+    """``localhost`` or a loopback address (traffic that never leaves the machine)."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 """16 MiB: a 1,000-mailbox page is ~0.6 MB; nothing the portal reads comes near it."""
 
@@ -115,6 +129,13 @@ class InstanceConfig(_Section):
                 "name a token env var with master_token_env instead)"
             )
         return value.rstrip("/")
+
+    @property
+    def plaintext_token(self) -> bool:
+        """True when the bearer token would cross the network unencrypted:
+        plain ``http://`` to a host that is not loopback."""
+        parts = urlsplit(self.base_url)
+        return parts.scheme.lower() == "http" and not is_loopback_host(parts.hostname)
 
     @model_validator(mode="after")
     def _timeouts(self) -> InstanceConfig:

@@ -9,9 +9,7 @@ TLS verification off, or plain http to a non-loopback host, is a warning.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
-from urllib.parse import urlsplit
 
 import httpx
 from pydantic import SecretStr
@@ -22,15 +20,6 @@ from portal_tui.errors import ErrorType, UpstreamError
 from portal_tui.upstream.client import EmailBisonClient, PayloadError
 from portal_tui.upstream.models import WorkspacesResponse
 from portal_tui.upstream.scrub import SecretScanner
-
-
-def _loopback(host: str | None) -> bool:
-    if host in (None, "localhost"):
-        return host == "localhost"
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 async def check_upstream(
@@ -47,8 +36,7 @@ async def check_upstream(
     cautions = []
     if not inst.verify_tls:
         cautions.append("TLS certificate verification is OFF (verify_tls = false)")
-    parts = urlsplit(inst.base_url)
-    if parts.scheme == "http" and transport is None and not _loopback(parts.hostname):
+    if inst.plaintext_token and transport is None:
         cautions.append("plain http to a non-loopback host: tokens cross the network unencrypted")
     token = secrets.get(inst.master_token_env)
     if scanner is None:

@@ -326,6 +326,11 @@ class PortalConsole(ConsoleActions):
         """The subtitle: DEMO, health, PAUSED, what is refreshing (short: 80 columns)."""
         health = self.monitor.health()
         parts = ["DEMO"] if self.state.demo else []
+        # On every pane, not only the Overview's banners: these never go away by themselves.
+        if self.state.plaintext_token():
+            parts.append("⚠ TOKEN UNENCRYPTED")
+        if self.state.tls_off():
+            parts.append("⚠ TLS OFF")
         parts.append(f"health {health.score} {HEALTH_SYMBOLS[health.status]} {health.status}")
         if self.state.policy.paused:
             parts.append("⏸ PAUSED")
