@@ -20,11 +20,9 @@ the token was, and the rest of each value survived.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -32,11 +30,11 @@ import pytest
 from portal_tui.cli import main
 from portal_tui.config import InstanceConfig
 from portal_tui.console.scenario import demo_tokens, running_console, screen_text, settle
-from portal_tui.simulator import Dataset, FaultSet, LatencyModel, Simulator, serve_simulator
+from portal_tui.simulator import Dataset, Simulator
 from portal_tui.upstream.client import EmailBisonClient
 from portal_tui.upstream.models import StatsResponse, WorkspacesResponse
 from portal_tui.upstream.scrub import SecretScanner
-from support import MASTER, PinnedClock, hand_dataset, rig
+from support import MASTER, hand_dataset, rig, simulator_in_thread
 
 ECHO = (
     "echo_token@2/stats=number:name,"
@@ -70,36 +68,9 @@ def db_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if ".sqlite3" in p.name)
 
 
-@contextmanager
-def echoing_upstream(faults: str) -> Iterator[tuple[str, Simulator]]:
-    """The echo dataset served over loopback HTTP from a thread (so the CLI can run here)."""
-    sim = Simulator(
-        echo_dataset(),
-        FaultSet.parse(faults, seed=3),
-        PinnedClock(),
-        max_per_page=100,
-        latency=LatencyModel.fixed(0.001),
-    )
-    ready = threading.Event()
-    base: list[str] = []
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-
-    async def serve() -> None:
-        async with serve_simulator(sim, port=0) as server:
-            base.append(server.base_url)
-            ready.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(10), "simulator did not start"
-    try:
-        yield base[0], sim
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
-        loop.close()
+def echoing_upstream(faults: str) -> AbstractContextManager[tuple[str, Simulator]]:
+    """The echo dataset served over loopback HTTP from a thread."""
+    return simulator_in_thread(echo_dataset(), faults)
 
 
 def write_config(tmp_path: Path, base_url: str) -> Path:

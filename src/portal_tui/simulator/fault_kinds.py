@@ -82,6 +82,7 @@ class DriftMode(StrEnum):
     WRONG_TYPE = "wrong_type"  # a number becomes text, text becomes a number
     EXTRA = "extra"  # a new, unknown field appears (valid: extra fields are kept)
     STRINGS = "strings"  # numbers arrive as numeric strings (valid, as on some instances)
+    IMPLAUSIBLE = "implausible"  # a count becomes 10**25, a percentage Infinity
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)

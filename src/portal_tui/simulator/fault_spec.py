@@ -24,7 +24,8 @@ reset           [RATE]                               at=FRACTION of body sent (0
 malformed       [RATE]
 truncate        [RATE]                               at=FRACTION kept
 trickle         [RATE]                               bps=BYTES_PER_S, chunk=BYTES
-drift           MODE[:FIELD]                         MODE: missing|wrong_type|extra|strings
+drift           MODE[:FIELD]                         MODE: missing|wrong_type|extra|strings|
+                                                     implausible
 revoked         [RATE]
 dup             [COUNT]                              from=WORKSPACE_ID
 empty           [RATE]
