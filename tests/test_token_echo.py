@@ -21,11 +21,14 @@ the token was, and the rest of each value survived.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from portal_tui.cli import main
 from portal_tui.config import InstanceConfig
@@ -33,7 +36,7 @@ from portal_tui.console.scenario import demo_tokens, running_console, screen_tex
 from portal_tui.simulator import Dataset, Simulator
 from portal_tui.upstream.client import EmailBisonClient
 from portal_tui.upstream.models import StatsResponse, WorkspacesResponse
-from portal_tui.upstream.scrub import SecretScanner
+from portal_tui.upstream.scrub import SecretScanner, canonical_json
 from support import MASTER, hand_dataset, rig, simulator_in_thread
 
 ECHO = (
@@ -233,3 +236,35 @@ def test_the_scanner_finds_every_token_at_every_offset(count: int) -> None:
             assert scanner.scrub(data.decode()) == "x" * pad + "[REDACTED]tail"
     assert scanner.found(b"tok0000-AbCdEfGhIjKlMnOpQrSt" * 40) == []  # a prefix is not a token
     assert not SecretScanner(["short"])  # under 8 characters: not a token
+
+
+def _reference_canonical(content: bytes) -> bytes:
+    """What canonical_json must equal: one regex over every escape, as JSON reads them."""
+
+    def one(match: re.Match[bytes]) -> bytes:
+        escaped = match.group(1)
+        if escaped == b"/":
+            return b"/"
+        if len(escaped) != 5:
+            return match.group(0)
+        code = int(escaped[1:], 16)
+        if code == 0x22:
+            return b'\\"'
+        if code == 0x5C:
+            return b"\\\\"
+        return bytes((code,)) if 0x20 <= code < 0x80 else match.group(0)
+
+    return re.sub(rb"\\(u[0-9a-fA-F]{4}|.)", one, content, flags=re.DOTALL)
+
+
+PIECES = [b"\\", b"/", b"u", b"00", b"4", b"7", b"1", b"a", b"F", b'"', b"x", b"5c", b"22"]
+ESCAPES = [b"\\u0041", b"\\u007a", b"\\u005C", b"\\u0022", b"\\u001f", b"\\ud83d", b"\\u00e9"]
+
+
+@given(st.lists(st.sampled_from([*PIECES, *ESCAPES, b"\\/", b"\\\\"]), max_size=16))
+def test_canonical_json_undoes_exactly_the_escapes_a_token_could_hide_in(
+    parts: list[bytes],
+) -> None:
+    body = b"".join(parts)
+    for content in (body, b"\\/" * 70 + body):  # few escapes, many: its two paths
+        assert canonical_json(content) == _reference_canonical(content)

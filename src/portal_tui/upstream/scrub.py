@@ -19,7 +19,6 @@ string, then validation.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -31,34 +30,61 @@ MIN_SECRET_CHARS = 8
 _DIRECT_MAX = 16  # up to this many forms, plain substring tests beat the word scan
 _WORD = 8  # bytes per word of the word scan (memoryview format "Q")
 
-_ESCAPE = re.compile(rb"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_ASCII_HIGH = frozenset(b"234567")  # \u0020 .. \u007f: the printable ASCII escapes
+_ASCII_ESCAPES = tuple(b"\\u00" + bytes((d,)) for d in sorted(_ASCII_HIGH))
 
 
-def _unescape(match: re.Match[bytes]) -> bytes:
-    """One JSON escape rewritten to the canonical form tokens are searched in."""
-    token = match.group(1)
-    if token == b"/":
-        return b"/"
-    if len(token) != 5:
-        return match.group(0)  # \" \\ \n ... stay as they are
-    code = int(token[1:], 16)
+def _unicode_escape(piece: bytes) -> bytes:
+    """``piece`` (what followed a backslash: ``uXXXX...``) in canonical form.
+
+    Only printable ASCII is undone: a token travels in an HTTP header, so it
+    is ASCII, and the usual escapes of a body (accented names) stay as sent.
+    """
+    if piece[1:3] != b"00" or piece[3] not in _ASCII_HIGH or piece[4] not in _HEX:
+        return b"\\" + piece
+    code = int(piece[3:5], 16)
     if code == 0x22:
-        return b'\\"'
+        return b'\\"' + piece[5:]
     if code == 0x5C:
-        return b"\\\\"
-    if code < 0x20 or 0xD800 <= code < 0xE000:
-        return match.group(0)  # a control character or half a surrogate pair
-    return chr(code).encode("utf-8")
+        return b"\\\\" + piece[5:]
+    return bytes((code,)) + piece[5:]
 
 
 def canonical_json(content: bytes) -> bytes:
     """``content`` with every JSON escape that can spell a token's character undone.
 
-    Only for searching: ``\\/`` becomes ``/`` and ``\\uXXXX`` the character
-    (``\\u0022`` and ``\\u005c`` their short escapes), so a token appears in
-    the result as :func:`json.dumps` would write it, however it was escaped.
+    Only for searching: ``\\/`` becomes ``/`` and ``\\u0041`` ``A`` (printable
+    ASCII; ``\\u0022`` and ``\\u005c`` become their short escapes), so a token
+    appears in the result as :func:`json.dumps` writes it, however it was escaped.
     """
-    return _ESCAPE.sub(_unescape, content) if b"\\" in content else content
+    escapes = content.count(b"\\")
+    if not escapes:
+        return content
+    if escapes > 64 and (
+        b"\\\\" not in content and not any(n in content for n in _ASCII_ESCAPES)
+    ):
+        # The usual escaped body (every "/" written "\/", accented names as \u00e9):
+        # only the slashes can hide a token's character.
+        return content.replace(b"\\/", b"/")
+    # Split at every backslash (one C-speed pass): each piece after the first
+    # starts with what its backslash escapes.
+    pieces = content.split(b"\\")
+    out = [pieces[0]]
+    index, count = 1, len(pieces)
+    while index < count:
+        piece = pieces[index]
+        index += 1
+        if not piece:  # an escaped backslash: the piece after it is plain text
+            out.append(b"\\\\" + pieces[index] if index < count else b"\\")
+            index += 1
+        elif piece[0] == 0x2F:  # "\/"
+            out.append(piece)
+        elif piece[0] == 0x75 and len(piece) >= 5:  # "\u"
+            out.append(_unicode_escape(piece))
+        else:
+            out.append(b"\\" + piece)
+    return b"".join(out)
 
 
 class SecretScanner:
