@@ -5,10 +5,11 @@
   past the cap: reading stops at the first chunk beyond it (an endless body
   costs a few chunks), and a ``Content-Length`` over the cap is refused
   unread. An error status with an oversized body keeps its status.
-- Counts above 10^9 and percentages that are not finite numbers in [0, 100]
-  (NaN, Infinity, ``"-inf"``, ``1e309``, 150) are validation errors naming
-  the field, the bound and the value sent; nothing is clamped and nothing
-  reaches a total.
+- Counts beyond ±10^9 and percentages that are not finite numbers within
+  ±100 (NaN, Infinity, ``"-inf"``, ``1e309``, 150) are validation errors
+  naming the field, the bound and the value sent; nothing is clamped and
+  nothing reaches a total. (The sign is each dashboard's rule, as the SPEC
+  has it: Volume warns about a negative count.)
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ def stats_body(**fields: Any) -> bytes:
         ("bounced_percentage", "-inf", "a finite number", "'-inf'"),
         ("bounced_percentage", "1e309", "a finite number", "'1e309'"),
         ("interested_percentage", 150, "<= 100.0", "150"),
-        ("interested_percentage", -0.5, ">= 0.0", "-0.5"),
+        ("interested_percentage", -150, ">= -100.0", "-150"),
         ("interested", 10**25, "<= 1000000000", str(10**25)),
         ("emails_sent", 10**30, "<= 1000000000", str(10**30)),
         ("emails_sent", "1e30", "<= 1000000000", "'1e30'"),

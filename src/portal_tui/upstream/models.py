@@ -6,11 +6,12 @@ belongs, text that is not a number) is a validation error, never a zero.
 
 Plausibility is checked here, so no impossible number reaches a dashboard,
 a total or the records: a count is an integer within ±:data:`MAX_COUNT`, a
-percentage a finite number in [0, 100] (NaN, Infinity, ``"-inf"``, ``1e309``
-are refused). Each refusal is a validation error with the field, the bound
-expected and the value sent; nothing is clamped. The sign of a count is
-left to each dashboard, as the SPEC has it: Volume warns about a negative
-count where KPI rejects the row.
+percentage a finite number within ±:data:`MAX_PERCENT` (NaN, Infinity,
+``"-inf"``, ``1e309``, 150 are refused). Each refusal is a validation error
+with the field, the bound expected and the value sent; nothing is clamped.
+The sign is left to each dashboard, as the SPEC has it: Volume warns about a
+negative count where KPI rejects the row (and a percentage of a negative
+count is negative).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ emails in a month is far beyond any sending platform); beyond it the upstream is
 
 MAX_PERCENT = 100.0
 """Every ``*_percentage`` is a part of its whole (opens of emails sent, interested of
-leads contacted, ...), so it lies in [0, 100]."""
+leads contacted, ...), so its size is at most 100."""
 
 
 def _not_finite() -> PydanticCustomError:
@@ -81,9 +82,9 @@ Count = Annotated[
 Percent = Annotated[
     float,
     BeforeValidator(_numeric_string_to_float),
-    Field(ge=0.0, le=MAX_PERCENT, allow_inf_nan=False),
+    Field(ge=-MAX_PERCENT, le=MAX_PERCENT, allow_inf_nan=False),
 ]
-"""A finite percentage in [0, 100] that may arrive as a numeric string (``"12.5%"``)."""
+"""A finite percentage within ±100 that may arrive as a numeric string (``"12.5%"``)."""
 
 
 class ApiModel(BaseModel):
