@@ -8,10 +8,17 @@ file. Nothing here is mocked.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import (
+    AbstractAsyncContextManager,
+    AsyncExitStack,
+    asynccontextmanager,
+    contextmanager,
+)
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -302,3 +309,36 @@ async def rig(
         finally:
             await built.monitor.aclose()
             await built.store.close()
+
+
+@contextmanager
+def simulator_in_thread(dataset: Dataset, faults: str = "") -> Iterator[tuple[str, Simulator]]:
+    """``dataset`` served over loopback HTTP from a thread (so the CLI can run in the test's
+    own thread); yields the base URL and the simulator."""
+    sim = Simulator(
+        dataset,
+        FaultSet.parse(faults, seed=3),
+        PinnedClock(),
+        max_per_page=100,
+        latency=LatencyModel.fixed(0.001),
+    )
+    ready = threading.Event()
+    base: list[str] = []
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with serve_simulator(sim, port=0) as server:
+            base.append(server.base_url)
+            ready.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    assert ready.wait(10), "simulator did not start"
+    try:
+        yield base[0], sim
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        loop.close()

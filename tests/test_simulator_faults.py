@@ -213,3 +213,26 @@ def test_fault_objects_validate_themselves() -> None:
     with pytest.raises(ValueError, match="needs a field"):
         SchemaDrift(mode=DriftMode.MISSING)
     assert SchemaDrift(mode=DriftMode.STRINGS, workspace_id=2).spec() == "drift@2=strings"
+
+
+def test_echo_token_and_huge_parse_and_round_trip() -> None:
+    from portal_tui.simulator.faults import EchoToken, HugeBody
+
+    echo, every, huge, default_huge = parse_faults(
+        "echo_token@2/stats=number:name, echo_token, huge@3=1000, huge"
+    )
+    assert isinstance(echo, EchoToken) and echo.places == ("number", "name")
+    assert echo.workspace_id == 2 and echo.endpoint is Endpoint.STATS
+    assert isinstance(every, EchoToken) and every.places == ("value", "name")
+    assert isinstance(huge, HugeBody) and huge.size == 1000 and huge.workspace_id == 3
+    assert isinstance(default_huge, HugeBody) and default_huge.size == 50_000_000
+    once = FaultSet.parse("echo_token@2=error,huge=77,drift=implausible:interested").spec()
+    assert once == "echo_token@2=error,huge=77,drift=implausible:interested"
+    assert FaultSet.parse(once).spec() == once
+    for spec, message in (
+        ("echo_token=sideways", "echo_token places are value, name, number, error"),
+        ("huge=0", "size must be >= 1"),
+        ("huge=1:2", "at most 1 positional"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            parse_faults(spec)

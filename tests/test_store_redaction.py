@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -114,3 +115,48 @@ async def test_nothing_secret_reaches_the_file(tmp_path: Path) -> None:
     )
     assert b"s3cr3tT0ken" not in raw
     assert b"Authorization" in raw  # the header name stays, so the message still makes sense
+
+
+async def test_the_store_scrubs_snapshots_and_upstream_names(tmp_path: Path) -> None:
+    """Defence in depth: a token that got past the client's scrub (a snapshot's JSON, a
+    workspace or field name, a finding) is still not written; the snapshot stays loadable."""
+    from portal_tui.store import ConsistencyRecord, FieldRecord, FindingRecord, SnapshotRecord
+
+    path = tmp_path / "records.sqlite3"
+    payload = json.dumps({"rows": [{"workspace": f"Acme {TOKEN}", "note": f"x{TOKEN}y"}]})
+    async with await Store.open(path, clock=FakeClock(START), redact_values=[TOKEN]) as store:
+        await store.record_cycle(
+            CycleRecord(
+                "manual",
+                START,
+                START,
+                validation_issues=[
+                    ValidationIssue(
+                        DashboardName.KPI,
+                        f"Acme {TOKEN}",
+                        ValidationErrorType.INVALID_TYPE,
+                        f"stats.data.k_{TOKEN}",
+                        "integer",
+                        "'1'",
+                        "bad",
+                    )
+                ],
+                snapshots=[SnapshotRecord.build(
+                        "kpi", payload, fetched_at=START, refreshed_at=START, row_count=1
+                    )],
+                consistency=ConsistencyRecord(
+                    findings=[
+                        FindingRecord("schema-drift", "warning", f"stats {TOKEN}", TOKEN, TOKEN)
+                    ],
+                    covered=frozenset({("schema-drift", f"stats {TOKEN}")}),
+                    fields=[FieldRecord("stats", f"echo_{TOKEN}", START, START)],
+                ),
+            )
+        )
+        loaded = (await store.load_snapshots())["kpi"]
+        assert loaded.intact and json.loads(loaded.payload)["rows"][0]["note"] == f"x{REDACTED}y"
+        (issue,) = await store.open_validation_errors()
+        assert issue.workspace == f"Acme {REDACTED}"
+        assert issue.field_name == f"stats.data.k_{REDACTED}"
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if ".sqlite3" in p.name)
+    assert b"s3cr3tT0ken" not in raw and b"echo_[REDACTED]" in raw

@@ -329,12 +329,14 @@ def _write_crash_report(exc: BaseException, scrub: Callable[[str], str]) -> str:
 
 def _check(args: argparse.Namespace) -> int:
     from portal_tui.engine.runtime import open_runtime
-    from portal_tui.reports.check import print_human, print_json, run_check
+    from portal_tui.reports.check import print_human, print_json, run_check, transport_warnings
     from portal_tui.vocabulary.names import DashboardName
 
     async def go() -> int:
         runtime = await open_runtime(config_arg=args.config, demo=args.demo, db_arg=args.db)
         try:
+            for warning in transport_warnings(runtime.monitor):
+                print(f"portal-tui: {warning}", file=sys.stderr)
             for notice in getattr(runtime.store, "notices", []):
                 print(f"portal-tui: {notice}", file=sys.stderr)
             names = [DashboardName(d) for d in args.dashboard] if args.dashboard else None

@@ -15,6 +15,7 @@ from portal_tui.config.loading import (
     parse_config,
 )
 from portal_tui.config.model import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_PRICING,
     BreakerConfig,
     ClientEntry,
@@ -24,11 +25,13 @@ from portal_tui.config.model import (
     RetryConfig,
     StorageConfig,
     TtlConfig,
+    is_loopback_host,
 )
 from portal_tui.config.tokens import Secrets
 
 __all__ = [
     "CONFIG_ENV_VAR",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_PRICING",
     "BreakerConfig",
     "ClientEntry",
@@ -40,6 +43,7 @@ __all__ = [
     "StorageConfig",
     "TtlConfig",
     "find_config_path",
+    "is_loopback_host",
     "load_config",
     "parse_config",
 ]

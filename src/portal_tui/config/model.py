@@ -7,11 +7,13 @@ switch is a TOML boolean (``0`` is not false).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import types
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -89,6 +91,22 @@ def _check_env_name(value: str | None) -> str | None:
     return value
 
 
+def is_loopback_host(host: str | None) -> bool:
+    """``localhost`` or a loopback address (traffic that never leaves the machine)."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+"""16 MiB: a 1,000-mailbox page is ~0.6 MB; nothing the portal reads comes near it."""
+
+
 class InstanceConfig(_Section):
     """One Email Bison instance (a base URL and its master token)."""
 
@@ -109,6 +127,11 @@ class InstanceConfig(_Section):
     verify_tls: bool = Field(
         default=True, description="Verify TLS certificates. Off is shown on screen."
     )
+    max_response_bytes: int = Field(
+        default=DEFAULT_MAX_RESPONSE_BYTES,
+        ge=1024,
+        description="Largest response body read (decoded); a larger one fails the call.",
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -126,6 +149,13 @@ class InstanceConfig(_Section):
                 "name a token env var with master_token_env instead)"
             )
         return value.rstrip("/")
+
+    @property
+    def plaintext_token(self) -> bool:
+        """True when the bearer token would cross the network unencrypted:
+        plain ``http://`` to a host that is not loopback."""
+        parts = urlsplit(self.base_url)
+        return parts.scheme.lower() == "http" and not is_loopback_host(parts.hostname)
 
     @model_validator(mode="after")
     def _timeouts(self) -> InstanceConfig:

@@ -37,10 +37,9 @@ from portal_tui.console.panes.base import Pane
 from portal_tui.console.panes.factory import make_pane
 from portal_tui.console.preload import preload
 from portal_tui.console.relay import FLUSH_INTERVAL, MonitorRelay
-from portal_tui.console.render_status import HEALTH_SYMBOLS, restored_suffix
 from portal_tui.console.state import ConsoleState
+from portal_tui.console.summary import header_subtitle
 from portal_tui.console.widgets.key_bar import KeyBar
-from portal_tui.dashboards.registry import dashboard_names
 from portal_tui.engine.runtime import Runtime
 from portal_tui.vocabulary.errors import ExitCode
 
@@ -367,22 +366,8 @@ class PortalConsole(ConsoleActions):
         self.check_auto_refresh()
 
     def update_header(self) -> None:
-        """The subtitle: DEMO, health, PAUSED, what is refreshing (short: 80 columns)."""
-        health = self.monitor.health()
-        parts = ["DEMO"] if self.state.demo else []
-        if health.status == "UNKNOWN":
-            parts.append(f"health {HEALTH_SYMBOLS['UNKNOWN']} UNKNOWN until the first refresh")
-        else:
-            parts.append(
-                f"health {health.score} {HEALTH_SYMBOLS[health.status]} {health.status}"
-                + restored_suffix(self.monitor.restored_health, self.state.now)
-            )
-        if self.state.policy.paused:
-            parts.append("⏸ PAUSED")
-        refreshing = self.monitor.refreshing
-        if refreshing:
-            parts.append(f"↻ refreshing {len(refreshing)}/{len(dashboard_names())}")
-        self.sub_title = " · ".join(parts)
+        """The subtitle: DEMO, warnings, health, PAUSED, what is refreshing (80 columns)."""
+        self.sub_title = header_subtitle(self.state)
 
 
 def run_console(config_arg: str | None, demo: bool, db_arg: str | None) -> int:

@@ -57,3 +57,9 @@ class ConsoleState:
     def tls_off(self) -> list[str]:
         """Instances configured with TLS verification off."""
         return [i.name for i in self.monitor.config.instances if not i.verify_tls]
+
+    def plaintext_token(self) -> list[str]:
+        """Instances whose token crosses the network unencrypted (plain http://, not loopback)."""
+        if self.demo:
+            return []  # the demo's upstream is in-process: nothing crosses a network
+        return [i.name for i in self.monitor.config.instances if i.plaintext_token]

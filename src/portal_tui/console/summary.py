@@ -12,7 +12,13 @@ from datetime import datetime
 from portal_tui.console.columns import fields_for
 from portal_tui.console.format import fmt_clock, fmt_duration
 from portal_tui.console.render import failure_label, row_state
-from portal_tui.console.render_status import breaker_line, calls_summary, health_text
+from portal_tui.console.render_status import (
+    HEALTH_SYMBOLS,
+    breaker_line,
+    calls_summary,
+    health_text,
+    restored_suffix,
+)
 from portal_tui.console.state import ConsoleState
 from portal_tui.console.table_model import Column, RowWorkspace, TableRow
 from portal_tui.dashboards.registry import dashboard_names, title_of
@@ -149,3 +155,28 @@ def _wrap(cells: Sequence[str], width: int = 76) -> list[str]:
 def remaining_ttl(state: ConsoleState, name: DashboardName, now: datetime) -> str:
     """The pane bar's TTL note: ``TTL 2m, next in 1m30s``."""
     return f"TTL {fmt_duration(state.monitor.ttl(name))} · next: {state.next_refresh(name)}"
+
+
+def header_subtitle(state: ConsoleState) -> str:
+    """The header's subtitle: DEMO, what crosses the network unsafely, the health (restored
+    while this console has not refreshed), PAUSED, what is refreshing (fits 80 columns)."""
+    monitor = state.monitor
+    health = monitor.health()
+    parts = ["DEMO"] if state.demo else []
+    # On every pane, not only the Overview's banners: these never go away by themselves.
+    if state.plaintext_token():
+        parts.append("⚠ TOKEN UNENCRYPTED")
+    if state.tls_off():
+        parts.append("⚠ TLS OFF")
+    if health.status == "UNKNOWN":
+        parts.append(f"health {HEALTH_SYMBOLS['UNKNOWN']} UNKNOWN until the first refresh")
+    else:
+        parts.append(
+            f"health {health.score} {HEALTH_SYMBOLS[health.status]} {health.status}"
+            + restored_suffix(monitor.restored_health, state.now)
+        )
+    if state.policy.paused:
+        parts.append("⏸ PAUSED")
+    if monitor.refreshing:
+        parts.append(f"↻ refreshing {len(monitor.refreshing)}/{len(dashboard_names())}")
+    return " · ".join(parts)

@@ -198,6 +198,8 @@ _TYPE_TYPES = {"model_type", "model_attributes_type", "dict_type", "list_type", 
 def _expected(kind: str, ctx: Mapping[str, Any]) -> str:
     if kind == "missing":
         return "present"
+    if kind == "finite_number":
+        return "a finite number"
     for op, symbol in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
         if op in ctx:
             return f"{symbol} {ctx[op]}"

@@ -40,6 +40,7 @@ from portal_tui.upstream.models import (
     SwitchResponse,
     WorkspacesResponse,
 )
+from portal_tui.upstream.scrub import SecretScanner
 from portal_tui.upstream.workspaces import WorkspaceRef
 from portal_tui.vocabulary.clock import Clock
 from portal_tui.vocabulary.errors import ErrorType, UpstreamError
@@ -90,9 +91,17 @@ class Fetcher:
         self._probes = 0
         # Collections sit in the cache for their TTL: share what repeats (fetch.compact).
         self._compactor = MailboxCompactor()
+        # One scanner of every configured token, shared by every instance's client:
+        # whatever an upstream echoes is scrubbed before it is parsed.
+        scanner = SecretScanner(secrets.token_values(config))
         self._instances = {
             inst.name: UpstreamInstance(
-                inst, secrets, clock, config.breaker, transport=(transports or {}).get(inst.name)
+                inst,
+                secrets,
+                clock,
+                config.breaker,
+                transport=(transports or {}).get(inst.name),
+                scanner=scanner,
             )
             for inst in config.instances
         }

@@ -28,6 +28,7 @@ from portal_tui.fetch.sessions import TokenSessions
 from portal_tui.upstream.client import EmailBisonClient, Reply
 from portal_tui.upstream.endpoints import Endpoint
 from portal_tui.upstream.models import SwitchResponse
+from portal_tui.upstream.scrub import SecretScanner
 from portal_tui.upstream.workspaces import WorkspaceRef
 from portal_tui.vocabulary.clock import Clock
 from portal_tui.vocabulary.errors import ErrorType, UpstreamError
@@ -75,11 +76,12 @@ class UpstreamInstance:
         breaker: BreakerConfig,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        scanner: SecretScanner | None = None,
     ) -> None:
         self.config = config
         self._secrets = secrets
         self._clock = clock
-        self.client = EmailBisonClient(config, transport=transport, now=clock.now)
+        self.client = EmailBisonClient(config, transport=transport, now=clock.now, scanner=scanner)
         self.breaker = CircuitBreaker(
             config.name,
             clock,

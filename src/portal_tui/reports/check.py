@@ -58,7 +58,7 @@ def build_report(monitor: PortalMonitor, names: list[DashboardName]) -> dict[str
     """The ``check --json`` document (schema version :data:`CHECK_SCHEMA_VERSION`)."""
     health = monitor.health()
     now = monitor.clock.now()
-    verify_tls = {i.name: i.verify_tls for i in monitor.config.instances}
+    configs = {i.name: i for i in monitor.config.instances}
     boards: dict[str, Any] = {}
     for name in names:
         snap = monitor.snapshots.get(name)
@@ -129,7 +129,8 @@ def build_report(monitor: PortalMonitor, names: list[DashboardName]) -> dict[str
                 "consecutive_failures": b.consecutive_failures,
                 "next_probe_at": b.next_probe_at.isoformat() if b.next_probe_at else None,
                 "unreachable": monitor.unreachable.get(b.instance),
-                "verify_tls": verify_tls.get(b.instance, True),
+                "verify_tls": configs[b.instance].verify_tls if b.instance in configs else True,
+                "plaintext_token": plaintext_token(monitor, b.instance),
             }
             for b in monitor.breakers()
         ],
@@ -151,6 +152,31 @@ def build_report(monitor: PortalMonitor, names: list[DashboardName]) -> dict[str
             "misses": monitor.cache_stats().misses,
         },
     }
+
+
+def plaintext_token(monitor: PortalMonitor, instance: str) -> bool:
+    """Whether ``instance``'s token crosses the network unencrypted (never in the demo,
+    whose upstream is in-process)."""
+    found = [i for i in monitor.config.instances if i.name == instance]
+    return bool(found) and found[0].plaintext_token and not monitor.demo
+
+
+def transport_warnings(monitor: PortalMonitor) -> list[str]:
+    """One line per instance whose token is unprotected on the wire (for stderr)."""
+    lines = []
+    for inst in monitor.config.instances:
+        if plaintext_token(monitor, inst.name):
+            lines.append(
+                f"WARNING: instance {inst.name}: base_url {inst.base_url} is plain http:// to a "
+                "host that is not loopback: the bearer token crosses the network UNENCRYPTED "
+                "(use https://)"
+            )
+        if not inst.verify_tls:
+            lines.append(
+                f"WARNING: instance {inst.name}: TLS certificate verification is OFF "
+                "(verify_tls = false): the token goes to whoever answers"
+            )
+    return lines
 
 
 def print_human(report: dict[str, Any], out: TextIO | None = None) -> None:
@@ -184,6 +210,8 @@ def print_human(report: dict[str, Any], out: TextIO | None = None) -> None:
             line += f"; UPSTREAM UNREACHABLE: {inst['unreachable']}"
         if not inst.get("verify_tls", True):
             line += "; TLS VERIFICATION OFF (verify_tls = false in the config)"
+        if inst.get("plaintext_token"):
+            line += "; TOKEN SENT UNENCRYPTED (plain http:// to a non-loopback host)"
         out.write(line + "\n")
     failures = [
         (name, f)

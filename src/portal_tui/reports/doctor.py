@@ -40,6 +40,7 @@ from portal_tui.reports.records_file import DEMO_DATABASE
 from portal_tui.store.connection import DamagedRecords
 from portal_tui.store.database import Store
 from portal_tui.store.filesystems import Mount, existing_ancestor, mount_of, read_mounts
+from portal_tui.upstream.scrub import SecretScanner
 from portal_tui.vocabulary.clock import SystemClock
 from portal_tui.vocabulary.errors import ConfigError, StoreError
 from portal_tui.vocabulary.freshness import format_age
@@ -86,7 +87,11 @@ async def run_doctor(
             await asyncio.gather(
                 *(
                     check_upstream(
-                        inst, setup.secrets, setup.transports.get(inst.name), probe_seconds
+                        inst,
+                        setup.secrets,
+                        setup.transports.get(inst.name),
+                        probe_seconds,
+                        SecretScanner(setup.secrets.token_values(setup.config)),
                     )
                     for inst in setup.config.instances
                 )

@@ -9,9 +9,7 @@ TLS verification off, or plain http to a non-loopback host, is a warning.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
-from urllib.parse import urlsplit
 
 import httpx
 from pydantic import SecretStr
@@ -20,16 +18,8 @@ from portal_tui.config import InstanceConfig, Secrets
 from portal_tui.reports.doctor_report import Check, Level
 from portal_tui.upstream.client import EmailBisonClient, PayloadError
 from portal_tui.upstream.models import WorkspacesResponse
+from portal_tui.upstream.scrub import SecretScanner
 from portal_tui.vocabulary.errors import ErrorType, UpstreamError
-
-
-def _loopback(host: str | None) -> bool:
-    if host in (None, "localhost"):
-        return host == "localhost"
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 async def check_upstream(
@@ -37,6 +27,7 @@ async def check_upstream(
     secrets: Secrets,
     transport: httpx.AsyncBaseTransport | None,
     probe_seconds: float,
+    scanner: SecretScanner | None = None,
 ) -> Check:
     """One GET of the workspace list: any HTTP answer means reachable; 401 with the
     master token means the token is rejected."""
@@ -45,11 +36,12 @@ async def check_upstream(
     cautions = []
     if not inst.verify_tls:
         cautions.append("TLS certificate verification is OFF (verify_tls = false)")
-    parts = urlsplit(inst.base_url)
-    if parts.scheme == "http" and transport is None and not _loopback(parts.hostname):
+    if inst.plaintext_token and transport is None:
         cautions.append("plain http to a non-loopback host: tokens cross the network unencrypted")
     token = secrets.get(inst.master_token_env)
-    level, summary = await _probe(inst, token, transport, probe_seconds, details)
+    if scanner is None:
+        scanner = SecretScanner([token.get_secret_value()] if token else [])
+    level, summary = await _probe(inst, token, transport, probe_seconds, details, scanner)
     if cautions:
         details.extend(f"warning: {c}" for c in cautions)
         if level.rank < Level.WARNING.rank:
@@ -64,9 +56,10 @@ async def _probe(
     transport: httpx.AsyncBaseTransport | None,
     probe_seconds: float,
     details: list[str],
+    scanner: SecretScanner,
 ) -> tuple[Level, str]:
     quick = inst.model_copy(update={"attempt_timeout": probe_seconds})
-    client = EmailBisonClient(quick, transport=transport)
+    client = EmailBisonClient(quick, transport=transport, scanner=scanner)
     start = time.monotonic()
     held = f"the master token in ${inst.master_token_env}"
     try:

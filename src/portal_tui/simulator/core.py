@@ -42,10 +42,12 @@ from portal_tui.simulator.faults import (
     ConnectionReset,
     DuplicateEmails,
     EarlyEnd,
+    EchoToken,
     EmptyData,
     Fault,
     FaultSet,
     Hang,
+    HugeBody,
     LatencyModel,
     MalformedJson,
     PaginationLoop,
@@ -185,7 +187,14 @@ class Simulator:
 
         if served is not None:
             counters.by_workspace[served] += 1
+        echo = None
+        if token is not None and endpoint is not None:
+            echo = self._noted(self.faults.fire(EchoToken, scope_workspace, endpoint, key))
+        if echo is not None and token is not None:
+            reply = _echoed(reply, token, echo.places)
         response = self._encode(reply)
+        if echo is not None and token is not None and "error" in echo.places:
+            response.reason = f"Token {token} Rejected"
         fired = self._wire_faults(response, scope_workspace, endpoint, key) or fired
         if fired is not None:
             counters.faults[fired] += 1
@@ -353,6 +362,10 @@ class Simulator:
         self, response: SimResponse, scope: int | None, endpoint: Endpoint | None, key: str
     ) -> str | None:
         faults = self.faults
+        huge = faults.fire(HugeBody, scope, endpoint, key)
+        if huge is not None and response.status == 200 and response.body.endswith(b"}"):
+            response.body = _padded(response.body, huge.size)
+            return huge.kind
         if faults.fire(MalformedJson, scope, endpoint, key) is not None:
             response.body = _MALFORMED_PREFIX + response.body
             return MalformedJson.kind
@@ -371,6 +384,46 @@ class Simulator:
             response.trickle = trickle
             return trickle.kind
         return None
+
+
+_ECHO_COUNTS = ("interested", "emails_being_sent", "emails_sent_count", "emails_sent")
+
+
+def _echoed(reply: Reply, token: str, places: tuple[str, ...]) -> Reply:
+    """``reply`` with the caller's token echoed back in ``places`` (see :class:`EchoToken`)."""
+    if "error" in places:
+        return Reply(
+            422,
+            {
+                "message": f"The token {token} is not allowed here.",
+                "errors": {f"token_{token}": [f"Bearer {token} was rejected."]},
+            },
+        )
+    if reply.status != 200 or reply.html or not isinstance(reply.payload, dict):
+        return reply
+    data = reply.payload.get("data")
+    items = data if isinstance(data, list) else [data]
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        if "value" in places:
+            for field in ("name", "email"):
+                if isinstance(item.get(field), str):
+                    item[field] = f"{item[field]} {token}"
+        if "name" in places:
+            item[f"echo_{token}"] = token
+        if "number" in places:
+            count = next((f for f in _ECHO_COUNTS if f in item), None)
+            if count is not None:
+                item[count] = token
+    return reply
+
+
+def _padded(body: bytes, size: int) -> bytes:
+    """A JSON object ``body`` grown to at least ``size`` bytes by a ``padding`` array of zeros."""
+    missing = max(0, size - len(body) - len(b',"padding":[]'))
+    zeros = b"0," * (missing // 2) + b"0"
+    return body[:-1] + b',"padding":[' + zeros + b"]}"
 
 
 def _bearer(headers: Mapping[str, str]) -> str | None:

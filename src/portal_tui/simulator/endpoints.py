@@ -262,6 +262,9 @@ def _drift_one(obj: dict[str, Any], drift: SchemaDrift) -> None:
     elif drift.mode is DriftMode.WRONG_TYPE:
         if name in obj:
             obj[name] = _wrong(obj[name])
+    elif drift.mode is DriftMode.IMPLAUSIBLE:
+        if name in obj:
+            obj[name] = float("inf") if name.endswith("_percentage") else 10**25
     else:  # STRINGS
         names = list(obj) if name == "*" else [name] if name in obj else []
         for key in names:

@@ -50,6 +50,8 @@ class SimResponse:
     """RESET: body bytes sent before the drop; None drops before the status line."""
     trickle: SlowTrickle | None = None
     """Send the body slowly, per this fault."""
+    reason: str | None = None
+    """Reason phrase of the status line; None: the standard one."""
 
     def json(self) -> Any:
         """The body parsed as JSON (tests)."""

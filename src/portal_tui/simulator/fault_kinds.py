@@ -82,6 +82,7 @@ class DriftMode(StrEnum):
     WRONG_TYPE = "wrong_type"  # a number becomes text, text becomes a number
     EXTRA = "extra"  # a new, unknown field appears (valid: extra fields are kept)
     STRINGS = "strings"  # numbers arrive as numeric strings (valid, as on some instances)
+    IMPLAUSIBLE = "implausible"  # a count becomes 10**25, a percentage Infinity
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -329,10 +330,56 @@ class InstanceDown(Fault):
         return [] if self.mode == "refuse" else [self.mode]
 
 
+ECHO_PLACES: tuple[str, ...] = ("value", "name", "number", "error")
+"""Where :class:`EchoToken` can put the token."""
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class EchoToken(Fault):
+    """The upstream echoes the caller's bearer token back (a leak waiting to happen).
+
+    ``places``: ``value`` appends it to every ``name`` and ``email`` in
+    ``data``; ``name`` adds a field named after it to every ``data`` object;
+    ``number`` puts it where a count belongs (a validation error whose actual
+    value is the token); ``error`` answers 422 with it in the reason phrase,
+    the message and the field errors instead of data.
+    """
+
+    kind: ClassVar[str] = "echo_token"
+    places: tuple[str, ...] = ("value", "name")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        unknown = [p for p in self.places if p not in ECHO_PLACES]
+        if not self.places or unknown:
+            raise ValueError(
+                f"echo_token places are {', '.join(ECHO_PLACES)}; got {':'.join(self.places)!r}"
+            )
+
+    def _args(self) -> list[str]:
+        return [] if self.places == ("value", "name") else list(self.places)
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class HugeBody(Fault):
+    """200 with the usual JSON padded to ``size`` bytes (an extra array of zeros)."""
+
+    kind: ClassVar[str] = "huge"
+    size: int = 50_000_000
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.size < 1:
+            raise ValueError("huge: size must be >= 1 byte")
+
+    def _args(self) -> list[str]:
+        return [str(self.size)]
+
+
 FAULT_TYPES: tuple[type[Fault], ...] = (
     Latency, ServerError, RateLimited, Hang, ConnectionReset, MalformedJson, TruncatedBody,
     SlowTrickle, SchemaDrift, RevokedToken, DuplicateEmails, EmptyData, PaginationLoop,
-    EarlyEnd, InstanceDown,
+    EarlyEnd, InstanceDown, EchoToken, HugeBody,
 )  # fmt: skip
 """Every fault class."""
 

@@ -24,13 +24,17 @@ reset           [RATE]                               at=FRACTION of body sent (0
 malformed       [RATE]
 truncate        [RATE]                               at=FRACTION kept
 trickle         [RATE]                               bps=BYTES_PER_S, chunk=BYTES
-drift           MODE[:FIELD]                         MODE: missing|wrong_type|extra|strings
+drift           MODE[:FIELD]                         MODE: missing|wrong_type|extra|strings|
+                                                     implausible
 revoked         [RATE]
 dup             [COUNT]                              from=WORKSPACE_ID
 empty           [RATE]
 loop            [RATE]                               (sender-emails)
 early_end       [EXTRA_ROWS]                         (sender-emails)
 down            [refuse|reset]                       (whole instance; no scope)
+echo_token      [PLACE[:PLACE...]]                   PLACE: value|name|number|error
+                                                     (default value:name)
+huge            [BYTES]                              (default 50000000)
 fail_first      K                                    status=CODE (default 503): = 5xx first=K
 ==============  ===================================  =======================================
 
@@ -48,9 +52,11 @@ from portal_tui.simulator.fault_kinds import (
     DriftMode,
     DuplicateEmails,
     EarlyEnd,
+    EchoToken,
     EmptyData,
     Fault,
     Hang,
+    HugeBody,
     InstanceDown,
     Latency,
     LatencyModel,
@@ -319,6 +325,24 @@ def _down(args: _Args) -> Fault:
     return InstanceDown(mode="refuse" if mode == "refuse" else "reset", **common)
 
 
+def _echo_token(args: _Args) -> Fault:
+    common = args.common(False)
+    places = args.positional
+    args.finish()
+    if not places:
+        return EchoToken(**common)
+    return EchoToken(places=tuple(places), **common)
+
+
+def _huge(args: _Args) -> Fault:
+    common = args.common(False)
+    pos = args.take_positional(1)
+    args.finish()
+    if not pos:
+        return HugeBody(**common)
+    return HugeBody(size=args.integer("size", pos[0], low=1), **common)
+
+
 _BUILDERS: dict[str, Builder] = {
     "latency": _latency,
     "5xx": _server_error,
@@ -337,6 +361,8 @@ _BUILDERS: dict[str, Builder] = {
     "loop": _rate_only(PaginationLoop),
     "early_end": _early_end,
     "down": _down,
+    "echo_token": _echo_token,
+    "huge": _huge,
 }
 KINDS: tuple[str, ...] = tuple(_BUILDERS)
 """Every kind name the grammar accepts."""

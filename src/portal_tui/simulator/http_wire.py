@@ -148,7 +148,7 @@ async def send(
 def head_bytes(response: SimResponse, length: int, keep_alive: bool) -> bytes:
     """Status line and headers of ``response`` (``Content-Length`` is ``length``)."""
     try:
-        reason = HTTPStatus(response.status).phrase
+        reason = response.reason or HTTPStatus(response.status).phrase
     except ValueError:
         reason = "Unknown"
     lines = [f"HTTP/1.1 {response.status} {reason}"]

@@ -53,6 +53,7 @@ class SimulatorTransport(httpx.AsyncBaseTransport):
             headers=headers,
             stream=_SimStream(response, self.simulator.clock, request),
             request=request,
+            extensions={"reason_phrase": response.reason.encode()} if response.reason else None,
         )
 
 

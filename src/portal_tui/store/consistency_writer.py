@@ -68,9 +68,16 @@ class ConsistencyRows:
 
     @classmethod
     def build(
-        cls, record: ConsistencyRecord, at: float, redact: Callable[[str], str]
+        cls,
+        record: ConsistencyRecord,
+        at: float,
+        redact: Callable[[str], str],
+        exact: Callable[[str], str] = str,
     ) -> ConsistencyRows:
-        """Convert and check (ValueError on an unknown severity); ``at`` is the cycle's end."""
+        """Convert and check (ValueError on an unknown severity); ``at`` is the cycle's end.
+
+        ``exact`` removes known secrets from field names (which came from the upstream).
+        """
         latest: dict[tuple[str, str, str], Row] = {}
         for f in record.findings:
             if f.severity not in SEVERITIES:
@@ -78,16 +85,17 @@ class ConsistencyRows:
                     f"finding {f.rule}: severity {f.severity!r} is not one of "
                     f"{', '.join(SEVERITIES)}"
                 )
-            latest[(f.rule, f.scope, f.subject)] = (
+            scope = exact(f.scope)
+            latest[(f.rule, scope, f.subject)] = (
                 f.rule,
                 f.severity,
-                f.scope,
+                scope,
                 redact(f.subject),
                 redact(f.message),
                 at,
                 at,
             )
-        resolve = [(at, rule, scope) for rule, scope in sorted(record.covered)]
+        resolve = [(at, rule, exact(scope)) for rule, scope in sorted(record.covered)]
         checksums = [
             (
                 c.dashboard,
@@ -102,7 +110,7 @@ class ConsistencyRows:
         fields = [
             (
                 f.endpoint,
-                f.field,
+                exact(f.field),
                 to_epoch(f.first_seen),
                 max(to_epoch(f.last_seen), to_epoch(f.first_seen)),
             )

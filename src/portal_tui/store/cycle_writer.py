@@ -18,7 +18,13 @@ from dataclasses import dataclass, field, replace
 import aiosqlite
 
 from portal_tui.store.consistency_writer import ConsistencyRows, insert_consistency
-from portal_tui.store.records import CycleRecord, Hysteresis, WorkspaceObservation, to_epoch
+from portal_tui.store.records import (
+    CycleRecord,
+    Hysteresis,
+    WorkspaceObservation,
+    snapshot_checksum,
+    to_epoch,
+)
 from portal_tui.store.standing import WorkspaceTransition, apply_observations
 
 Row = tuple[object, ...]
@@ -117,14 +123,35 @@ class CycleRows:
     hysteresis: Hysteresis = field(default_factory=Hysteresis)
 
     @classmethod
-    def build(cls, cycle: CycleRecord, redact: Callable[[str], str]) -> CycleRows:
-        """Convert, redact and check every row (raises ValueError on bad input)."""
+    def build(
+        cls,
+        cycle: CycleRecord,
+        redact: Callable[[str], str],
+        exact: Callable[[str], str] = str,
+    ) -> CycleRows:
+        """Convert, redact and check every row (raises ValueError on bad input).
+
+        ``redact`` scrubs free text (and may clip it); ``exact`` only removes
+        known secrets, for what must stay whole: names that came from the
+        upstream and snapshot JSON.
+        """
         started, finished = to_epoch(cycle.started_at), to_epoch(cycle.finished_at)
         if finished < started:
             raise ValueError("a cycle cannot finish before it starts")
 
         def text(value: str | None) -> str | None:
             return None if value is None else redact(value)
+
+        # Workspace names came from the upstream: each distinct one scrubbed once.
+        names: dict[str, str] = {}
+
+        def name(value: str | None) -> str | None:
+            if value is None:
+                return None
+            found = names.get(value)
+            if found is None:
+                found = names[value] = exact(value)
+            return found
 
         # A cycle repeats a handful of endpoint names thousands of times: redact each once.
         endpoints: dict[str, str] = {}
@@ -140,7 +167,7 @@ class CycleRows:
                 c.instance,
                 endpoint(c.endpoint),
                 c.method.upper(),
-                c.workspace,
+                name(c.workspace),
                 c.status_code,
                 max(0.0, float(c.response_time_ms)),
                 int(c.success),
@@ -169,11 +196,12 @@ class CycleRows:
         latest: dict[tuple[str, str, str, str], Row] = {}
         for issue in cycle.validation_issues:
             dashboard, error_type = str(issue.dashboard), str(issue.error_type)
-            latest[(dashboard, issue.workspace, issue.field_name, error_type)] = (
+            workspace, field_name = name(issue.workspace) or "", exact(issue.field_name)
+            latest[(dashboard, workspace, field_name, error_type)] = (
                 dashboard,
-                issue.workspace,
+                workspace,
                 error_type,
-                issue.field_name,
+                field_name,
                 redact(issue.expected),
                 redact(issue.actual),
                 redact(issue.message),
@@ -181,7 +209,7 @@ class CycleRows:
                 finished,
                 finished,
             )
-        pairs = {(str(d), w) for d, w in cycle.validated}
+        pairs = {(str(d), name(w) or "") for d, w in cycle.validated}
         pairs.update((key[0], key[1]) for key in latest)
         resolve: list[Row] = [(finished, d, w) for d, w in sorted(pairs)]
 
@@ -208,14 +236,17 @@ class CycleRows:
                 raise ValueError(f"snapshot of {s.dashboard!r}: checksum does not match payload")
             # Whether the payload is JSON is checked by SQLite in the transaction (see
             # insert_cycle): parsing megabytes here would stall the event loop.
+            payload, checksum = exact(s.payload), s.checksum
+            if payload != s.payload:
+                checksum = snapshot_checksum(payload)  # a token was removed
             snapshots.append(
                 (
                     s.dashboard,
-                    s.payload,
+                    payload,
                     to_epoch(s.fetched_at),
                     to_epoch(s.refreshed_at),
                     s.row_count,
-                    s.checksum,
+                    checksum,
                     s.schema_version,
                 )
             )
@@ -223,7 +254,7 @@ class CycleRows:
         transitions = [
             (
                 t.instance,
-                t.workspace,
+                name(t.workspace),
                 t.dashboard,
                 None if t.from_state is None else str(t.from_state),
                 str(t.to_state),
@@ -235,7 +266,7 @@ class CycleRows:
         consistency = (
             None
             if cycle.consistency is None
-            else ConsistencyRows.build(cycle.consistency, finished, redact)
+            else ConsistencyRows.build(cycle.consistency, finished, redact, exact)
         )
         observations = [
             replace(o, reason=redact(o.reason), workspace=redact(o.workspace))

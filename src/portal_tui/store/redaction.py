@@ -15,6 +15,12 @@ removes, in this order:
 
 Then the text is clipped to :data:`MAX_TEXT_CHARS`, because an upstream
 HTML error page is not worth keeping in full.
+
+:meth:`Redactor.exact` removes only step 1, and neither rewrites nor clips
+anything else: it is for text that must stay whole (a snapshot's JSON, a
+field or workspace name). The upstream client already scrubs every token
+from what it receives (:mod:`portal_tui.upstream.scrub`); this is the second
+line, for whatever reaches the store by another road.
 """
 
 from __future__ import annotations
@@ -23,11 +29,11 @@ import re
 from collections.abc import Callable, Iterable
 from typing import overload
 
-REDACTED = "[REDACTED]"
+from portal_tui.upstream.scrub import MIN_SECRET_CHARS, REDACTED, SecretScanner
+
+__all__ = ["MAX_TEXT_CHARS", "MIN_SECRET_CHARS", "REDACTED", "Redactor"]
+
 MAX_TEXT_CHARS = 2000
-# Shorter values are not real tokens, and replacing them (a "1", a "/root")
-# everywhere would garble messages; Email Bison tokens are far longer.
-MIN_SECRET_CHARS = 8
 
 _SECRET_NAME = r"[\w.-]*(?:token|api[_-]?key|apikey|secret|password|passwd)"
 
@@ -59,18 +65,18 @@ class Redactor:
         secrets: Iterable[str] = (),
         extra: Callable[[str], str] | None = None,
     ) -> None:
-        self._secrets: set[str] = set()
-        self._secret_pattern: re.Pattern[str] | None = None
+        # Values shorter than MIN_SECRET_CHARS are not real tokens, and replacing
+        # them (a "1", a "/root") everywhere would garble messages.
+        self._scanner = SecretScanner(secrets)
         self._extra = extra
-        self.add_secrets(secrets)
 
     def add_secrets(self, secrets: Iterable[str]) -> None:
         """Also remove these exact values from now on."""
-        self._secrets.update(s for s in secrets if len(s) >= MIN_SECRET_CHARS)
-        if self._secrets:
-            # Longest first, so a secret containing another is removed whole.
-            ordered = sorted(self._secrets, key=len, reverse=True)
-            self._secret_pattern = re.compile("|".join(re.escape(s) for s in ordered))
+        self._scanner.add(secrets)
+
+    def exact(self, text: str) -> str:
+        """``text`` with only the exact secrets removed (as written or JSON-escaped)."""
+        return self._scanner.scrub(text)
 
     @overload
     def __call__(self, text: str) -> str: ...
@@ -82,8 +88,7 @@ class Redactor:
         """``text`` with secrets removed and clipped; None stays None."""
         if text is None:
             return None
-        if self._secret_pattern is not None:
-            text = self._secret_pattern.sub(REDACTED, text)
+        text = self._scanner.scrub(text)
         for pattern, replacement in _RULES:
             text = pattern.sub(replacement, text)
         if self._extra is not None:

@@ -29,6 +29,7 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from portal_tui.config import InstanceConfig
+from portal_tui.upstream.scrub import SecretScanner
 from portal_tui.vocabulary.errors import ErrorType, UpstreamError
 
 M = TypeVar("M", bound=BaseModel)
@@ -101,8 +102,12 @@ class EmailBisonClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         now: Any = None,
+        scanner: SecretScanner | None = None,
     ) -> None:
         self.instance = instance
+        # Every configured token: removed from whatever the upstream sends (values,
+        # field names, reason phrases, error text) before anything reads it.
+        self.scanner = scanner if scanner is not None else SecretScanner()
         self._origin = _origin(instance.base_url)
         self._base = instance.base_url + "/"
         self._now = now or (lambda: datetime.now(UTC))
@@ -189,34 +194,45 @@ class EmailBisonClient:
         return httpx.Request(method, url, headers=headers, json=body, extensions=self._extensions)
 
     async def send(self, request: httpx.Request) -> Answer:
-        """The exchange: send ``request``, read the whole body, classify the status.
+        """The exchange: send ``request``, read the body (at most ``max_response_bytes``),
+        classify the status.
 
-        Raises :class:`UpstreamError` for a non-2xx status and for network,
-        timeout and decoding trouble; the body of a 2xx is returned unparsed.
+        Raises :class:`UpstreamError` for a non-2xx status, for network, timeout
+        and decoding trouble, and (``validation``) for a 2xx body larger than the
+        cap; the body of a 2xx is returned unparsed.
         """
+        cap = self.instance.max_response_bytes
         try:
             # Straight to the pool: httpx.AsyncClient's URL merging, cookie jar and
             # redirect plumbing cost ~0.4 ms a request and none of it is wanted here
             # (redirects are never followed, tokens are never sent as cookies).
             response = await self.transport.handle_async_request(request)
             try:
-                content = await response.aread()
+                content = await _read_capped(response, cap)
             finally:
                 await response.aclose()
         except httpx.TimeoutException as exc:
-            raise UpstreamError(ErrorType.TIMEOUT, _describe(exc)) from None
+            raise UpstreamError(ErrorType.TIMEOUT, self._describe(exc)) from None
         except (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError) as exc:
-            raise UpstreamError(ErrorType.NETWORK, _describe(exc)) from None
+            raise UpstreamError(ErrorType.NETWORK, self._describe(exc)) from None
         except httpx.TransportError as exc:
-            raise UpstreamError(ErrorType.NETWORK, _describe(exc)) from None
+            raise UpstreamError(ErrorType.NETWORK, self._describe(exc)) from None
         except httpx.DecodingError as exc:
             # A body whose Content-Encoding does not decode (a proxy mangling gzip):
             # not a TransportError in httpx, but to us the same kind of trouble.
             raise UpstreamError(
-                ErrorType.NETWORK, f"response body could not be decoded: {_describe(exc)}"
+                ErrorType.NETWORK, f"response body could not be decoded: {self._describe(exc)}"
             ) from None
+        if content is None and 200 <= response.status_code < 300:
+            # Never retried (a validation error): the same upstream would send it again.
+            raise UpstreamError(
+                ErrorType.VALIDATION,
+                f"response larger than {cap} bytes (max_response_bytes); not read",
+                status_code=response.status_code,
+            )
+        # An error status says more than its oversized body (which is never read).
         self._check_status(response)
-        return Answer(response.status_code, content)
+        return Answer(response.status_code, content or b"")
 
     def _classify(self, response: httpx.Response, content: bytes, model: type[M]) -> Reply:
         """Status, then payload: :meth:`send`'s and :meth:`parse`'s halves in one."""
@@ -236,11 +252,11 @@ class EmailBisonClient:
             )
         if status >= 500:
             raise UpstreamError(
-                ErrorType.SERVER_5XX, f"HTTP {status} {_reason(response)}", status_code=status
+                ErrorType.SERVER_5XX, f"HTTP {status} {self._reason(response)}", status_code=status
             )
         if status >= 400 or status < 200 or status >= 300:
             kind = ErrorType.CLIENT_4XX
-            text = f"HTTP {status} {_reason(response)}"
+            text = f"HTTP {status} {self._reason(response)}"
             if status == 401:
                 text += " (token missing, wrong or revoked)"
             elif status == 403:
@@ -250,6 +266,9 @@ class EmailBisonClient:
     def parse(self, answer: Answer, model: type[M]) -> Reply:
         """Validate a 2xx body as ``model``; raises :class:`PayloadError` if it is not one."""
         status, content = answer.status_code, answer.content
+        if self.scanner.in_json(content):
+            # The upstream echoed a token: decode, scrub every string and key, validate.
+            return self._classify_slowly(status, content, model)
         try:
             # pydantic-core parses and validates in one pass, without the transient tree
             # of dicts json.loads builds (less CPU per request, less heap fragmentation).
@@ -282,11 +301,43 @@ class EmailBisonClient:
                 status_code=status,
                 validation=None,
             ) from None
+        if self.scanner:
+            raw = self.scanner.scrub_tree(raw)
         try:
             payload = model.model_validate(raw)
         except ValidationError as exc:
             raise _schema_error(exc, status) from None
         return Reply(payload, status, len(content), _unknown_fields(payload))
+
+    def _reason(self, response: httpx.Response) -> str:
+        """The reason phrase: upstream text, so scrubbed like the body."""
+        return self.scanner.scrub(response.reason_phrase or "")
+
+    def _describe(self, exc: Exception) -> str:
+        """An exception as one line, with bearer tokens and known tokens removed."""
+        name = type(exc).__name__
+        text = self.scanner.scrub(redact(str(exc))).strip()
+        return f"{name}: {text}" if text else name
+
+
+async def _read_capped(response: httpx.Response, cap: int) -> bytes | None:
+    """The decoded body, or None as soon as it passes ``cap`` bytes (never buffered past it).
+
+    A ``Content-Length`` above the cap is refused before a byte is read. The
+    rest of an oversized body is left unread: closing the response drops the
+    connection rather than draining it.
+    """
+    declared = response.headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) > cap:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 @functools.cache
@@ -300,16 +351,6 @@ def _tls_context(verify: bool) -> ssl.SSLContext:
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return (parts.scheme.lower(), parts.netloc.lower())
-
-
-def _reason(response: httpx.Response) -> str:
-    return response.reason_phrase or ""
-
-
-def _describe(exc: Exception) -> str:
-    name = type(exc).__name__
-    text = redact(str(exc)).strip()
-    return f"{name}: {text}" if text else name
 
 
 def _schema_error(exc: ValidationError, status: int) -> PayloadError:

@@ -3,8 +3,15 @@
 Numbers arrive as JSON numbers or, on some instances, as numeric strings;
 both are accepted. Anything else (a missing field, ``null`` where a count
 belongs, text that is not a number) is a validation error, never a zero.
-Sign and range rules belong to each dashboard, not here: Volume warns about
-a negative count where KPI rejects the row.
+
+Plausibility is checked here, so no impossible number reaches a dashboard,
+a total or the records: a count is an integer within ±:data:`MAX_COUNT`, a
+percentage a finite number within ±:data:`MAX_PERCENT` (NaN, Infinity,
+``"-inf"``, ``1e309``, 150 are refused). Each refusal is a validation error
+with the field, the bound expected and the value sent; nothing is clamped.
+The sign is left to each dashboard, as the SPEC has it: Volume warns about a
+negative count where KPI rejects the row (and a percentage of a negative
+count is negative).
 """
 
 from __future__ import annotations
@@ -12,7 +19,21 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+MAX_COUNT = 1_000_000_000
+"""Largest count believed, per workspace and date window or per mailbox (a billion
+emails in a month is far beyond any sending platform); beyond it the upstream is broken."""
+
+MAX_PERCENT = 100.0
+"""Every ``*_percentage`` is a part of its whole (opens of emails sent, interested of
+leads contacted, ...), so its size is at most 100."""
+
+
+def _not_finite() -> PydanticCustomError:
+    # Its own error (a range error), before any bound: NaN compares false with both.
+    return PydanticCustomError("finite_number", "Input should be a finite number")
 
 
 def _numeric_string_to_int(value: Any) -> Any:
@@ -22,11 +43,16 @@ def _numeric_string_to_int(value: Any) -> Any:
             number = float(text)
         except ValueError:
             return value  # let pydantic report invalid_type with the original value
-        if math.isfinite(number) and number == int(number):
-            return int(number)
+        if not math.isfinite(number):
+            raise _not_finite()
+        if number == int(number):
+            return int(text) if text.lstrip("+-").isdigit() else int(number)
         return value
-    if isinstance(value, float) and math.isfinite(value) and value == int(value):
-        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _not_finite()
+        if value == int(value):
+            return int(value)
     return value
 
 
@@ -34,17 +60,31 @@ def _numeric_string_to_float(value: Any) -> Any:
     if isinstance(value, str):
         text = value.strip().rstrip("%").replace(",", "")
         try:
-            return float(text)
+            number = float(text)
         except ValueError:
             return value
+        if not math.isfinite(number):
+            raise _not_finite()
+        return number
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _not_finite()
     return value
 
 
-Count = Annotated[int, BeforeValidator(_numeric_string_to_int)]
-"""An integer count that may arrive as a numeric string."""
+Id = Annotated[int, BeforeValidator(_numeric_string_to_int)]
+"""An identifier that may arrive as a numeric string."""
 
-Percent = Annotated[float, BeforeValidator(_numeric_string_to_float)]
-"""A percentage that may arrive as a numeric string."""
+Count = Annotated[
+    int, BeforeValidator(_numeric_string_to_int), Field(ge=-MAX_COUNT, le=MAX_COUNT)
+]
+"""An integer count (within ±:data:`MAX_COUNT`) that may arrive as a numeric string."""
+
+Percent = Annotated[
+    float,
+    BeforeValidator(_numeric_string_to_float),
+    Field(ge=-MAX_PERCENT, le=MAX_PERCENT, allow_inf_nan=False),
+]
+"""A finite percentage within ±100 that may arrive as a numeric string (``"12.5%"``)."""
 
 
 class ApiModel(BaseModel):
@@ -57,11 +97,11 @@ class ApiModel(BaseModel):
 class ApiWorkspace(ApiModel):
     """One entry of ``GET /workspaces/v1.1``."""
 
-    id: Count
+    id: Id
     name: str
     personal_team: bool = False
     main: bool = False
-    parent_id: Count | None = None
+    parent_id: Id | None = None
     created_at: str | None = None
     updated_at: str | None = None
 
@@ -88,7 +128,7 @@ class WorkspaceStats(ApiModel):
 class SendingSchedule(ApiModel):
     """One campaign of ``GET /campaigns/sending-schedules``."""
 
-    id: Count
+    id: Id
     name: str
     status: str
     daily_limit: Count
@@ -98,7 +138,7 @@ class SendingSchedule(ApiModel):
 class SenderTag(ApiModel):
     """A tag on a sender email; reseller and provider are read from these."""
 
-    id: Count
+    id: Id
     name: str
     default: bool = False
 
@@ -106,7 +146,7 @@ class SenderTag(ApiModel):
 class SenderEmail(ApiModel):
     """One mailbox of ``GET /sender-emails``."""
 
-    id: Count
+    id: Id
     email: str
     name: str | None = None
     status: str

@@ -25,12 +25,15 @@ from portal_tui.vocabulary.trend import health_trend_text
 
 
 def overview_top(state: ConsoleState) -> Text:
-    """Banners (DEMO, TLS off), the health score and all its reasons."""
+    """Banners (DEMO, TLS off, token in the clear), the health score and all its reasons."""
     parts: list[tuple[str, str] | str] = []
     if state.demo:
         parts += [(" DEMO ", "reverse bold"), " built-in simulator: no network, no tokens\n"]
     for name in state.tls_off():
         parts += [(f" ⚠ TLS VERIFICATION OFF for instance {name} ", "reverse bold red"), "\n"]
+    for name in state.plaintext_token():
+        banner = f" ⚠ TOKEN SENT UNENCRYPTED to instance {name} (plain http://) "
+        parts += [(banner, "reverse bold red"), "\n"]
     health = state.monitor.health()
     text = health_text(health, state.monitor.restored_health, state.now)
     parts.append((text, health_tone(health) + " bold"))
