@@ -72,7 +72,7 @@ class Store:
         redactor: Redactor,
         notices: list[str],
     ) -> None:
-        self._db = SharedConnection(conn, path)
+        self._db = SharedConnection(conn, path, clock)
         self._path = path
         self._clock = clock
         self._retention_days = retention_days
@@ -107,7 +107,7 @@ class Store:
         """
         if retention_days <= 0 or resolved_retention_days <= 0:
             raise ValueError("retention periods must be positive")
-        conn, path, notices = await open_checked(Path(path), clock.now())
+        conn, path, notices = await open_checked(Path(path), clock)
         store = cls(
             conn,
             path=path,
