@@ -9,7 +9,10 @@ draws its jitter from the fetcher's rng, and shows its status while it waits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import random
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -228,3 +231,30 @@ def test_the_deadline_stop_reads_the_wait_chosen_for_the_next_attempt() -> None:
 def test_statuses_carry_no_retry_details_on_the_happy_path() -> None:
     status = RetryStatus("main", "Acme", ("kpi",), "stats", CallPhase.IN_FLIGHT, 1, 4)
     assert status.describe(FakeClock().now()) == "attempt 1/4"
+
+
+@pytest.mark.parametrize(
+    "replies",
+    [
+        [httpx.Response(503), ok_stats()],  # retried, then succeeds
+        [httpx.Response(503)],  # fails after every attempt
+        [httpx.Response(429, headers={"Retry-After": "600"})],  # stopped by the deadline at once
+    ],
+)
+async def test_a_retried_request_leaves_no_cyclic_garbage(replies: list[httpx.Response]) -> None:
+    """A refresh makes no reference cycles (portal_tui.memory); retries used to leave
+    their errors, tracebacks and frames (and tenacity's records) in one."""
+    rig = Rig(sequence(*replies))
+    for _ in range(2):  # the first pays for lazy imports and first-use caches
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            with contextlib.suppress(UpstreamError):
+                await rig.stats()
+            gc.collect()
+            garbage = Counter(type(o).__qualname__ for o in gc.garbage)
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+    assert len(rig.records) >= 2
+    assert not garbage, garbage.most_common(8)

@@ -299,7 +299,6 @@ class Fetcher:
                     raise
                 last_error = exc
             if last_error is not None:
-                first = last_error
 
                 async def again(number: int) -> Reply:
                     nonlocal tries, last_error
@@ -311,14 +310,19 @@ class Fetcher:
                         last_error = exc
                         raise
 
-                retries = retrying(
-                    policy,
-                    self._rng,
-                    deadline,
-                    self._clock,
-                    before_sleep=self._announce_retry(call_id, status),
+                # Not kept in a local: it holds each attempt's error, whose traceback
+                # holds this frame (a cycle left to the garbage collector).
+                reply = await retry_after_failure(
+                    retrying(
+                        policy,
+                        self._rng,
+                        deadline,
+                        self._clock,
+                        before_sleep=self._announce_retry(call_id, status),
+                    ),
+                    last_error,
+                    again,
                 )
-                reply = await retry_after_failure(retries, first, again)
         except TimeoutError:
             cut = (
                 f"request deadline of {inst.config.request_deadline:g} s passed during attempt "
@@ -345,6 +349,10 @@ class Fetcher:
         except BaseException:
             self.active.pop(call_id, None)
             raise
+        finally:
+            # A failed attempt's traceback refers to this frame, which refers to the
+            # error: drop the reference, so a retried request leaves no cycle behind.
+            last_error = None
         self._finish(call_id, status, CallPhase.SUCCEEDED, tries, None)
         return reply, tries
 
