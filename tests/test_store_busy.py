@@ -7,7 +7,10 @@ tests/test_store_durability.py; here the rules, on virtual time.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import sqlite3
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -129,3 +132,20 @@ async def test_a_later_error_that_is_not_busy_ends_the_retries() -> None:
         await run(clock, attempt)
     assert info.value is full
     assert attempt.tries == 2 and len(clock.sleeps) == 1
+
+
+@pytest.mark.parametrize("errors", [2, 6])  # retried then done; still locked at the end
+async def test_the_busy_wait_leaves_no_cyclic_garbage(errors: int) -> None:
+    clock = RecordingClock()
+    await run(clock, Script(locked()))  # first use: lazy imports and caches
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        with contextlib.suppress(sqlite3.OperationalError):
+            await run(clock, Script(*(locked() for _ in range(errors))))
+        gc.collect()
+        garbage = Counter(type(o).__qualname__ for o in gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert not garbage, garbage.most_common(8)

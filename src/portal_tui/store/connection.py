@@ -105,20 +105,24 @@ async def while_busy(
     except sqlite3.OperationalError as exc:
         if not is_busy(exc) or attempts <= 1:
             raise
-        first = exc
+        # Handed over, not kept in a local: its traceback holds this frame.
+        failed = [exc]
 
     def note(state: RetryCallState) -> None:
         log.info("%s: locked, retrying (attempt %d)", what, state.attempt_number + 1)
 
-    retrying = AsyncRetrying(
-        sleep=clock.sleep,
-        stop=stop_after_attempt(attempts),
-        wait=WaitBusy(multiplier=first_wait, max=max_wait),
-        retry=retry_if_exception(is_busy),
-        before_sleep=note,
-        reraise=True,
+    return await retry_after_failure(
+        AsyncRetrying(
+            sleep=clock.sleep,
+            stop=stop_after_attempt(attempts),
+            wait=WaitBusy(multiplier=first_wait, max=max_wait),
+            retry=retry_if_exception(is_busy),
+            before_sleep=note,
+            reraise=True,
+        ),
+        failed.pop(),
+        lambda _number: attempt(),
     )
-    return await retry_after_failure(retrying, first, lambda _number: attempt())
 
 
 def is_corruption(exc: BaseException) -> bool:
