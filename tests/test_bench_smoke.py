@@ -106,3 +106,15 @@ def test_the_ideal_replay_keeps_dependencies_and_starts_what_unlocks_work_first(
     hung = [*trace, [3.0, "/api/workspaces/v1.1/stats", ws, [["n", "3"]], None]]
     hung.append([6.0, "/api/workspaces/v1.1/stats", ws, [["n", "3"]], 0.5, 0.5])
     assert replay(hung, 1, hang_wait=3.0) == pytest.approx(6.0 + 3.0 + 0.5)
+
+
+@pytest.mark.timeout(120)
+def test_the_fetch_cost_bench_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.fetch_cost", "--requests", "20", "--repeats", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=100,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == ["ok", "retried"]
+    assert all(float(line.split()[1]) > 0 for line in lines)

@@ -49,6 +49,8 @@ STILL_OVER_400 = {
     "src/portal_tui/cli/main.py",
     "src/portal_tui/engine/cycle.py",
     "src/portal_tui/engine/monitor.py",
+    "src/portal_tui/fetch/fetcher.py",
+    "src/portal_tui/store/connection.py",
     "src/portal_tui/simulator/core.py",
     "src/portal_tui/simulator/fault_spec.py",
     "src/portal_tui/store/database.py",

@@ -181,20 +181,40 @@ async def test_two_stores_on_one_file_write_concurrently(tmp_path: Path) -> None
         await second.close()
 
 
+class BackoffWatch(FakeClock):
+    """Virtual time that moves only when told, and says when someone sleeps on it."""
+
+    def __init__(self) -> None:
+        super().__init__(START, autojump=False)
+        self.sleeps: list[float] = []
+        self.asleep = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.asleep.set()
+        await super().sleep(seconds)
+
+
 async def test_a_write_waits_out_another_process_holding_the_lock(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(connection, "BUSY_TIMEOUT_MS", 50)  # force our own retry loop to run
     path = tmp_path / "records.sqlite3"
-    async with await Store.open(path, clock=clock()) as store:
+    clock = BackoffWatch()
+    async with await Store.open(path, clock=clock) as store:
         holder = sqlite3.connect(path, isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")
         write = asyncio.create_task(store.record_cycle(cycle(START, api_calls=calls(3, START))))
-        await asyncio.sleep(0.4)
+        # The first try waited out SQLite's 50 ms busy timeout; the backoff before the
+        # next sleeps on the store's clock, which only the test moves.
+        await asyncio.wait_for(clock.asleep.wait(), 10)
         assert not write.done()
+        assert clock.sleeps and 0.025 <= clock.sleeps[0] <= 0.05  # 50 ms × [½, 1]
         holder.execute("COMMIT")
         holder.close()
+        clock.advance(1.0)
         await asyncio.wait_for(write, 10)
+        assert len(clock.sleeps) == 1  # the second try found the file free
         assert len(await store.recent_api_calls()) == 3
 
 

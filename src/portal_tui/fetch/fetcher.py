@@ -1,7 +1,8 @@
 """Fetch one logical request with retries, deadline, breaker, limiter and token sessions.
 
 :class:`Fetcher` is the only place that decides how hard to try: attempts,
-backoff and deadline per logical request (policy in :mod:`portal_tui.fetch.retry`);
+backoff and deadline per logical request (tenacity's rules in
+:mod:`portal_tui.fetch.retry`, entered only once attempt 1 has failed);
 each attempt goes through its instance (:mod:`portal_tui.fetch.instance`:
 token session, limiter slot, breaker, record). Every change of status is
 published to listeners.
@@ -19,6 +20,7 @@ from datetime import timedelta
 
 import httpx
 from pydantic import BaseModel, SecretStr
+from tenacity import RetryCallState
 
 from portal_tui.config import Config, Secrets
 from portal_tui.fetch.breaker import BreakerStatus
@@ -27,7 +29,7 @@ from portal_tui.fetch.compact import MailboxCompactor
 from portal_tui.fetch.events import CallPhase, RetryStatus, StatusListener
 from portal_tui.fetch.instance import Call, CallContext, UpstreamInstance
 from portal_tui.fetch.limiter import RequestLimiter
-from portal_tui.fetch.retry import Deadline, backoff
+from portal_tui.fetch.retry import Deadline, retrying
 from portal_tui.fetch.sessions import TokenSessions
 from portal_tui.upstream.client import Reply
 from portal_tui.upstream.endpoints import Endpoint, RequestKey
@@ -44,6 +46,7 @@ from portal_tui.upstream.scrub import SecretScanner
 from portal_tui.upstream.workspaces import WorkspaceRef
 from portal_tui.vocabulary.clock import Clock
 from portal_tui.vocabulary.errors import ErrorType, UpstreamError
+from portal_tui.vocabulary.retrying import retry_after_failure
 
 __all__ = ["MODELS", "CallContext", "Fetched", "Fetcher"]
 
@@ -300,40 +303,48 @@ class Fetcher:
         self._publish(call_id, status)
         # Runs from now (admission is behind us), minus any wait for the token's session.
         deadline = Deadline(self._clock, inst.config.request_deadline)
-
-        clock, rng = self._clock, self._rng
-        tries = 0
+        # Each attempt enforces the deadline itself (UpstreamInstance.attempt); the
+        # retry rules only sleep if an attempt could still start after the sleep.
+        tries = 1
         last_error: UpstreamError | None = None
         try:
-            # A plain loop, not a retry library: it runs for every request, and one
-            # that succeeds at once (nearly all) should cost next to nothing here.
-            while True:
-                tries += 1
-                if tries > 1:
-                    self._publish(call_id, status.advanced(CallPhase.IN_FLIGHT, tries))
-                try:
-                    # Each attempt enforces the deadline itself (UpstreamInstance.attempt);
-                    # a sleep is only taken if an attempt could still start after it.
-                    reply = await inst.attempt(call, tries, deadline)
-                    break
-                except UpstreamError as exc:
-                    last_error = exc
-                    if not exc.error_type.is_retryable:
+            try:
+                # Attempt 1 outside tenacity: nearly every request succeeds at once,
+                # and then the retry machinery should cost nothing (BENCHMARKS.md).
+                reply = await inst.attempt(call, 1, deadline)
+            except UpstreamError as exc:
+                if not exc.error_type.is_retryable:
+                    raise
+                last_error = exc
+            if last_error is not None:
+
+                async def again(number: int) -> Reply:
+                    nonlocal tries, last_error
+                    tries = number
+                    self._publish(call_id, status.advanced(CallPhase.IN_FLIGHT, number))
+                    try:
+                        return await inst.attempt(call, number, deadline)
+                    except UpstreamError as exc:
+                        last_error = exc
                         raise
-                    wait = backoff(policy, rng, tries, exc)
-                    if tries >= policy.attempts or not deadline.allows_sleep(wait):
-                        raise
-                    next_at = clock.now() + timedelta(seconds=wait)
-                    self._publish(
-                        call_id,
-                        status.advanced(CallPhase.RETRYING, tries, error=exc, next_at=next_at),
-                    )
-                await clock.sleep(wait)
+
+                # Not kept in a local: it holds each attempt's error, whose traceback
+                # holds this frame (a cycle left to the garbage collector).
+                reply = await retry_after_failure(
+                    retrying(
+                        policy,
+                        self._rng,
+                        deadline,
+                        self._clock,
+                        before_sleep=self._announce_retry(call_id, status),
+                    ),
+                    last_error,
+                    again,
+                )
         except TimeoutError:
-            attempts = max(tries, 1)
             cut = (
                 f"request deadline of {inst.config.request_deadline:g} s passed during attempt "
-                f"{attempts}/{policy.attempts}"
+                f"{tries}/{policy.attempts}"
             )
             if last_error is None:
                 error = UpstreamError(ErrorType.TIMEOUT, cut)
@@ -346,22 +357,45 @@ class Fetcher:
                     status_code=last_error.status_code,
                     retry_after=last_error.retry_after,
                 )
-            error.attempts = attempts
-            self._finish(call_id, status, CallPhase.FAILED, attempts, error)
+            error.attempts = tries
+            self._finish(call_id, status, CallPhase.FAILED, tries, error)
             self._failed += 1 if call.logged else 0
             raise error from None
         except UpstreamError as exc:
-            attempts = max(tries, 1)
-            exc.attempts = attempts
-            self._finish(call_id, status, CallPhase.FAILED, attempts, exc)
+            exc.attempts = tries
+            self._finish(call_id, status, CallPhase.FAILED, tries, exc)
             self._failed += 1 if call.logged else 0
             raise
         except BaseException:
             self.active.pop(call_id, None)
             raise
-        attempts = tries
-        self._finish(call_id, status, CallPhase.SUCCEEDED, attempts, None)
-        return reply, attempts
+        finally:
+            # A failed attempt's traceback refers to this frame, which refers to the
+            # error: drop the reference, so a retried request leaves no cycle behind.
+            last_error = None
+        self._finish(call_id, status, CallPhase.SUCCEEDED, tries, None)
+        return reply, tries
+
+    def _announce_retry(
+        self, call_id: int, status: RetryStatus
+    ) -> Callable[[RetryCallState], None]:
+        """tenacity's ``before_sleep``: the request is retrying, when and why."""
+        clock = self._clock
+
+        def announce(state: RetryCallState) -> None:
+            outcome = state.outcome
+            next_at = clock.now() + timedelta(seconds=state.upcoming_sleep)
+            self._publish(
+                call_id,
+                status.advanced(
+                    CallPhase.RETRYING,
+                    state.attempt_number,
+                    error=outcome.exception() if outcome is not None else None,
+                    next_at=next_at,
+                ),
+            )
+
+        return announce
 
     def _publish(self, call_id: int, status: RetryStatus) -> None:
         if status.phase in (CallPhase.SUCCEEDED, CallPhase.FAILED):

@@ -18,17 +18,30 @@ import logging
 import os
 import random
 import sqlite3
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from portal_tui.store.rows import rows
 from portal_tui.store.rows import scalar as _scalar
 from portal_tui.store.schema import APPLICATION_ID, latest_version
+from portal_tui.vocabulary.clock import Clock
 from portal_tui.vocabulary.errors import StoreError
+from portal_tui.vocabulary.retrying import retry_after_failure
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5000
 WAL_SWITCH_ATTEMPTS = 20
@@ -58,6 +71,60 @@ def is_busy(exc: BaseException) -> bool:
         return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
     text = str(exc).lower()
     return "locked" in text or "busy" in text
+
+
+class WaitBusy(wait_exponential):
+    """Exponential backoff, each wait drawn in [½, 1] of its step.
+
+    The draw keeps two processes that met on the lock from coming back to it
+    in step.
+    """
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        return super().__call__(retry_state) * random.uniform(0.5, 1.0)
+
+
+async def while_busy(
+    clock: Clock,
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    attempts: int,
+    first_wait: float,
+    max_wait: float,
+    what: str,
+) -> T:
+    """``attempt()``, tried again while another process holds a lock on the file.
+
+    At most ``attempts`` tries; between them a backoff from ``first_wait``,
+    doubling up to ``max_wait`` (:class:`WaitBusy`), slept on ``clock``. It
+    is on top of SQLite's own busy timeout, which waits (real time) inside
+    each try. The first try runs outside tenacity, so the usual uncontended
+    call costs nothing more. Any other error, or the last try's busy error,
+    is raised as it is. ``what`` names the operation in the log.
+    """
+    try:
+        return await attempt()
+    except sqlite3.OperationalError as exc:
+        if not is_busy(exc) or attempts <= 1:
+            raise
+        # Handed over, not kept in a local: its traceback holds this frame.
+        failed = [exc]
+
+    def note(state: RetryCallState) -> None:
+        log.info("%s: locked, retrying (attempt %d)", what, state.attempt_number + 1)
+
+    return await retry_after_failure(
+        AsyncRetrying(
+            sleep=clock.sleep,
+            stop=stop_after_attempt(attempts),
+            wait=WaitBusy(multiplier=first_wait, max=max_wait),
+            retry=retry_if_exception(is_busy),
+            before_sleep=note,
+            reraise=True,
+        ),
+        failed.pop(),
+        lambda _number: attempt(),
+    )
 
 
 def is_corruption(exc: BaseException) -> bool:
@@ -272,10 +339,12 @@ def move_aside(path: Path, now: datetime) -> Path:
     return aside
 
 
-async def configure(conn: aiosqlite.Connection, path: Path, notices: list[str]) -> None:
+async def configure(
+    conn: aiosqlite.Connection, path: Path, notices: list[str], clock: Clock
+) -> None:
     """Per-connection settings; WAL is persistent in the file once set."""
     try:
-        mode = await _use_wal(conn)
+        mode = await _use_wal(conn, path, clock)
         if mode.lower() != "wal":
             # e.g. a network filesystem without shared memory: still usable,
             # but readers and writers now block each other.
@@ -290,35 +359,38 @@ async def configure(conn: aiosqlite.Connection, path: Path, notices: list[str]) 
         raise describe_open_error(path, exc) from exc
 
 
-async def _use_wal(conn: aiosqlite.Connection) -> str:
+async def _use_wal(conn: aiosqlite.Connection, path: Path, clock: Clock) -> str:
     """Switch the file to WAL unless it already is; returns the resulting journal mode.
 
     Switching needs an exclusive lock and SQLite may refuse it at once,
     without waiting out the busy timeout, while other connections are open
     (several consoles starting on a fresh file). So it is retried here.
     """
-    delay = 0.02
-    for attempt in range(1, WAL_SWITCH_ATTEMPTS + 1):
+
+    async def switch() -> str:
         current = str(await _scalar(conn, "PRAGMA journal_mode"))
         if current.lower() == "wal":
             return current
-        try:
-            return str(await _scalar(conn, "PRAGMA journal_mode = WAL"))
-        except sqlite3.OperationalError as exc:
-            if not is_busy(exc) or attempt == WAL_SWITCH_ATTEMPTS:
-                raise
-        # Real time, not the injected clock: another process holds the lock.
-        await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-        delay = min(delay * 2, 0.5)
-    raise AssertionError("unreachable")  # pragma: no cover
+        return str(await _scalar(conn, "PRAGMA journal_mode = WAL"))
+
+    return await while_busy(
+        clock,
+        switch,
+        attempts=WAL_SWITCH_ATTEMPTS,
+        first_wait=0.02,
+        max_wait=0.5,
+        what=f"switching {path} to write-ahead logging",
+    )
 
 
-async def open_checked(path: Path, now: datetime) -> tuple[aiosqlite.Connection, Path, list[str]]:
+async def open_checked(path: Path, clock: Clock) -> tuple[aiosqlite.Connection, Path, list[str]]:
     """Connect, check, move a corrupt file aside if need be, and configure.
 
     Returns the connection, the expanded path and the notices for the user
-    (e.g. "moved aside").
+    (e.g. "moved aside"). ``clock`` dates a file moved aside and paces the
+    retries while another process holds the file's lock.
     """
+    now = clock.now()
     notices: list[str] = []
     # Filesystem calls off the event loop: the data dir may be on a slow mount.
     path = await asyncio.to_thread(prepare_location, path)
@@ -338,7 +410,7 @@ async def open_checked(path: Path, now: datetime) -> tuple[aiosqlite.Connection,
         notices.append(await _set_aside(path, now, problems))
         conn = await connect(path)
     try:
-        await configure(conn, path, notices)
+        await configure(conn, path, notices, clock)
     except BaseException:
         await close_quietly(conn)
         raise

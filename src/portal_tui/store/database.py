@@ -96,7 +96,7 @@ class Store:
         redactor: Redactor,
         notices: list[str],
     ) -> None:
-        self._db = SharedConnection(conn, path)
+        self._db = SharedConnection(conn, path, clock)
         self._path = path
         self._clock = clock
         self._retention_days = retention_days
@@ -142,10 +142,10 @@ class Store:
         before = await asyncio.to_thread(present_files, path)
         try:
             if create:
-                conn, path, notices = await open_checked(path, clock.now())
+                conn, path, notices = await open_checked(path, clock)
                 read_only = False
             else:
-                conn, path, notices, can_write = await open_existing(path, clock.now())
+                conn, path, notices, can_write = await open_existing(path, clock)
                 read_only = not can_write
         except StoreError:
             await asyncio.to_thread(remove_leftovers, path, before)

@@ -36,6 +36,7 @@ from portal_tui.store.connection import (
     present_files,
     remove_leftovers,
 )
+from portal_tui.vocabulary.clock import Clock
 from portal_tui.vocabulary.errors import StoreError
 
 
@@ -45,7 +46,7 @@ def writable(path: Path) -> bool:
 
 
 async def open_existing(
-    path: Path, now: datetime
+    path: Path, clock: Clock
 ) -> tuple[aiosqlite.Connection, Path, list[str], bool]:
     """Open an existing records file without creating anything.
 
@@ -53,6 +54,7 @@ async def open_existing(
     is open for writing (False: read-only). Raises StoreError when there is
     no such file, :class:`DamagedRecords` when it is damaged.
     """
+    now = clock.now()
     path = path.expanduser()
     if not await asyncio.to_thread(path.is_file):
         what = "is not a regular file" if path.exists() else "does not exist"
@@ -69,7 +71,7 @@ async def open_existing(
     if can_write:
         before = await asyncio.to_thread(present_files, path)
         try:
-            return await _open_checked(path, now, await connect(path, uri_query="mode=rw"), True)
+            return await _open_checked(path, clock, await connect(path, uri_query="mode=rw"), True)
         except StoreError as exc:
             if isinstance(exc, DamagedRecords) or not disk_is_full(path.parent):
                 raise
@@ -77,15 +79,15 @@ async def open_existing(
             # the records can still be read (an incident report is wanted most now).
             await asyncio.to_thread(remove_leftovers, path, before)
             conn, path, notices, _ = await _open_checked(
-                path, now, await _connect_read_only(path), False
+                path, clock, await _connect_read_only(path), False
             )
             notices.append(f"the disk holding {path} is full: the records were read read-only")
             return conn, path, notices, False
-    return await _open_checked(path, now, await _connect_read_only(path), False)
+    return await _open_checked(path, clock, await _connect_read_only(path), False)
 
 
 async def _open_checked(
-    path: Path, now: datetime, conn: aiosqlite.Connection, can_write: bool
+    path: Path, clock: Clock, conn: aiosqlite.Connection, can_write: bool
 ) -> tuple[aiosqlite.Connection, Path, list[str], bool]:
     try:
         problems = await inspect(conn, path)
@@ -94,11 +96,11 @@ async def _open_checked(
         raise
     if problems:
         await close_quietly(conn)
-        raise await _damaged(path, now, problems, can_write)
+        raise await _damaged(path, clock.now(), problems, can_write)
     notices: list[str] = []
     if can_write:
         try:
-            await configure(conn, path, notices)
+            await configure(conn, path, notices, clock)
         except BaseException:
             await close_quietly(conn)
             raise

@@ -3,8 +3,9 @@
 - Every write is one short ``BEGIN IMMEDIATE`` transaction: the writer takes
   the lock up front instead of failing half-way when upgrading a read lock.
 - SQLite's busy timeout waits for a lock; on top of it the WHOLE transaction
-  is retried with backoff while the file stays locked, so two consoles and a
-  cron check never show "database is locked".
+  is retried with backoff while the file stays locked (on tenacity, sleeping
+  on the injected clock: :func:`portal_tui.store.connection.while_busy`), so
+  two consoles and a cron check never show "database is locked".
 - Inside the process, an asyncio lock stops coroutines sharing the
   connection from interleaving their transactions.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -27,7 +27,9 @@ from portal_tui.store.connection import (
     error_code,
     is_busy,
     is_corruption,
+    while_busy,
 )
+from portal_tui.vocabulary.clock import Clock
 from portal_tui.vocabulary.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -46,9 +48,10 @@ _UNWRITABLE = (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_CANT
 class SharedConnection:
     """An aiosqlite connection that runs one transaction at a time, retrying on lock contention."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+    def __init__(self, conn: aiosqlite.Connection, path: Path, clock: Clock) -> None:
         self._conn: aiosqlite.Connection | None = conn
         self._path = path
+        self._clock = clock
         self._lock = asyncio.Lock()
 
     async def run(
@@ -60,24 +63,29 @@ class SharedConnection:
     ) -> T:
         """Run ``fn`` in a transaction; ``action`` names it in error messages.
 
-        SQLite errors become StoreError. The backoff sleeps on the real event
-        loop, not the injected clock: the lock is held by another process,
-        which virtual time cannot move.
+        SQLite errors become StoreError. While another process holds the lock
+        the whole transaction is tried again, up to ``BUSY_ATTEMPTS`` times in
+        all, with a backoff on the injected clock; SQLite's busy timeout waits
+        (real time) inside each try.
         """
-        delay = BUSY_BACKOFF_START
-        for attempt in range(1, BUSY_ATTEMPTS + 1):
-            try:
-                # Shielded: once a transaction starts it runs to its COMMIT or
-                # ROLLBACK even if the caller is cancelled (the console quitting
-                # mid-write), so the connection is never left inside one.
-                return await asyncio.shield(self._locked(fn, mode))
-            except sqlite3.Error as exc:
-                if not is_busy(exc) or attempt == BUSY_ATTEMPTS:
-                    raise self._error(action, exc) from exc
-                log.info("%s: %s is locked, retrying (attempt %d)", action, self._path, attempt)
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-            delay = min(delay * 2, BUSY_BACKOFF_MAX)
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        def once() -> Awaitable[T]:
+            # Shielded: once a transaction starts it runs to its COMMIT or
+            # ROLLBACK even if the caller is cancelled (the console quitting
+            # mid-write), so the connection is never left inside one.
+            return asyncio.shield(self._locked(fn, mode))
+
+        try:
+            return await while_busy(
+                self._clock,
+                once,
+                attempts=BUSY_ATTEMPTS,
+                first_wait=BUSY_BACKOFF_START,
+                max_wait=BUSY_BACKOFF_MAX,
+                what=f"{action} on {self._path}",
+            )
+        except sqlite3.Error as exc:
+            raise self._error(action, exc) from exc
 
     async def close(self) -> None:
         """Close after any transaction in progress; safe to call twice."""
