@@ -293,6 +293,26 @@ def test_console_exits_when_a_stalled_terminal_goes_away_without_sighup(tmp_path
     assert _exit_code_after_close(proc, master, dump) == 128 + signal.SIGHUP
 
 
+async def test_nothing_is_mounted_once_the_console_is_exiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The terminal goes away while hidden panes are still being composed (a busy
+    machine): the pre-mount timer and queued pane keys then run on a console that is
+    tearing its tabs down. Mounting there raised MountError, and the exit code was 1."""
+    from portal_tui.console import app as console_app
+
+    monkeypatch.setattr(console_app, "PREMOUNT_AFTER", 3600.0)  # nothing pre-mounted yet
+    async with running_console(tmp_path / "c.db") as (app, pilot, _, _):
+        assert "tab-history" not in app._panes
+        app.terminal_gone(signal.SIGHUP)
+        for _ in range(5):  # behind the exit in the app's queue
+            app.call_later(app._premount_next)
+            app.call_later(app.action_show_pane, "history")
+        await pilot.pause()
+    assert app.return_code == 128 + signal.SIGHUP
+    assert "tab-history" not in app._panes
+
+
 async def _never_opened() -> Any:
     """An opener for consoles whose runtime a test never starts."""
     raise AssertionError("not opened")
