@@ -178,8 +178,10 @@ def _run_and_kill(script: Path, db: Path, seed: int, kill: Kill) -> tuple[list[i
                 elif line.startswith("inside"):
                     inside = True
                     break
-                if kill.inside is None and len(committed) >= kill.commits and (
-                    kill.commits > 0 or line.startswith("open")
+                if (
+                    kill.inside is None
+                    and len(committed) >= kill.commits
+                    and (kill.commits > 0 or line.startswith("open"))
                 ):
                     time.sleep(kill.after)  # somewhere in the next write, or between
                     break
