@@ -106,6 +106,14 @@ async def test_keys_respond_while_a_slow_refresh_is_in_flight(tmp_path: Path) ->
         assert len(app.query_one("#kpi-table", RowTable).view.rows) == 6
 
 
+async def _until(pilot: Any, done: Any, what: str, patience: float = 30.0) -> None:
+    """Let the app run until ``done()``: an event, however long a busy machine takes."""
+    deadline = time.monotonic() + patience
+    while not done():
+        assert time.monotonic() < deadline, f"no {what} within {patience} s"
+        await pilot.pause(0.05)
+
+
 async def test_a_thousand_status_events_coalesce(tmp_path: Path) -> None:
     async with running_console(tmp_path / "c.db") as (app, pilot, runtime, clock):
         await pilot.press("6")
@@ -116,7 +124,8 @@ async def test_a_thousand_status_events_coalesce(tmp_path: Path) -> None:
         for n in range(1000):  # one per workspace of a 1,000-workspace refresh
             status = RetryStatus("demo", f"ws{n}", ("kpi",), "stats", CallPhase.RETRYING, 1, 4, now)
             runtime.monitor._emit(CallStatusChanged(status))
-        await pilot.pause(0.6)  # two or three flush intervals
+        await _until(pilot, lambda: calls.paints > paints, "repaint of the calls table")
+        await pilot.pause(0.6)  # two or three flush intervals more: no further posts
         assert app.relay.seen["CallStatusChanged"] >= 1000
         assert app.relay.posted["CallsChanged"] - posted <= 3
         assert calls.paints - paints <= 4  # not one repaint per event
@@ -124,6 +133,7 @@ async def test_a_thousand_status_events_coalesce(tmp_path: Path) -> None:
         before = pane.repaints
         for _ in range(50):  # snapshot updates coalesce too
             runtime.monitor._emit(SnapshotUpdated(DashboardName.KPI))
+        await _until(pilot, lambda: pane.repaints > before, "repaint of the pane")
         await pilot.pause(0.6)
         assert 1 <= pane.repaints - before <= 2
 
@@ -186,7 +196,7 @@ async def test_notifications_when_a_workspace_fails_and_recovers(tmp_path: Path)
 async def test_sighup_exits_cleanly(tmp_path: Path) -> None:
     async with running_console(tmp_path / "c.db", handle_signals=True) as (app, pilot, _, _):
         os.kill(os.getpid(), signal.SIGHUP)
-        await pilot.pause(0.2)
+        await _until(pilot, lambda: app.return_code is not None, "exit after SIGHUP")
         assert app.return_code == 128 + signal.SIGHUP
     assert signal.getsignal(signal.SIGHUP) in (signal.SIG_DFL, signal.default_int_handler)
 
@@ -338,7 +348,7 @@ def test_a_failed_terminal_write_exits_once_and_never_blocks_the_writer() -> Non
         target=lambda: [writer.write("frame") for _ in range(MAX_QUEUED_WRITES * 5)], daemon=True
     )
     frames.start()
-    frames.join(5)
+    frames.join(30)
     assert not frames.is_alive(), "a frame write blocked: the writer thread stopped draining"
     writer.stop()
     assert gone == [1] and output.gone
@@ -434,11 +444,11 @@ async def test_fifty_thousand_mailboxes_stay_smooth(tmp_path: Path) -> None:
         assert table.view.total == total
         assert pane.mailbox_show_seconds < 1.0  # on the UI thread (the build runs in a thread)
         table.focus()
-        started = time.perf_counter()
+        started = time.thread_time()  # this thread's CPU: other processes do not count
         for _ in range(3):
             for y in range(40):
                 table.render_line(y)
-        assert (time.perf_counter() - started) / 3 < 0.1  # a full screen of lines
+        assert (time.thread_time() - started) / 3 < 0.1  # a full screen of lines
         await pilot.press("end")
         assert table.cursor == total - 1
         assert f"{total:,}" in screen_text(app)
@@ -477,7 +487,7 @@ class StalledLink(io.StringIO):
 
     def write(self, text: str) -> int:
         self.entered.set()
-        self._flowing.wait(10)
+        self._flowing.wait(60)  # resume() ends it; this only bounds a broken test
         self.taken.append(text)
         return len(text)
 
@@ -507,17 +517,19 @@ async def test_a_stalled_terminal_never_blocks_the_loop_and_is_repainted_after(
     writer.start()
     try:
         driver.write("frame 0")
-        assert link.entered.wait(5)  # the writer thread is stuck in the terminal's write
+        assert link.entered.wait(30)  # the writer thread is stuck in the terminal's write
         started = time.monotonic()
         for n in range(1, MAX_QUEUED_WRITES + 11):
             driver.write(f"frame {n}")
-        assert time.monotonic() - started < 1.0, "a write waited for the stalled terminal"
+        # A write that waited would wait out the stall; 40 that do not take
+        # microseconds: the margin is for a busy machine.
+        assert time.monotonic() - started < 5.0, "a write waited for the stalled terminal"
         assert driver.dropping and driver.dropped_writes == 10
         await asyncio.sleep(0.1)
         assert driver.dropping and not repaints  # still stalled: nothing to repaint onto
 
         link.resume()
-        for _ in range(500):
+        for _ in range(3000):  # 30 s at least: room for a busy machine
             if not driver.dropping:
                 break
             await asyncio.sleep(0.01)

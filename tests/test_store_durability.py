@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 import sys
@@ -188,15 +189,21 @@ async def test_two_stores_on_one_file_write_concurrently(tmp_path: Path) -> None
 
 
 async def test_a_write_waits_out_another_process_holding_the_lock(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(connection, "BUSY_TIMEOUT_MS", 50)  # force our own retry loop to run
+    monkeypatch.setattr(transactions, "BUSY_ATTEMPTS", 40)  # ~35 s: longer than any wait here
+    caplog.set_level(logging.INFO, logger=transactions.__name__)
     path = tmp_path / "records.sqlite3"
     async with await Store.open(path, clock=clock()) as store:
         holder = sqlite3.connect(path, isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")
         write = asyncio.create_task(store.record_cycle(cycle(START, api_calls=calls(3, START))))
-        await asyncio.sleep(0.4)
+        for _ in range(3000):  # until our retry loop has met the lock twice (30 s at most)
+            if sum("is locked, retrying" in r.getMessage() for r in caplog.records) >= 2:
+                break
+            await asyncio.sleep(0.01)
+        assert sum("is locked, retrying" in r.getMessage() for r in caplog.records) >= 2
         assert not write.done()
         holder.execute("COMMIT")
         holder.close()
