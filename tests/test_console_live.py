@@ -206,8 +206,13 @@ def _console_in_a_pty(
 ) -> tuple[subprocess.Popen[bytes], int, Path]:
     """The demo console on a new pty (its controlling terminal): (process, pty master, dump file).
 
+    Its simulator has none of the demo's faults or latency: what these tests
+    watch is the terminal, and a refresh then takes no real time (the demo's
+    retries and backoffs take over 10 s, far more on a busy machine).
     ``shell``: a ``sh -c`` script run as the session leader instead, with the
-    console's command line in ``$CONSOLE``.
+    console's command line in ``$CONSOLE``. The console touches
+    ``tmp_path / "dropping"`` once it drops frames, and adds a byte to
+    ``tmp_path / "shown"`` for each pane key it has handled (:func:`_stall_the_link`).
     """
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
@@ -221,6 +226,21 @@ def _console_in_a_pty(
     script = (
         "import faulthandler, signal, sys\n"
         f"faulthandler.register(signal.SIGUSR1, file=open({str(dump)!r}, 'w'), all_threads=True)\n"
+        "import portal_tui.simulator.demo as demo\n"
+        "demo.demo_fault_spec = lambda dataset: ''\n"
+        "from pathlib import Path\n"
+        "from portal_tui.console.terminal import ConsoleDriver\n"
+        "_write = ConsoleDriver.write\n"
+        "def write(self, data):\n"
+        "    _write(self, data)\n"
+        f"    if self.dropping: Path({str(tmp_path / 'dropping')!r}).touch()\n"
+        "ConsoleDriver.write = write\n"
+        "from portal_tui.console.app import PortalConsole\n"
+        "_show = PortalConsole.action_show_pane\n"
+        "async def show(self, pane_id):\n"
+        "    await _show(self, pane_id)\n"
+        f"    with open({str(tmp_path / 'shown')!r}, 'a') as handled: handled.write('.')\n"
+        "PortalConsole.action_show_pane = show\n"
         "from portal_tui.cli import main\n"
         f"sys.exit(main(['--demo', '--db', {str(tmp_path / 'c.db')!r}]))\n"
     )
@@ -253,6 +273,29 @@ def _read_until_painted(master: int) -> None:
             except OSError:
                 break
     assert b"Health" in seen, "the console never painted"
+
+
+def _stall_the_link(master: int, tmp_path: Path) -> None:
+    """Stop reading the pty and switch panes until the console drops frames.
+
+    Every switch redraws most of the screen: the pty buffer fills, then
+    Textual's queue of 30 writes. The console says when it starts dropping
+    and when it has handled each key, so the next round is sent only once the
+    last was handled (no backlog of keys: a key sent next is handled next), and
+    how fast a busy machine draws decides nothing.
+    """
+    dropping, shown = tmp_path / "dropping", tmp_path / "shown"
+    deadline = time.monotonic() + 90
+    sent = 0
+    while not dropping.exists():
+        for key in b"23456781":
+            os.write(master, bytes([key]))
+            time.sleep(0.03)  # pacing: one redraw per key rather than one for the lot
+        sent += 8
+        while (shown.stat().st_size if shown.exists() else 0) < sent:
+            assert time.monotonic() < deadline, f"the console handled too few of {sent} keys"
+            time.sleep(0.02)
+        assert time.monotonic() < deadline, "the console never backed up"
 
 
 def _exit_code_after_close(proc: subprocess.Popen[bytes], master: int, dump: Path) -> int:
@@ -296,10 +339,7 @@ def test_console_exits_when_a_stalled_terminal_goes_away_without_sighup(tmp_path
     shell = 'trap \'\' HUP; "$CONSOLE_PYTHON" -c "$CONSOLE_SCRIPT"; exit $?'
     proc, master, dump = _console_in_a_pty(tmp_path, shell=shell)
     _read_until_painted(master)
-    for _ in range(3):  # switching panes redraws most of the screen; nobody reads it
-        for key in b"23456781":
-            os.write(master, bytes([key]))
-            time.sleep(0.03)
+    _stall_the_link(master, tmp_path)
     assert _exit_code_after_close(proc, master, dump) == 128 + signal.SIGHUP
 
 
@@ -568,15 +608,10 @@ def test_keys_and_refreshes_go_on_while_the_terminal_link_is_stalled(tmp_path: P
             if select.select([master], [], [], 0.2)[0]:
                 os.read(master, 65536)
         assert cycles("startup") == 1
-        # The link stalls: nobody reads the pty, and every pane switch redraws most of
-        # the screen, until the pty buffer and then Textual's queue are full.
-        for _ in range(3):
-            for key in b"23456781":
-                os.write(master, bytes([key]))
-                time.sleep(0.03)
-        time.sleep(1.0)
+        # The link stalls: nobody reads the pty, until the console drops frames.
+        _stall_the_link(master, tmp_path)
         os.write(master, b"R")  # force-refresh every dashboard, still unread
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline and cycles("manual") == 0:
             time.sleep(0.2)
         if cycles("manual") == 0:
@@ -590,7 +625,7 @@ def test_keys_and_refreshes_go_on_while_the_terminal_link_is_stalled(tmp_path: P
         # (This pty never answers Textual's query, so only the recovery ends
         # synchronized output: its sequence marks the repaint.)
         seen = b""
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline and sync_end not in seen:
             if select.select([master], [], [], 0.1)[0]:
                 seen += os.read(master, 65536)
