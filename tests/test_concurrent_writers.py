@@ -6,10 +6,13 @@ Volume and Revenue every time, Infrastructure every fourth, as their TTLs do),
 reading the file between refreshes as the console does (snapshots, the
 health view, recent calls, history); two more processes record small
 cycles in a tight loop, the write pressure of many consoles, so writers
-really meet on the lock. Meanwhile the real command line runs
-``portal-tui check --json --db SAME`` every two seconds against ``portal-tui
-simulate`` over loopback HTTP, the way cron would, overlapping with each other
-and with the consoles.
+really meet on the lock. Once every one of them has recorded a cycle, the
+real command line runs ``portal-tui check --json --db SAME`` six times, two
+seconds apart, against ``portal-tui simulate`` over loopback HTTP, the way
+cron would, overlapping with each other and with the consoles. The writers
+stop once every check has ended and they have done enough work (each console
+5 refreshes, the loops 100 cycles): what they report, not a timer, decides, so
+a busy machine only makes the test take longer.
 
 Then: no "database is locked" (or any other error) reached anyone's output,
 every check exited with a verdict (0, 1 or 2, never 3), the file is sound,
@@ -29,13 +32,15 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 CONSOLES = 2
 WRITERS = 2  # record_cycle loops: the write pressure of many consoles in one
-WINDOW = 12.0  # seconds during which cron checks are started
+CHECKS = 6  # cron checks
 CHECK_EVERY = 2.0  # seconds between cron starts
-CONSOLE_CAP = 45.0  # a console stops by itself after this, whatever happens
+CONSOLE_CYCLES, WRITER_CYCLES = 5, 100  # at least: each console; the loops together
+CONSOLE_CAP = 300.0  # a console stops by itself after this, whatever happens (a lost parent)
 SIM_TOKEN_ENV = "PORTAL_TUI_SIM_MASTER_TOKEN"
 
 CONSOLE = textwrap.dedent(
@@ -52,6 +57,7 @@ CONSOLE = textwrap.dedent(
     from portal_tui.store.database import Store
 
     db, stop, cap, seed = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+    progress = Path(sys.argv[5])
 
     async def main() -> None:
         clock = SystemClock()
@@ -72,6 +78,7 @@ CONSOLE = textwrap.dedent(
             outcome = await monitor.refresh(names, force=True, triggered_by="auto")
             cycles += 1
             calls += len(outcome.api_calls)
+            progress.write_text(str(cycles))
             await store.load_snapshots()
             await store.health_summary()
             await store.recent_api_calls(limit=50)
@@ -100,6 +107,7 @@ WRITER = textwrap.dedent(
     from portal_tui.store import CycleRecord, Store
 
     db, stop, cap = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
+    progress = Path(sys.argv[4])
 
     async def main() -> None:
         store = await Store.open(db, clock=SystemClock())
@@ -112,6 +120,7 @@ WRITER = textwrap.dedent(
             await store.record_cycle(CycleRecord("manual", at, at, ["kpi"], rows))
             cycles += 1
             calls += len(rows)
+            progress.write_text(str(cycles))
             await asyncio.sleep(0.02)  # leave some CPU to the consoles and the checks
         await store.close()
         print(json.dumps({"cycles": cycles, "calls": calls,
@@ -159,6 +168,27 @@ def _simulate(env: dict[str, str]) -> tuple[subprocess.Popen[str], str, str]:
     return server, f"http://127.0.0.1:{port}/api", token.group(1)
 
 
+def _cycles_so_far(progress: list[Path]) -> list[int]:
+    """The cycles each console and loop says it has recorded (a file each writes)."""
+    counts = []
+    for path in progress:
+        try:
+            counts.append(int(path.read_text() or 0))
+        except (FileNotFoundError, ValueError):  # not yet written, or caught mid-write
+            counts.append(0)
+    return counts
+
+
+def _wait_for(what: str, done: Callable[[], bool], processes: list[subprocess.Popen[str]]) -> None:
+    """Poll ``done`` until true; fail if a writer died or the cap passed first."""
+    deadline = time.monotonic() + CONSOLE_CAP - 30
+    while not done():
+        dead = [p.args for p in processes if p.poll() is not None]
+        assert not dead, f"a writer ended before {what}: {dead}"
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        time.sleep(0.1)
+
+
 def test_two_consoles_and_cron_checks_share_one_file(tmp_path: Path) -> None:
     db = tmp_path / "shared.sqlite3"
     stop = tmp_path / "stop"
@@ -177,10 +207,19 @@ def test_two_consoles_and_cron_checks_share_one_file(tmp_path: Path) -> None:
     script.write_text(CONSOLE.replace("{revoked}", str(revoked)))
     writer = tmp_path / "writer.py"
     writer.write_text(WRITER)
+    progress = [tmp_path / f"progress-{i}" for i in range(CONSOLES + WRITERS)]
     started = time.monotonic()
     consoles = [
         subprocess.Popen(
-            [sys.executable, str(script), str(db), str(stop), str(CONSOLE_CAP), str(7 + i)],
+            [
+                sys.executable,
+                str(script),
+                str(db),
+                str(stop),
+                str(CONSOLE_CAP),
+                str(7 + i),
+                str(progress[i]),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -189,18 +228,18 @@ def test_two_consoles_and_cron_checks_share_one_file(tmp_path: Path) -> None:
         for i in range(CONSOLES)
     ] + [
         subprocess.Popen(
-            [sys.executable, str(writer), str(db), str(stop), str(CONSOLE_CAP)],
+            [sys.executable, str(writer), str(db), str(stop), str(CONSOLE_CAP), str(path)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             env=env,
         )
-        for _ in range(WRITERS)
+        for path in progress[CONSOLES:]
     ]
     checks: list[tuple[subprocess.Popen[str], float]] = []
     try:
-        time.sleep(1.0)  # the consoles are writing by now
-        while time.monotonic() - started < WINDOW:
+        _wait_for("every writer's first cycle", lambda: min(_cycles_so_far(progress)) > 0, consoles)
+        for n in range(CHECKS):
             # Against the simulate server over loopback HTTP, as a real cron check would go
             # upstream (`check --demo` spends ~12 s sleeping between its demo retries).
             command = ["check", "--config", str(config), "--json", "--db", str(db)]
@@ -212,11 +251,20 @@ def test_two_consoles_and_cron_checks_share_one_file(tmp_path: Path) -> None:
                 env=env,
             )
             checks.append((cron, time.monotonic()))
-            time.sleep(CHECK_EVERY)
+            if n < CHECKS - 1:
+                time.sleep(CHECK_EVERY)  # pacing, as cron's schedule: nothing waits on it
         results = []
         for cron, began in checks:
             out, err = cron.communicate(timeout=90)
             results.append((cron.returncode, out, err, time.monotonic() - began))
+
+        def enough() -> bool:
+            counts = _cycles_so_far(progress)
+            return min(counts[:CONSOLES]) >= CONSOLE_CYCLES and sum(counts[CONSOLES:]) >= (
+                WRITER_CYCLES
+            )
+
+        _wait_for("enough cycles", enough, consoles)
     finally:
         stop.touch()
         outputs = [c.communicate(timeout=60) for c in consoles]
@@ -240,8 +288,8 @@ def test_two_consoles_and_cron_checks_share_one_file(tmp_path: Path) -> None:
     calls = sum(s["calls"] for s in console_stats) + sum(
         r["requests"]["attempts_logged"] for r in reports
     )
-    assert all(s["cycles"] >= 5 for s in console_stats), console_stats
-    assert sum(s["cycles"] for s in console_stats[CONSOLES:]) >= 100, console_stats
+    assert all(s["cycles"] >= CONSOLE_CYCLES for s in console_stats), console_stats
+    assert sum(s["cycles"] for s in console_stats[CONSOLES:]) >= WRITER_CYCLES, console_stats
     conn = sqlite3.connect(db)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]

@@ -103,18 +103,19 @@ def test_mailboxes_total_is_spread_exactly() -> None:
 
 
 def test_scale_thousand_workspaces_fifty_thousand_mailboxes() -> None:
-    started = time.perf_counter()
+    # CPU time of this thread: a busy machine slows the wall clock, not the work.
+    started = time.thread_time()
     dataset = generate_dataset(1000, mailboxes_total=50_000, seed=3)
-    built = time.perf_counter() - started
+    built = time.thread_time() - started
     assert built < 1.5, f"building took {built:.2f} s"
     assert len(dataset) == 1000 and dataset.mailbox_total == 50_000
     assert len({w.name for w in dataset.workspaces}) == 1000
     last = dataset.workspaces[-1]
     page = last.mailboxes(0, 100)
     assert page[-1].id <= 50_000 and len(page) == min(100, last.mailbox_count)
-    started = time.perf_counter()
+    started = time.thread_time()
     total = sum(len(w.mailboxes(0, w.mailbox_count)) for w in dataset.workspaces[:100])
-    assert time.perf_counter() - started < 2.0 and total > 0
+    assert time.thread_time() - started < 2.0 and total > 0
 
 
 def test_stats_payload_sums_days_and_computes_percentages() -> None:

@@ -75,7 +75,7 @@ async def test_concurrent_connections_are_served_concurrently() -> None:
             for w in sim.dataset.workspaces
             for _ in range(6)
         ]
-        for _ in range(250):
+        for _ in range(3000):  # 30 s at least: every connection accepted and in flight
             if sim.counters.in_flight == 30:
                 break
             await asyncio.sleep(0.01)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 import sys
@@ -196,9 +197,11 @@ class BackoffWatch(FakeClock):
 
 
 async def test_a_write_waits_out_another_process_holding_the_lock(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(connection, "BUSY_TIMEOUT_MS", 50)  # force our own retry loop to run
+    monkeypatch.setattr(transactions, "BUSY_ATTEMPTS", 40)  # ~35 s: longer than any wait here
+    caplog.set_level(logging.INFO, logger=transactions.__name__)
     path = tmp_path / "records.sqlite3"
     clock = BackoffWatch()
     async with await Store.open(path, clock=clock) as store:

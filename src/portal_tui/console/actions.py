@@ -144,13 +144,15 @@ class ConsoleActions(App[int]):
 
     # -- key actions --------------------------------------------------------------------
 
-    async def ensure_pane(self, tab_id: str) -> Pane:
-        """The pane of ``tab_id``, mounted (provided by the app)."""
+    async def ensure_pane(self, tab_id: str) -> None:
+        """Mount the pane of ``tab_id`` if it is not yet (provided by the app)."""
         raise NotImplementedError
 
     async def action_show_pane(self, pane_id: str) -> None:
         """``1``-``8``: show a pane (composed first, if this is its first showing)."""
         await self.ensure_pane(f"tab-{pane_id}")
+        if not self.live():
+            return
         self.query_one("#panes", TabbedContent).active = f"tab-{pane_id}"
 
     def action_refresh_pane(self) -> None:

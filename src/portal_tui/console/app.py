@@ -183,10 +183,15 @@ class PortalConsole(ConsoleActions):
         self._dirty.add(str(pane.id))
         return pane
 
-    async def ensure_pane(self, tab_id: str) -> Pane:
-        """The pane of ``tab_id``, composed and mounted (the first call mounts it)."""
-        pane = self._panes.get(tab_id)
-        if pane is None:
+    async def ensure_pane(self, tab_id: str) -> None:
+        """Compose and mount the pane of ``tab_id`` unless it is already (waits for the mount).
+
+        Nothing is mounted once the console is exiting: its tab panes are
+        being removed, and a key or the pre-mount timer may still arrive.
+        """
+        if tab_id not in self._panes:
+            if not self.live():
+                return
             pane = self._create_pane(tab_id)
             tabs = self._tabs or self.query_one("#panes", TabbedContent)
             self._mounting[tab_id] = tabs.get_pane(tab_id).mount(pane)
@@ -194,7 +199,6 @@ class PortalConsole(ConsoleActions):
         if waiting is not None:
             await waiting
             self._mounting.pop(tab_id, None)
-        return pane
 
     async def on_mount(self) -> None:
         """Paint what SQLite holds at once, then revalidate in the background."""
@@ -222,7 +226,7 @@ class PortalConsole(ConsoleActions):
 
     async def _premount_next(self) -> None:
         """Compose one pane not yet shown, then let the loop breathe before the next."""
-        if not self.is_running:
+        if not self.live():
             return
         tabs = [f"tab-{pane_id}" for pane_id, _ in self._pane_specs]
         missing = [tab for tab in tabs if tab not in self._panes]
