@@ -21,7 +21,13 @@ from portal_tui.dashboards.kpi import stats_needs
 from portal_tui.dashboards.snapshot import DashboardSnapshot
 from portal_tui.dashboards.windows import ReportWindows, report_windows
 from portal_tui.fetch.cache import CacheResult
-from portal_tui.store.consistency_records import ChecksumRecord, FieldRecord
+from portal_tui.fetch.events import ApiCallRecord
+from portal_tui.store.consistency_records import (
+    BaselineRecord,
+    ChecksumRecord,
+    FieldRecord,
+    ResponseTimes,
+)
 from portal_tui.upstream.endpoints import Endpoint, RequestKey
 from portal_tui.upstream.models import StatsResponse, WorkspaceStats
 from portal_tui.vocabulary.names import DashboardName, Severity
@@ -29,6 +35,7 @@ from portal_tui.vocabulary.names import DashboardName, Severity
 if TYPE_CHECKING:  # the network side stays unimported until a refresh needs it
     from portal_tui.fetch.fetcher import Fetched
     from portal_tui.upstream.discovery import Discovery
+
 
 class CycleView(Protocol):
     """What a rule reads of the cycle that just ended (the engine's ``CycleOutcome``)."""
@@ -50,6 +57,9 @@ class CycleView(Protocol):
 
     @property
     def workspace_names(self) -> Mapping[tuple[str, int], str]: ...
+
+    @property
+    def api_calls(self) -> Sequence[ApiCallRecord]: ...
 
 
 MAX_SUBJECTS = 50
@@ -104,6 +114,7 @@ class RuleResult:
     covered: set[str] = field(default_factory=set)
     checksums: list[ChecksumRecord] = field(default_factory=list)
     fields: list[FieldRecord] = field(default_factory=list)
+    baselines: list[BaselineRecord] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -113,6 +124,12 @@ class PreviousState:
     checksums: dict[str, ChecksumRecord] = field(default_factory=dict)
     # endpoint -> field -> when it was first and last seen
     fields: dict[str, dict[str, FieldRecord]] = field(default_factory=dict)
+    # rule -> subject -> what the rule remembered (persisted in consistency_baselines)
+    baselines: dict[str, dict[str, BaselineRecord]] = field(default_factory=dict)
+
+    def baseline(self, rule: str, subject: str) -> BaselineRecord | None:
+        """What ``rule`` remembered about ``subject``, if anything."""
+        return self.baselines.get(rule, {}).get(subject)
 
 
 @dataclass
@@ -125,6 +142,8 @@ class CheckContext:
     previous: PreviousState = field(default_factory=PreviousState)
     # (cache key, fetched_at) -> content digest of an upstream payload, reused across cycles
     digests: dict[tuple[str, datetime], str] = field(default_factory=dict)
+    # instance -> attempts recorded in the last hour before this cycle (api_health_logs)
+    response_times: Mapping[str, ResponseTimes] = field(default_factory=dict)
 
     @property
     def now(self) -> datetime:

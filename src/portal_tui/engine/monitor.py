@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from portal_tui.config import Config, Secrets
 from portal_tui.consistency import ConsistencyChecker, OpenFinding, Verdict
+from portal_tui.consistency.upstream import WINDOW as SLOW_WINDOW
 from portal_tui.dashboards.registry import dashboard_for
 from portal_tui.dashboards.snapshot import DashboardSnapshot
 from portal_tui.engine.health import HealthInputs, HealthReport, score
@@ -30,6 +31,7 @@ from portal_tui.engine.standing import HysteresisPolicy, WorkspaceStandings, Wor
 from portal_tui.fetch.breaker import BreakerState, BreakerStatus
 from portal_tui.fetch.cache import CacheStats, TtlCache
 from portal_tui.fetch.events import RetryStatus
+from portal_tui.store.consistency_records import ResponseTimes
 from portal_tui.store.database import Store
 from portal_tui.store.records import CycleRecord, WorkspaceState
 from portal_tui.upstream.endpoints import RequestKey
@@ -237,11 +239,17 @@ class PortalMonitor:
         # This cycle's view: another cycle may absorb its snapshots while this one is judged.
         snapshots = dict(self.snapshots)
         async with self._judging:  # verdicts apply in turn: each rule reads the last one's state
+            times: dict[str, ResponseTimes] = {}
             if self.store is not None:
                 await self.consistency.load(self.store)
+                # The last hour's attempts before this cycle's (rule slow-upstream).
+                since = outcome.finished_at - SLOW_WINDOW
+                times = {t.instance: t for t in await self.store.response_times_since(since)}
             # The rules' digests and the snapshot text take ~1.5 s at 50,000 mailboxes:
             # a worker thread, so the loop (and a console sharing it) keeps running.
-            verdict, record = await asyncio.to_thread(self._judge, outcome, snapshots, transitions)
+            verdict, record = await asyncio.to_thread(
+                self._judge, outcome, snapshots, transitions, times
+            )
             self.consistency.commit(verdict)
         if self.store is not None and record is not None:
             await self.store.record_cycle(record)
@@ -264,13 +272,16 @@ class PortalMonitor:
         outcome: CycleOutcome,
         snapshots: Mapping[DashboardName, DashboardSnapshot],
         transitions: list[WorkspaceTransition],
+        response_times: Mapping[str, ResponseTimes],
     ) -> tuple[Verdict, CycleRecord | None]:
         """The consistency verdict and the cycle's record (runs in a worker thread: it reads
         the finished outcome and snapshots, which nothing changes any more)."""
         # The fetch has just replaced the old cache entries: hand their pages back before
         # this thread's own arena grows to hold the digests and the snapshot text.
         release_free_memory()
-        verdict = self.consistency.evaluate(outcome, snapshots, self.config)
+        verdict = self.consistency.evaluate(
+            outcome, snapshots, self.config, response_times=response_times
+        )
         if self.store is None:
             return verdict, None
         return verdict, cycle_record(outcome, transitions, self.config, consistency=verdict.record)

@@ -27,7 +27,7 @@ import aiosqlite
 from portal_tui.fetch.events import ApiCallRecord
 from portal_tui.store import consistency_queries, pruning, queries, retention
 from portal_tui.store.connection import open_checked
-from portal_tui.store.consistency_records import ConsistencyState, FindingRow
+from portal_tui.store.consistency_records import ConsistencyState, FindingRow, ResponseTimes
 from portal_tui.store.cycle_writer import CycleRows, insert_cycle
 from portal_tui.store.history import workspace_history
 from portal_tui.store.records import (
@@ -335,6 +335,12 @@ class Store:
         """Open findings, dashboard checksums and known fields (what the rules compare to)."""
         query = consistency_queries.consistency_state
         return await self._db.run("reading consistency state", query, mode="read")
+
+    async def response_times_since(self, since: datetime) -> list[ResponseTimes]:
+        """Per instance: attempts logged since ``since`` and their summed response time
+        (the ``slow-upstream`` rule's average over the last hour)."""
+        query = partial(consistency_queries.response_times_since, since=since)
+        return await self._db.run("reading response times", query, mode="read")
 
     # -- maintenance ----------------------------------------------------------
 
