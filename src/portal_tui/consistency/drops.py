@@ -9,8 +9,6 @@ from portal_tui.consistency.baselines import ACCEPT_AFTER, held_since, holding, 
 from portal_tui.consistency.model import CheckContext, Finding, RuleResult, subject_of
 from portal_tui.dashboards.infrastructure import InfrastructureRow
 from portal_tui.store.consistency_records import BaselineRecord
-from portal_tui.upstream.endpoints import Endpoint, RequestKey
-from portal_tui.upstream.models import WorkspacesResponse
 from portal_tui.vocabulary.names import DashboardName, Severity
 
 MIN_MAILBOXES = 5
@@ -32,8 +30,8 @@ class SharpDrops:
     another account, an upstream that answers with empty lists. The count
     before the drop is held while it lasts (up to 24 hours, then the new
     count is the baseline). Mailbox counts are judged on complete fetches
-    only (a short fetch is ``mailbox-pages``'s finding); the workspace list on
-    a good response of the API's list.
+    only (a short fetch is ``mailbox-pages``'s finding); the workspace list when
+    it was read well (not a stale copy kept after a failure).
     """
 
     name: ClassVar[str] = "sharp-drop"
@@ -75,9 +73,13 @@ class SharpDrops:
 
     def _workspaces(self, ctx: CheckContext, result: RuleResult) -> None:
         ratio = ctx.config.consistency.workspace_drop_ratio
-        for instance in sorted(ctx.outcome.discoveries):
-            got = ctx.good(RequestKey(instance, None, Endpoint.LIST_WORKSPACES))
-            if got is None or not isinstance(got.value.payload, WorkspacesResponse):
+        outcome = ctx.outcome
+        for instance, found in sorted(outcome.discoveries.items()):
+            # Only a list read well this cycle (or fresh from the cache): a stale one
+            # after a failure is reported by its failure.
+            if not found.listed or instance in outcome.list_errors:
+                continue
+            if instance in outcome.unreachable:
                 continue
             result.covered.add(instance)
             self._judge(
@@ -85,7 +87,7 @@ class SharpDrops:
                 result,
                 scope=instance,
                 memory=f"workspaces {instance}",
-                count=len(got.value.payload.data),
+                count=found.listed_count,
                 ratio=ratio,
                 least=MIN_WORKSPACES,
                 what=f"{instance}: workspaces listed by the API",

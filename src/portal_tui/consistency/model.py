@@ -30,6 +30,7 @@ from portal_tui.store.consistency_records import (
 )
 from portal_tui.upstream.endpoints import Endpoint, RequestKey
 from portal_tui.upstream.models import StatsResponse, WorkspaceStats
+from portal_tui.vocabulary.errors import UpstreamError
 from portal_tui.vocabulary.names import DashboardName, Severity
 
 if TYPE_CHECKING:  # the network side stays unimported until a refresh needs it
@@ -60,6 +61,12 @@ class CycleView(Protocol):
 
     @property
     def api_calls(self) -> Sequence[ApiCallRecord]: ...
+
+    @property
+    def list_errors(self) -> Mapping[str, UpstreamError]: ...
+
+    @property
+    def unreachable(self) -> Mapping[str, UpstreamError]: ...
 
 
 MAX_SUBJECTS = 50

@@ -35,18 +35,15 @@ def disagreements(stats: WorkspaceStats) -> list[str]:
     simulator takes events (opened, bounced) over ``emails_sent`` and contacts
     over ``total_leads_contacted``, and the portal once read ``opened`` over
     contacts; a percentage matching either base, within a whole point, passes.
-    A count of 0, or bases of 0, mean 0%.
+    A count of 0, or a base of 0, means 0%.
     """
     found: list[str] = []
     for name in PERCENT_OF:
         count = getattr(stats, name)
         shown = getattr(stats, f"{name}_percentage")
         bases = {b: getattr(stats, b) for b in BASES}
-        expected = [count * 100.0 / n for n in bases.values() if n]
-        if not expected:
-            expected = [0.0]
-        if count == 0:
-            expected.append(0.0)
+        # A base of 0 gives 0% (the API cannot divide by it), as does a count of 0.
+        expected = [count * 100.0 / n if n else 0.0 for n in bases.values()]
         if any(abs(shown - e) <= TOLERANCE for e in expected):
             continue
         of = "; ".join(f"{count * 100.0 / n:.2f}% of {b} ({n})" for b, n in bases.items() if n)

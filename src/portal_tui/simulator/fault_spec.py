@@ -34,6 +34,10 @@ down            [refuse|reset]                       (whole instance; no scope)
 fail_first      K                                    status=CODE (default 503): = 5xx first=K
 ==============  ===================================  =======================================
 
+Also ``decrease`` (stats counts lowered), ``percent`` (a ``*_percentage`` off its count),
+``bad_email`` (addresses without @), ``vanish`` (workspaces missing from the list): see
+:mod:`portal_tui.simulator.data_faults`.
+
 Examples: ``5xx=0.2,429@3=1.0:retry_after=2,hang@5,revoked@7,drift@2=missing:interested,
 latency=lognormal:0.05:1.0,fail_first@9/sender-emails=2,down``.
 """
@@ -43,6 +47,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypedDict
 
+from portal_tui.simulator.data_faults import BUILDERS as DATA_FAULT_BUILDERS
 from portal_tui.simulator.fault_kinds import (
     ConnectionReset,
     DriftMode,
@@ -337,6 +342,7 @@ _BUILDERS: dict[str, Builder] = {
     "loop": _rate_only(PaginationLoop),
     "early_end": _early_end,
     "down": _down,
+    **DATA_FAULT_BUILDERS,
 }
 KINDS: tuple[str, ...] = tuple(_BUILDERS)
 """Every kind name the grammar accepts."""
