@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any, NoReturn
 
 from portal_tui import __version__
+from portal_tui.cli.verify_command import add_verify_command, run_verify_command
 from portal_tui.engine.memory import pace_collections, tune_allocator
 from portal_tui.vocabulary.errors import ConfigError, ExitCode, PortalError, StoreError
 
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     _offline_commands(sub)
+    add_verify_command(sub, _common)  # issue 19: portal_tui.cli.verify_command
 
     sim = sub.add_parser("simulate", help="serve the Email Bison simulator over HTTP on loopback")
     sim.add_argument("--host", default="127.0.0.1")
@@ -155,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _history(args)
         if args.command == "doctor":
             return _doctor(args)
+        if args.command == "verify":
+            return run_verify_command(args)
         return _console(args)
     except ConfigError as exc:
         print(f"portal-tui: config error: {exc}", file=sys.stderr)

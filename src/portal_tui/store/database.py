@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -46,6 +46,12 @@ from portal_tui.store.redaction import Redactor
 from portal_tui.store.schema import latest_version, pending
 from portal_tui.store.transactions import SharedConnection
 from portal_tui.store.validation import check_cycle
+from portal_tui.store.verify_records import (
+    VerifyResultRecord,
+    insert_verify,
+    verify_results_since,
+    verify_rows,
+)
 from portal_tui.vocabulary.clock import Clock
 from portal_tui.vocabulary.errors import StoreError
 
@@ -341,6 +347,19 @@ class Store:
         (the ``slow-upstream`` rule's average over the last hour)."""
         query = partial(consistency_queries.response_times_since, since=since)
         return await self._db.run("reading response times", query, mode="read")
+
+    # -- verify ---------------------------------------------------------------
+
+    async def record_verification(self, results: Sequence[VerifyResultRecord]) -> None:
+        """Write one ``verify`` run's rows in one transaction."""
+        rows = verify_rows(results, self._redactor)
+        if rows:
+            await self._db.run("recording a verify run", partial(insert_verify, rows=rows))
+
+    async def verify_results(self, since: datetime) -> list[VerifyResultRecord]:
+        """Rows of ``verify`` runs since ``since``, oldest run first."""
+        query = partial(verify_results_since, since=since)
+        return await self._db.run("reading verify results", query, mode="read")
 
     # -- maintenance ----------------------------------------------------------
 
