@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,14 +15,17 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from portal_tui.config import Config
-from portal_tui.consistency.model import OpenFinding
+from portal_tui.consistency.counters import MonthToDateCounters
+from portal_tui.consistency.model import CheckContext, OpenFinding, PreviousState
 from portal_tui.consistency.percentages import disagreements
 from portal_tui.engine.monitor import PortalMonitor
 from portal_tui.simulator import DayStats, Simulator, parse_faults
 from portal_tui.simulator.demo import build_demo
+from portal_tui.store.consistency_records import BaselineRecord
 from portal_tui.store.database import Store
 from portal_tui.upstream.models import WorkspaceStats
 from portal_tui.vocabulary.clock import FakeClock
+from portal_tui.vocabulary.names import DashboardName
 from support import NOW, STATS_PAYLOAD, rig
 from test_consistency import full_registry
 
@@ -360,3 +364,28 @@ def test_the_new_fault_kinds_parse_and_print_back() -> None:
     ):
         with pytest.raises(ValueError, match=why):
             parse_faults(bad)
+
+
+async def test_data_older_than_the_remembered_counts_is_not_compared(tmp_path: Path) -> None:
+    """Another process may have remembered counts from a fresher fetch than the cached
+    response this cycle read: comparing them would be a false alarm."""
+    async with rig(tmp_path, clients=full_registry()) as r:
+        outcome = await r.monitor.refresh([DashboardName.KPI])
+        assert outcome is not None
+
+        def judged(fetched_at: datetime) -> tuple[list[str], set[str]]:
+            value = {
+                "month_start": "2026-11-01",
+                "counts": {"interested": 99},
+                "fetched_at": fetched_at.isoformat(),
+            }
+            memory = BaselineRecord("mtd-counters", "sim/3", value, NOW)
+            previous = PreviousState(baselines={"mtd-counters": {"sim/3": memory}})
+            ctx = CheckContext(outcome, outcome.snapshots, r.monitor.config, previous)
+            result = MonthToDateCounters().run(ctx)
+            return [f.subject for f in result.findings], result.covered
+
+        found, covered = judged(NOW - timedelta(hours=1))
+        assert found == ["sim/Globex MTD"] and "sim/Globex" in covered
+        found, covered = judged(NOW + timedelta(hours=1))
+        assert found == [] and "sim/Globex" not in covered

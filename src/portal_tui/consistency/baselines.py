@@ -49,6 +49,29 @@ def still_held(baseline: BaselineRecord | None, now: datetime) -> datetime | Non
     return since
 
 
+FETCHED_AT = "fetched_at"
+"""The baseline key saying when the data it remembers was fetched."""
+
+
+def older_than(baseline: BaselineRecord | None, fetched_at: datetime | None) -> bool:
+    """Whether data fetched at ``fetched_at`` predates what ``baseline`` remembers (a cache
+    entry another process's fresher fetch has overtaken): it is then not compared."""
+    if baseline is None or fetched_at is None:
+        return False
+    text = baseline.value.get(FETCHED_AT)
+    if not isinstance(text, str):
+        return False
+    try:
+        return fetched_at < datetime.fromisoformat(text)
+    except (ValueError, TypeError):
+        return False
+
+
+def fetched(value: Mapping[str, Any], at: datetime | None) -> dict[str, Any]:
+    """``value`` with when its data was fetched."""
+    return {**value, FETCHED_AT: None if at is None else at.astimezone(UTC).isoformat()}
+
+
 def holding(value: Mapping[str, Any], since: datetime) -> dict[str, Any]:
     """``value`` marked as held since ``since``."""
     return {**value, HELD_SINCE: since.astimezone(UTC).isoformat()}

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from portal_tui.consistency.baselines import ACCEPT_AFTER, held_since, holding, stamp
+from portal_tui.consistency.baselines import (
+    ACCEPT_AFTER,
+    fetched,
+    held_since,
+    holding,
+    older_than,
+    stamp,
+)
 from portal_tui.consistency.model import CheckContext, Finding, RuleResult, subject_of
 from portal_tui.store.consistency_records import BaselineRecord
 from portal_tui.vocabulary.names import Severity
@@ -52,11 +59,14 @@ class MonthToDateCounters:
             stats = ctx.stats(key, "stats_mtd")
             if stats is None:
                 continue
+            memory = f"{key[0]}/{key[1]}"
+            before = ctx.previous.baseline(self.name, memory)
+            at = ctx.stats_fetched_at(key, "stats_mtd")
+            if older_than(before, at):
+                continue  # older than what another process already compared: not judged
             scope = subject_of(key[0], ws_name)
             result.covered.add(scope)
             counts = {f: int(getattr(stats, f)) for f in (*EVENT_COUNTS, *LABEL_COUNTS)}
-            memory = f"{key[0]}/{key[1]}"
-            before = ctx.previous.baseline(self.name, memory)
             highest = _highest(before, month)
             lower = {
                 f: (highest[f], n) for f, n in counts.items() if f in highest and n < highest[f]
@@ -69,7 +79,7 @@ class MonthToDateCounters:
                 result.findings.append(self._finding(scope, ws_name, lower, before, since))
             else:
                 value = {"month_start": month, "counts": counts}
-            result.baselines.append(BaselineRecord(self.name, memory, value, ctx.now))
+            result.baselines.append(BaselineRecord(self.name, memory, fetched(value, at), ctx.now))
         return result
 
     def _finding(

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from portal_tui.consistency.baselines import ACCEPT_AFTER, held_since, holding, share, stamp
+from portal_tui.consistency.baselines import (
+    ACCEPT_AFTER,
+    fetched,
+    held_since,
+    holding,
+    older_than,
+    share,
+    stamp,
+)
 from portal_tui.consistency.model import CheckContext, Finding, RuleResult, subject_of
 from portal_tui.dashboards.infrastructure import InfrastructureRow
 from portal_tui.store.consistency_records import BaselineRecord
@@ -69,6 +77,7 @@ class SharpDrops:
                 what=f"{row.workspace}: mailboxes",
                 subject=f"{scope} mailboxes",
                 knob="mailbox_drop_ratio",
+                at=meta.fetched_at,
             )
 
     def _workspaces(self, ctx: CheckContext, result: RuleResult) -> None:
@@ -108,8 +117,12 @@ class SharpDrops:
         what: str,
         subject: str,
         knob: str,
+        at: datetime | None = None,
     ) -> None:
         before = ctx.previous.baseline(self.name, memory)
+        if older_than(before, at):
+            result.covered.discard(scope)  # overtaken by a fresher fetch: not judged
+            return
         was = _count(before)
         dropped = was is not None and was >= least and (was - count) > ratio * was
         since = held_since(before) if dropped else None
@@ -121,7 +134,7 @@ class SharpDrops:
             )
         else:
             value = {"count": count}
-        result.baselines.append(BaselineRecord(self.name, memory, value, ctx.now))
+        result.baselines.append(BaselineRecord(self.name, memory, fetched(value, at), ctx.now))
 
     def _finding(
         self,

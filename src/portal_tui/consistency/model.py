@@ -186,6 +186,12 @@ class CheckContext:
             return None
         return got.value.payload.data
 
+    def stats_fetched_at(self, ws_key: tuple[str, int], label: str) -> datetime | None:
+        """When the stats window the cycle read (see :meth:`stats`) was fetched."""
+        params = self._stats_params[label]
+        got = self.good(RequestKey(ws_key[0], ws_key[1], Endpoint.STATS, params))
+        return None if got is None else got.fetched_at
+
     def workspace_name(self, key: tuple[str, int], fallback: str | None = None) -> str:
         """The workspace's name as discovery knew it."""
         return self.outcome.workspace_names.get(key, fallback or str(key[1]))
