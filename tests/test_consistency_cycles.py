@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from portal_tui.config import Config
+from portal_tui.consistency.addresses import _malformed, address_problem
 from portal_tui.consistency.counters import MonthToDateCounters
 from portal_tui.consistency.model import CheckContext, OpenFinding, PreviousState
 from portal_tui.consistency.percentages import disagreements
@@ -389,3 +390,19 @@ async def test_data_older_than_the_remembered_counts_is_not_compared(tmp_path: P
         assert found == ["sim/Globex MTD"] and "sim/Globex" in covered
         found, covered = judged(NOW + timedelta(hours=1))
         assert found == [] and "sim/Globex" not in covered
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.emails().map(str),
+            st.text(alphabet=st.sampled_from("ab.-@ 1\t_ä\n"), max_size=12),
+            st.text(max_size=10),
+        ),
+        max_size=8,
+    )
+)
+def test_the_fast_address_scan_misses_nothing_the_full_check_finds(addresses: list[str]) -> None:
+    expected = [(a, p) for a in addresses if (p := address_problem(a.strip())) is not None]
+    assert list(_malformed(addresses)) == expected

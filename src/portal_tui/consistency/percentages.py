@@ -19,8 +19,7 @@ PERCENT_OF = (
 )
 """Counts the stats response also sends as ``<count>_percentage``."""
 
-BASES = ("emails_sent", "total_leads_contacted")
-"""What a percentage may be a percent of: the API does not say which."""
+_PAIRS = tuple((name, f"{name}_percentage") for name in PERCENT_OF)
 
 TOLERANCE = 1.0
 """Percentage points a percentage may be off: any rounding, or truncation to whole
@@ -34,20 +33,22 @@ def disagreements(stats: WorkspaceStats) -> list[str]:
     Conservative on purpose, as the real API's base is undocumented: the
     simulator takes events (opened, bounced) over ``emails_sent`` and contacts
     over ``total_leads_contacted``, and the portal once read ``opened`` over
-    contacts; a percentage matching either base, within a whole point, passes.
+    contacts; a percentage matching either base (``emails_sent`` or
+    ``total_leads_contacted``), within a whole point, passes.
     A count of 0, or a base of 0, means 0%.
     """
+    sent, contacts = stats.emails_sent, stats.total_leads_contacted
     found: list[str] = []
-    for name in PERCENT_OF:
+    for name, percent_name in _PAIRS:  # ~1,300 responses a cycle at 334 workspaces: plain math
         count = getattr(stats, name)
-        shown = getattr(stats, f"{name}_percentage")
-        bases = {b: getattr(stats, b) for b in BASES}
-        # A base of 0 gives 0% (the API cannot divide by it), as does a count of 0.
-        expected = [count * 100.0 / n if n else 0.0 for n in bases.values()]
-        if any(abs(shown - e) <= TOLERANCE for e in expected):
+        shown = getattr(stats, percent_name)
+        of_sent = count * 100.0 / sent if sent else 0.0  # a base of 0 gives 0%
+        of_contacts = count * 100.0 / contacts if contacts else 0.0
+        if abs(shown - of_sent) <= TOLERANCE or abs(shown - of_contacts) <= TOLERANCE:
             continue
-        of = "; ".join(f"{count * 100.0 / n:.2f}% of {b} ({n})" for b, n in bases.items() if n)
-        found.append(f"{name}_percentage = {shown:g} but {name} = {count} is {of or '0%'}")
+        bases = (("emails_sent", sent), ("total_leads_contacted", contacts))
+        of = "; ".join(f"{count * 100.0 / n:.2f}% of {b} ({n})" for b, n in bases if n)
+        found.append(f"{percent_name} = {shown:g} but {name} = {count} is {of or '0%'}")
     return found
 
 
