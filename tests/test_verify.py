@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 import random
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -154,3 +154,18 @@ def _printed(printer: object, run: object) -> str:
     out = io.StringIO()
     printer(run, out)  # type: ignore[operator]
     return out.getvalue()
+
+
+async def test_verify_results_and_baselines_go_with_retention(tmp_path: Path) -> None:
+    async with rig(tmp_path, clients=full_registry()) as r:
+        await r.monitor.refresh()
+        run = await run_verify(r.monitor, sample=1, rng=random.Random(3))
+        assert await r.store.verify_results(run.run_at)
+        assert (await r.store.consistency_state()).baselines
+        kept = await r.store.prune(now=run.run_at + timedelta(days=29))
+        assert kept["verify_results"] == kept["consistency_baselines"] == 0
+        gone = await r.store.prune(now=run.run_at + timedelta(days=31))
+        assert gone["verify_results"] == 4  # one workspace x 4 dashboards
+        assert gone["consistency_baselines"] > 0
+        assert await r.store.verify_results(run.run_at) == []
+        assert not (await r.store.consistency_state()).baselines

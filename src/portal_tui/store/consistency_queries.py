@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -10,12 +9,10 @@ from typing import Any
 import aiosqlite
 
 from portal_tui.store.consistency_records import (
-    BaselineRecord,
     ChecksumRecord,
     ConsistencyState,
     FieldRecord,
     FindingRow,
-    ResponseTimes,
 )
 from portal_tui.store.records import from_epoch, to_epoch
 
@@ -93,41 +90,7 @@ async def consistency_state(conn: aiosqlite.Connection) -> ConsistencyState:
             " ORDER BY endpoint, field",
         )
     ]
-    baselines = [
-        BaselineRecord(rule=r[0], subject=r[1], value=value, recorded_at=from_epoch(r[3]))
-        for r in await _rows(
-            conn,
-            "SELECT rule, subject, value, recorded_at FROM consistency_baselines"
-            " ORDER BY rule, subject",
-        )
-        if isinstance(value := _json_object(r[2]), dict)
-    ]
-    return ConsistencyState(await open_findings(conn), checksums, fields, baselines)
-
-
-def _json_object(text: str) -> object:
-    try:
-        return json.loads(text)
-    except ValueError:  # a damaged baseline is forgotten: the next cycle writes a new one
-        return None
-
-
-async def response_times_since(
-    conn: aiosqlite.Connection, *, since: datetime
-) -> list[ResponseTimes]:
-    """Per instance: attempts logged at or after ``since`` and their summed response time.
-
-    Attempts refused by an open breaker are left out: no request was made.
-    """
-    sql = """
-        SELECT instance, count(*), total(response_time_ms) FROM api_health_logs
-        WHERE timestamp >= ? AND (error_type IS NULL OR error_type != 'breaker_open')
-        GROUP BY instance ORDER BY instance
-    """
-    return [
-        ResponseTimes(instance=r[0], attempts=int(r[1]), total_ms=float(r[2]))
-        for r in await _rows(conn, sql, (to_epoch(since),))
-    ]
+    return ConsistencyState(await open_findings(conn), checksums, fields)
 
 
 async def schema_version(conn: aiosqlite.Connection) -> int:

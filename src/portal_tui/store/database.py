@@ -25,7 +25,7 @@ from types import TracebackType
 import aiosqlite
 
 from portal_tui.fetch.events import ApiCallRecord
-from portal_tui.store import consistency_queries, pruning, queries, retention
+from portal_tui.store import baseline_queries, consistency_queries, pruning, queries, retention
 from portal_tui.store.connection import open_checked
 from portal_tui.store.consistency_records import ConsistencyState, FindingRow, ResponseTimes
 from portal_tui.store.cycle_writer import CycleRows, insert_cycle
@@ -338,14 +338,15 @@ class Store:
         return await self._db.run("reading consistency findings", query, mode="read")
 
     async def consistency_state(self) -> ConsistencyState:
-        """Open findings, dashboard checksums and known fields (what the rules compare to)."""
-        query = consistency_queries.consistency_state
+        """Open findings, dashboard checksums, known fields and the rules' baselines (what
+        the rules compare to)."""
+        query = baseline_queries.consistency_state
         return await self._db.run("reading consistency state", query, mode="read")
 
     async def response_times_since(self, since: datetime) -> list[ResponseTimes]:
         """Per instance: attempts logged since ``since`` and their summed response time
         (the ``slow-upstream`` rule's average over the last hour)."""
-        query = partial(consistency_queries.response_times_since, since=since)
+        query = partial(baseline_queries.response_times_since, since=since)
         return await self._db.run("reading response times", query, mode="read")
 
     # -- verify ---------------------------------------------------------------

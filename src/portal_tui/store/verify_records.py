@@ -82,28 +82,31 @@ async def verify_results_since(
     conn: aiosqlite.Connection, *, since: datetime
 ) -> list[VerifyResultRecord]:
     """Rows of runs at or after ``since``, oldest run first."""
-    rows = await conn.execute_fetchall(
+    cursor = await conn.execute(
         f"SELECT {_COLUMNS} FROM verify_results WHERE run_at >= ? ORDER BY run_at, id",
         (to_epoch(since),),
     )
+    fetched = list(await cursor.fetchall())
+    names = [str(column[0]) for column in cursor.description]  # read by name, not position
     found: list[VerifyResultRecord] = []
-    for r in rows:
+    for values in fetched:
+        r = dict(zip(names, values, strict=True))
         try:
-            differences = json.loads(r[8])
+            differences = json.loads(r["differences"])
         except ValueError:
             differences = []
         found.append(
             VerifyResultRecord(
-                run_at=from_epoch(r[0]),
-                instance=r[1],
-                workspace_id=int(r[2]),
-                workspace=r[3],
-                dashboard=r[4],
-                status=r[5],
-                recorded_at=None if r[6] is None else from_epoch(r[6]),
-                fetched_at=None if r[7] is None else from_epoch(r[7]),
+                run_at=from_epoch(r["run_at"]),
+                instance=r["instance"],
+                workspace_id=int(r["workspace_id"]),
+                workspace=r["workspace"],
+                dashboard=r["dashboard"],
+                status=r["status"],
+                recorded_at=None if r["recorded_at"] is None else from_epoch(r["recorded_at"]),
+                fetched_at=None if r["fetched_at"] is None else from_epoch(r["fetched_at"]),
                 differences=differences if isinstance(differences, list) else [],
-                message=r[9],
+                message=r["message"],
             )
         )
     return found
