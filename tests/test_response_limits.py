@@ -6,7 +6,7 @@
   costs a few chunks), and a ``Content-Length`` over the cap is refused
   unread. An error status with an oversized body keeps its status.
 - Counts beyond ±10^9 and percentages that are not finite numbers within
-  ±100 (NaN, Infinity, ``"-inf"``, ``1e309``, 150) are validation errors
+  ±10,000 (NaN, Infinity, ``"-inf"``, ``1e309``, 15000) are validation errors
   naming the field, the bound and the value sent; nothing is clamped and
   nothing reaches a total. (The sign is each dashboard's rule, as the SPEC
   has it: Volume warns about a negative count.)
@@ -173,8 +173,8 @@ def stats_body(**fields: Any) -> bytes:
         ("opened_percentage", "Infinity", "a finite number", "'Infinity'"),
         ("bounced_percentage", "-inf", "a finite number", "'-inf'"),
         ("bounced_percentage", "1e309", "a finite number", "'1e309'"),
-        ("interested_percentage", 150, "<= 100.0", "150"),
-        ("interested_percentage", -150, ">= -100.0", "-150"),
+        ("interested_percentage", 15000, "<= 10000.0", "15000"),
+        ("interested_percentage", -15000, ">= -10000.0", "-15000"),
         ("interested", 10**25, "<= 1000000000", str(10**25)),
         ("emails_sent", 10**30, "<= 1000000000", str(10**30)),
         ("emails_sent", "1e30", "<= 1000000000", "'1e30'"),

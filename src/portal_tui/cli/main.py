@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any, NoReturn
 
 from portal_tui import __version__
+from portal_tui.cli.verify_command import add_verify_command, run_verify_command
 from portal_tui.engine.memory import pace_collections, tune_allocator
 from portal_tui.vocabulary.errors import ConfigError, ExitCode, PortalError, StoreError
 
@@ -45,7 +46,7 @@ class _Parser(argparse.ArgumentParser):
 GLOBAL_OPTIONS = ("config", "db", "demo")
 """Options accepted before or after the subcommand (SPEC 8): never silently ignored."""
 
-_COMMANDS_WITH_GLOBALS = ("check", "export", "history", "doctor")
+_COMMANDS_WITH_GLOBALS = ("check", "export", "history", "doctor", "verify")
 _AFTER = "after_"  # dest prefix of a global option given after the subcommand
 
 
@@ -147,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     _offline_commands(sub)
+    add_verify_command(sub, _common)  # issue 19: portal_tui.cli.verify_command
 
     sim = sub.add_parser("simulate", help="serve the Email Bison simulator over HTTP on loopback")
     sim.add_argument("--host", default="127.0.0.1")
@@ -238,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _history(args)
         if args.command == "doctor":
             return _doctor(args)
+        if args.command == "verify":
+            return run_verify_command(args)
         return _console(args)
     except ConfigError as exc:
         print(f"portal-tui: config error: {exc}", file=sys.stderr)

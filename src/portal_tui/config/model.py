@@ -295,6 +295,31 @@ class StorageConfig(_Section):
     resolved_retention_days: float = Field(default=90.0, gt=0)
 
 
+class ConsistencyConfig(_Section):
+    """Thresholds of the consistency rules that compare one cycle with the earlier ones."""
+
+    mailbox_drop_ratio: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Share of a workspace's mailboxes that may vanish between cycles "
+        "before it is a finding (0.5: losing more than half).",
+    )
+    workspace_drop_ratio: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description="Share of an instance's listed workspaces that may vanish between "
+        "cycles before it is a finding.",
+    )
+    slow_response_ms: float = Field(
+        default=2000.0,
+        gt=0,
+        description="Average response time over the last hour above which an instance "
+        "is reported slow (the portal's own 'slow or rate-limited' mark).",
+    )
+
+
 class PricingRule(_Section):
     """Price of a mailbox by reseller tag."""
 
@@ -328,6 +353,7 @@ class Config(_Section):
     retry: RetryConfig = RetryConfig()
     breaker: BreakerConfig = BreakerConfig()
     storage: StorageConfig = StorageConfig()
+    consistency: ConsistencyConfig = ConsistencyConfig()
     pricing: list[PricingRule] = Field(default_factory=lambda: list(DEFAULT_PRICING))
 
     @field_validator("reporting_timezone")

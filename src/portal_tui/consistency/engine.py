@@ -18,12 +18,15 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from portal_tui.config import Config
+from portal_tui.consistency.addresses import SenderAddressFormat
 from portal_tui.consistency.checksums import ContentChecksum, prune_digests
+from portal_tui.consistency.counters import MonthToDateCounters
 from portal_tui.consistency.drift import FieldDrift
+from portal_tui.consistency.drops import SharpDrops
 from portal_tui.consistency.model import (
     CheckContext,
     CycleView,
@@ -34,6 +37,8 @@ from portal_tui.consistency.model import (
 )
 from portal_tui.consistency.numbers import SameSourceNumbers, WindowSanity
 from portal_tui.consistency.pages import MailboxPageCounts
+from portal_tui.consistency.percentages import StatsPercentages
+from portal_tui.consistency.upstream import SlowUpstream
 from portal_tui.consistency.workspaces import (
     DashboardRows,
     DisabledButShown,
@@ -42,11 +47,13 @@ from portal_tui.consistency.workspaces import (
 )
 from portal_tui.dashboards.snapshot import DashboardSnapshot
 from portal_tui.store.consistency_records import (
+    BaselineRecord,
     ChecksumRecord,
     ConsistencyRecord,
     ConsistencyState,
     FieldRecord,
     FindingRecord,
+    ResponseTimes,
 )
 from portal_tui.store.database import Store
 from portal_tui.vocabulary.names import DashboardName, Severity
@@ -71,6 +78,11 @@ def default_rules() -> list[Rule]:
         WindowSanity(),
         ContentChecksum(),
         FieldDrift(),
+        MonthToDateCounters(),
+        SharpDrops(),
+        StatsPercentages(),
+        SlowUpstream(),
+        SenderAddressFormat(),
     ]
 
 
@@ -83,6 +95,7 @@ class Verdict:
     checksums: list[ChecksumRecord]
     fields: list[FieldRecord]
     at: datetime
+    baselines: list[BaselineRecord] = field(default_factory=list)
 
     @property
     def record(self) -> ConsistencyRecord:
@@ -95,6 +108,7 @@ class Verdict:
             covered=self.covered,
             checksums=self.checksums,
             fields=self.fields,
+            baselines=self.baselines,
         )
 
 
@@ -154,6 +168,10 @@ class ConsistencyChecker:
             self._previous.checksums.setdefault(checksum.dashboard, checksum)
         for record in state.fields:
             self._previous.fields.setdefault(record.endpoint, {}).setdefault(record.field, record)
+        for baseline in state.baselines:
+            self._previous.baselines.setdefault(baseline.rule, {}).setdefault(
+                baseline.subject, baseline
+            )
 
     # -- checking -----------------------------------------------------------------------
 
@@ -162,15 +180,19 @@ class ConsistencyChecker:
         outcome: CycleView,
         snapshots: Mapping[DashboardName, DashboardSnapshot],
         config: Config,
+        *,
+        response_times: Mapping[str, ResponseTimes] | None = None,
     ) -> ConsistencyRecord:
         """Run every rule over a finished cycle; update the open findings; return the record."""
-        return self.commit(self.evaluate(outcome, snapshots, config))
+        return self.commit(self.evaluate(outcome, snapshots, config, response_times=response_times))
 
     def evaluate(
         self,
         outcome: CycleView,
         snapshots: Mapping[DashboardName, DashboardSnapshot],
         config: Config,
+        *,
+        response_times: Mapping[str, ResponseTimes] | None = None,
     ) -> Verdict:
         """Run every rule over a finished cycle, changing nothing a reader sees.
 
@@ -179,13 +201,17 @@ class ConsistencyChecker:
         only reads the rules' state and fills the payload digest memo, which
         nothing else touches. Calls must not overlap, and each must be followed
         by its :meth:`commit` before the next starts (the next reads what this
-        one's commit remembers).
+        one's commit remembers). ``response_times``: per instance, the attempts
+        recorded in the hour before this cycle (the cycle's own are in ``outcome``).
         """
-        ctx = CheckContext(outcome, snapshots, config, self._previous, self._digests)
+        ctx = CheckContext(
+            outcome, snapshots, config, self._previous, self._digests, response_times or {}
+        )
         findings: list[Finding] = []
         covered: set[tuple[str, str]] = set()
         checksums: list[ChecksumRecord] = []
         fields: list[FieldRecord] = []
+        baselines: list[BaselineRecord] = []
         for rule in self.rules:
             try:
                 result = rule.run(ctx)
@@ -207,9 +233,10 @@ class ConsistencyChecker:
             covered.update((rule.name, scope) for scope in result.covered)
             checksums.extend(result.checksums)
             fields.extend(result.fields)
+            baselines.extend(result.baselines)
         covered.update((ENGINE_RULE, r.name) for r in self.rules)
         prune_digests(self._digests, ctx.now)
-        return Verdict(_unique(findings), frozenset(covered), checksums, fields, ctx.now)
+        return Verdict(_unique(findings), frozenset(covered), checksums, fields, ctx.now, baselines)
 
     def commit(self, verdict: Verdict) -> ConsistencyRecord:
         """Apply a verdict: open, bump and resolve findings, remember its state (cheap;
@@ -219,6 +246,8 @@ class ConsistencyChecker:
             self._previous.checksums[checksum.dashboard] = checksum
         for record in verdict.fields:
             self._previous.fields.setdefault(record.endpoint, {})[record.field] = record
+        for baseline in verdict.baselines:
+            self._previous.baselines.setdefault(baseline.rule, {})[baseline.subject] = baseline
         self.last_checked_at = verdict.at
         return verdict.record
 

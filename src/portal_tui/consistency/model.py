@@ -22,14 +22,22 @@ from portal_tui.dashboards.registry import dashboard_names
 from portal_tui.dashboards.snapshot import DashboardSnapshot
 from portal_tui.dashboards.windows import ReportWindows, report_windows
 from portal_tui.fetch.cache import CacheResult
-from portal_tui.store.consistency_records import ChecksumRecord, FieldRecord
+from portal_tui.fetch.events import ApiCallRecord
+from portal_tui.store.consistency_records import (
+    BaselineRecord,
+    ChecksumRecord,
+    FieldRecord,
+    ResponseTimes,
+)
 from portal_tui.upstream.endpoints import Endpoint, RequestKey
 from portal_tui.upstream.models import StatsResponse, WorkspaceStats
+from portal_tui.vocabulary.errors import UpstreamError
 from portal_tui.vocabulary.names import DashboardName, Severity
 
 if TYPE_CHECKING:  # the network side stays unimported until a refresh needs it
     from portal_tui.fetch.fetcher import Fetched
     from portal_tui.upstream.discovery import Discovery
+
 
 class CycleView(Protocol):
     """What a rule reads of the cycle that just ended (the engine's ``CycleOutcome``)."""
@@ -51,6 +59,15 @@ class CycleView(Protocol):
 
     @property
     def workspace_names(self) -> Mapping[tuple[str, int], str]: ...
+
+    @property
+    def api_calls(self) -> Sequence[ApiCallRecord]: ...
+
+    @property
+    def list_errors(self) -> Mapping[str, UpstreamError]: ...
+
+    @property
+    def unreachable(self) -> Mapping[str, UpstreamError]: ...
 
 
 MAX_SUBJECTS = 50
@@ -105,6 +122,7 @@ class RuleResult:
     covered: set[str] = field(default_factory=set)
     checksums: list[ChecksumRecord] = field(default_factory=list)
     fields: list[FieldRecord] = field(default_factory=list)
+    baselines: list[BaselineRecord] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -114,6 +132,12 @@ class PreviousState:
     checksums: dict[str, ChecksumRecord] = field(default_factory=dict)
     # endpoint -> field -> when it was first and last seen
     fields: dict[str, dict[str, FieldRecord]] = field(default_factory=dict)
+    # rule -> subject -> what the rule remembered (persisted in consistency_baselines)
+    baselines: dict[str, dict[str, BaselineRecord]] = field(default_factory=dict)
+
+    def baseline(self, rule: str, subject: str) -> BaselineRecord | None:
+        """What ``rule`` remembered about ``subject``, if anything."""
+        return self.baselines.get(rule, {}).get(subject)
 
 
 @dataclass
@@ -126,6 +150,8 @@ class CheckContext:
     previous: PreviousState = field(default_factory=PreviousState)
     # (cache key, fetched_at) -> content digest of an upstream payload, reused across cycles
     digests: dict[tuple[str, datetime], str] = field(default_factory=dict)
+    # instance -> attempts recorded in the last hour before this cycle (api_health_logs)
+    response_times: Mapping[str, ResponseTimes] = field(default_factory=dict)
 
     @property
     def now(self) -> datetime:
@@ -160,6 +186,12 @@ class CheckContext:
         if got is None or not isinstance(got.value.payload, StatsResponse):
             return None
         return got.value.payload.data
+
+    def stats_fetched_at(self, ws_key: tuple[str, int], label: str) -> datetime | None:
+        """When the stats window the cycle read (see :meth:`stats`) was fetched."""
+        params = self._stats_params[label]
+        got = self.good(RequestKey(ws_key[0], ws_key[1], Endpoint.STATS, params))
+        return None if got is None else got.fetched_at
 
     def workspace_name(self, key: tuple[str, int], fallback: str | None = None) -> str:
         """The workspace's name as discovery knew it."""

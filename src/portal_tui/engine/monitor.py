@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from portal_tui.config import Config, Secrets
 from portal_tui.consistency import ConsistencyChecker, OpenFinding
 from portal_tui.consistency import Verdict as ConsistencyVerdict
+from portal_tui.consistency.upstream import WINDOW as SLOW_WINDOW
 from portal_tui.dashboards.registry import dashboard_for, dashboard_names, ttl_of
 from portal_tui.dashboards.snapshot import DashboardSnapshot
 from portal_tui.engine.memory import cycle_finished, release_free_memory
@@ -31,6 +32,7 @@ from portal_tui.engine.verdict import Verdict, judge
 from portal_tui.fetch.breaker import BreakerState, BreakerStatus
 from portal_tui.fetch.cache import CacheStats, TtlCache
 from portal_tui.fetch.events import RetryStatus
+from portal_tui.store.consistency_records import ResponseTimes
 from portal_tui.store.database import Store
 from portal_tui.store.health_records import TREND_CYCLES, HealthRecords, RecordedHealth
 from portal_tui.store.records import CycleRecord, WorkspaceState
@@ -241,9 +243,12 @@ class PortalMonitor:
         snapshots = dict(self.snapshots)
         async with self._judging:  # verdicts apply in turn: each rule reads the last one's state
             await self.consistency.load(self.store)
+            # The last hour's attempts before this cycle's (rule slow-upstream).
+            since = outcome.finished_at - SLOW_WINDOW
+            times = {t.instance: t for t in await self.store.response_times_since(since)}
             # The rules' digests and the snapshot text take ~1.5 s at 50,000 mailboxes:
             # a worker thread, so the loop (and a console sharing it) keeps running.
-            verdict, record = await asyncio.to_thread(self._judge, outcome, snapshots)
+            verdict, record = await asyncio.to_thread(self._judge, outcome, snapshots, times)
             self.consistency.commit(verdict)
         recorded = await self.store.record(record)
         del record
@@ -273,13 +278,16 @@ class PortalMonitor:
         self,
         outcome: CycleOutcome,
         snapshots: Mapping[DashboardName, DashboardSnapshot],
+        response_times: Mapping[str, ResponseTimes],
     ) -> tuple[ConsistencyVerdict, CycleRecord]:
         """The consistency verdict and the cycle's record (runs in a worker thread: it reads
         the finished outcome and snapshots, which nothing changes any more)."""
         # The fetch has just replaced the old cache entries: hand their pages back before
         # this thread's own arena grows to hold the digests and the snapshot text.
         release_free_memory()
-        verdict = self.consistency.evaluate(outcome, snapshots, self.config)
+        verdict = self.consistency.evaluate(
+            outcome, snapshots, self.config, response_times=response_times
+        )
         record = cycle_record(
             outcome, self.config, consistency=verdict.record, hysteresis=self._hysteresis
         )

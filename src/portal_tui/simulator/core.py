@@ -9,9 +9,9 @@ behaviour, so a fault looks the same through either.
 Order of play for one request: instance down → route (404/405) → latency
 (slept on the clock) → hang → auth (401) → revoked (401) → 429 → 5xx →
 permission (403) → the endpoint (422 on bad input) → data faults (empty,
-duplicates, loop, early end, drift) → wire faults (malformed, truncated,
-reset, trickle). The master token's current workspace is read *after* the
-latency, and a switch takes effect after its own latency, which is exactly
+duplicates, loop, early end, drift; data_faults) → wire faults (malformed,
+truncated, reset, trickle). The master token's current workspace is read *after*
+the latency, and a switch takes effect after its own latency, which is exactly
 why unlocked concurrent switch+fetch pairs on one master token mix workspaces.
 """
 
@@ -40,6 +40,7 @@ from portal_tui.simulator.exchange import (
 )
 from portal_tui.simulator.faults import (
     ConnectionReset,
+    CounterDecrease,
     DuplicateEmails,
     EarlyEnd,
     EchoToken,
@@ -49,14 +50,17 @@ from portal_tui.simulator.faults import (
     Hang,
     HugeBody,
     LatencyModel,
+    MalformedAddress,
     MalformedJson,
     PaginationLoop,
+    PercentSkew,
     RateLimited,
     RevokedToken,
     SchemaDrift,
     ServerError,
     SlowTrickle,
     TruncatedBody,
+    VanishingWorkspaces,
 )
 from portal_tui.upstream.endpoints import Endpoint
 from portal_tui.vocabulary.clock import Clock, SystemClock
@@ -270,7 +274,8 @@ class Simulator:
             if not master:
                 return endpoints.error(403, "This action is unauthorized."), None, None
             if endpoint is Endpoint.LIST_WORKSPACES:
-                reply = endpoints.list_workspaces(dataset, empty=empty)
+                vanish = self._noted(faults.fire(VanishingWorkspaces, scope, endpoint, key))
+                reply = endpoints.list_workspaces(dataset, empty=empty, vanish=vanish)
                 return self._drift(reply, None, endpoint, key), None, None
             return self._switch(token, request)
 
@@ -279,7 +284,12 @@ class Simulator:
             return endpoints.error(403, "No current workspace for this token."), None, None
         now = self.clock.now()
         if endpoint is Endpoint.STATS:
-            reply = endpoints.stats(current, request.query, now, empty=empty)
+            lower = self._noted(faults.fire(CounterDecrease, scope, endpoint, key))
+            skews = faults.fire_all(PercentSkew, scope, endpoint, key)
+            self.counters.faults.update(f.kind for f in skews)
+            reply = endpoints.stats(
+                current, request.query, now, empty=empty, lower=lower, skews=skews
+            )
         elif endpoint is Endpoint.SCHEDULES:
             reply = endpoints.schedules(current, request.query, now.date(), empty=empty)
         else:
@@ -288,6 +298,7 @@ class Simulator:
                 loop=self._noted(faults.fire(PaginationLoop, scope, endpoint, key)) is not None,
                 early_end=self._noted(faults.fire(EarlyEnd, scope, endpoint, key)),
                 duplicates=self._noted(faults.fire(DuplicateEmails, scope, endpoint, key)),
+                malformed=self._noted(faults.fire(MalformedAddress, scope, endpoint, key)),
             )
             reply = endpoints.sender_emails(
                 dataset,

@@ -9,13 +9,28 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from portal_tui.simulator.data import Dataset, ScheduleDay, WorkspaceData, stats_between
-from portal_tui.simulator.faults import DriftMode, DuplicateEmails, EarlyEnd, SchemaDrift
+from portal_tui.simulator.data import (
+    Dataset,
+    DayStats,
+    ScheduleDay,
+    WorkspaceData,
+    stats_between,
+)
+from portal_tui.simulator.faults import (
+    CounterDecrease,
+    DriftMode,
+    DuplicateEmails,
+    EarlyEnd,
+    MalformedAddress,
+    PercentSkew,
+    SchemaDrift,
+    VanishingWorkspaces,
+)
 from portal_tui.upstream.endpoints import Endpoint
 
 API_PREFIX = "/api"
@@ -77,11 +92,18 @@ class PageFaults:
     loop: bool = False
     early_end: EarlyEnd | None = None
     duplicates: DuplicateEmails | None = None
+    malformed: MalformedAddress | None = None
 
 
-def list_workspaces(dataset: Dataset, *, empty: bool = False) -> Reply:
-    """``GET /workspaces/v1.1``."""
-    return Reply(200, {"data": [] if empty else [w.payload() for w in dataset.workspaces]})
+def list_workspaces(
+    dataset: Dataset, *, empty: bool = False, vanish: VanishingWorkspaces | None = None
+) -> Reply:
+    """``GET /workspaces/v1.1`` (``vanish``: without the last few)."""
+    listed = [] if empty else [w.payload() for w in dataset.workspaces]
+    if vanish is not None:
+        gone = vanish.count if vanish.count is not None else (len(listed) + 1) // 2
+        listed = listed[: max(0, len(listed) - gone)]
+    return Reply(200, {"data": listed})
 
 
 def parse_team_id(body: Any) -> int | Reply:
@@ -118,9 +140,17 @@ def _parse_date(query: Mapping[str, str], name: str) -> date | Reply:
 
 
 def stats(
-    workspace: WorkspaceData, query: Mapping[str, str], now: datetime, *, empty: bool = False
+    workspace: WorkspaceData,
+    query: Mapping[str, str],
+    now: datetime,
+    *,
+    empty: bool = False,
+    lower: CounterDecrease | None = None,
+    skews: Sequence[PercentSkew] = (),
 ) -> Reply:
-    """``GET /workspaces/v1.1/stats?start_date&end_date``: the sum of the days, inclusive."""
+    """``GET /workspaces/v1.1/stats?start_date&end_date``: the sum of the days, inclusive
+    (``lower``: counts lowered before the percentages are computed from them; ``skews``:
+    percentages moved afterwards)."""
     start = _parse_date(query, "start_date")
     if isinstance(start, Reply):
         return start
@@ -135,7 +165,30 @@ def stats(
         return invalid("end_date", "The date range may not be longer than 10 years.")
     if empty:
         return Reply(200, {"data": []})  # PHP encodes an empty array as []
-    return Reply(200, {"data": stats_between(workspace, start, end, now).payload()})
+    total = stats_between(workspace, start, end, now)
+    if lower is not None:
+        total = _decreased(total, lower)
+    reply = Reply(200, {"data": total.payload()})
+    apply_percent_skew(reply.payload, list(skews))
+    return reply
+
+
+def _decreased(total: DayStats, fault: CounterDecrease) -> DayStats:
+    names = [f.name for f in fields(DayStats)] if fault.field == "*" else [fault.field]
+    lowered = {n: int(getattr(total, n) * fault.fraction) for n in names if hasattr(total, n)}
+    return replace(total, **lowered)
+
+
+def apply_percent_skew(payload: Any, skews: list[PercentSkew]) -> None:
+    """Move ``<field>_percentage`` of a stats payload by each skew's points (in place)."""
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, dict):
+        return
+    for skew in skews:
+        name = f"{skew.field}_percentage"
+        value = data.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            data[name] = round(value + skew.points, 2)
 
 
 def schedules(
@@ -192,6 +245,9 @@ def sender_emails(
     rows = [m.payload() for m in workspace.mailboxes(start, stop)] if start < real_total else []
     if faults.duplicates is not None and rows:
         _duplicate(dataset, workspace, faults.duplicates, rows, start)
+    if faults.malformed is not None:
+        for offset, row in enumerate(rows[: max(0, faults.malformed.count - start)]):
+            rows[offset]["email"] = str(row["email"]).replace("@", " at ")
 
     def link(n: int) -> str:
         return f"{origin}{API_PREFIX}{Endpoint.SENDER_EMAILS.path}?per_page={per_page}&page={n}"

@@ -38,6 +38,10 @@ huge            [BYTES]                              (default 50000000)
 fail_first      K                                    status=CODE (default 503): = 5xx first=K
 ==============  ===================================  =======================================
 
+Also ``decrease`` (stats counts lowered), ``percent`` (a ``*_percentage`` off its count),
+``bad_email`` (addresses without @), ``vanish`` (workspaces missing from the list): see
+:mod:`portal_tui.simulator.data_faults`.
+
 Examples: ``5xx=0.2,429@3=1.0:retry_after=2,hang@5,revoked@7,drift@2=missing:interested,
 latency=lognormal:0.05:1.0,fail_first@9/sender-emails=2,down``.
 """
@@ -47,6 +51,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypedDict
 
+from portal_tui.simulator.data_faults import BUILDERS as DATA_FAULT_BUILDERS
 from portal_tui.simulator.fault_kinds import (
     ConnectionReset,
     DriftMode,
@@ -363,6 +368,7 @@ _BUILDERS: dict[str, Builder] = {
     "down": _down,
     "echo_token": _echo_token,
     "huge": _huge,
+    **DATA_FAULT_BUILDERS,
 }
 KINDS: tuple[str, ...] = tuple(_BUILDERS)
 """Every kind name the grammar accepts."""

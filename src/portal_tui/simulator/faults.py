@@ -13,8 +13,15 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from portal_tui.simulator import seeded
+from portal_tui.simulator.data_faults import (
+    DATA_FAULT_TYPES,
+    CounterDecrease,
+    MalformedAddress,
+    PercentSkew,
+    VanishingWorkspaces,
+)
+from portal_tui.simulator.fault_kinds import FAULT_TYPES as _TRANSPORT_AND_PAYLOAD
 from portal_tui.simulator.fault_kinds import (
-    FAULT_TYPES,
     ConnectionReset,
     DriftMode,
     DuplicateEmails,
@@ -43,6 +50,7 @@ from portal_tui.upstream.endpoints import Endpoint
 __all__ = [
     "FAULT_TYPES",
     "ConnectionReset",
+    "CounterDecrease",
     "DriftMode",
     "DuplicateEmails",
     "EarlyEnd",
@@ -55,17 +63,23 @@ __all__ = [
     "InstanceDown",
     "Latency",
     "LatencyModel",
+    "MalformedAddress",
     "MalformedJson",
     "PaginationLoop",
+    "PercentSkew",
     "RateLimited",
     "RevokedToken",
     "SchemaDrift",
     "ServerError",
     "SlowTrickle",
     "TruncatedBody",
+    "VanishingWorkspaces",
     "fault_fields",
     "parse_faults",
 ]
+
+FAULT_TYPES: tuple[type[Fault], ...] = (*_TRANSPORT_AND_PAYLOAD, *DATA_FAULT_TYPES)
+"""Every fault class."""
 
 F = TypeVar("F", bound=Fault)
 

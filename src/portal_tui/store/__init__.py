@@ -5,12 +5,14 @@ cycle, and read health, history and snapshots back. Never imports Textual.
 """
 
 from portal_tui.store.consistency_records import (
+    BaselineRecord,
     ChecksumRecord,
     ConsistencyRecord,
     ConsistencyState,
     FieldRecord,
     FindingRecord,
     FindingRow,
+    ResponseTimes,
 )
 from portal_tui.store.database import Store
 from portal_tui.store.records import (
@@ -35,6 +37,7 @@ from portal_tui.store.schema import SCHEMA_VERSION
 __all__ = [
     "SCHEMA_VERSION",
     "ApiCallCount",
+    "BaselineRecord",
     "CacheMetadataRecord",
     "CacheStatus",
     "ChecksumRecord",
@@ -47,6 +50,7 @@ __all__ = [
     "FindingRow",
     "HealthSummary",
     "Redactor",
+    "ResponseTimes",
     "SnapshotRecord",
     "StateTransition",
     "Store",

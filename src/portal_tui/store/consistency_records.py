@@ -7,9 +7,10 @@ are plain data, so the store never imports the rules that produce them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,35 @@ class FieldRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class BaselineRecord:
+    """What a rule that compares across cycles remembers about one subject.
+
+    ``value`` is plain JSON (numbers, strings, lists, objects): the rule's own
+    shape, e.g. the month-to-date counts of one workspace and the month they
+    belong to. One row per ``(rule, subject)``; a later ``recorded_at`` wins.
+    """
+
+    rule: str
+    subject: str
+    value: Mapping[str, Any]
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseTimes:
+    """Attempts logged for one instance in a window and their summed response time."""
+
+    instance: str
+    attempts: int
+    total_ms: float
+
+    @property
+    def average_ms(self) -> float:
+        """Mean response time (0 with no attempts)."""
+        return self.total_ms / self.attempts if self.attempts else 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class ConsistencyRecord:
     """One cycle's consistency result.
 
@@ -59,6 +89,7 @@ class ConsistencyRecord:
     covered: Set[tuple[str, str]] = frozenset()
     checksums: Sequence[ChecksumRecord] = ()
     fields: Sequence[FieldRecord] = ()
+    baselines: Sequence[BaselineRecord] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +111,9 @@ class FindingRow:
 
 @dataclass(frozen=True, slots=True)
 class ConsistencyState:
-    """What the rules compare against: open findings, checksums and known fields."""
+    """What the rules compare against: open findings, checksums, known fields, baselines."""
 
     findings: Sequence[FindingRow] = ()
     checksums: Sequence[ChecksumRecord] = ()
     fields: Sequence[FieldRecord] = ()
+    baselines: Sequence[BaselineRecord] = ()

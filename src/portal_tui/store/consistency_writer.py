@@ -9,6 +9,7 @@ two consoles writing in either order agree.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -56,6 +57,14 @@ ON CONFLICT (endpoint, field) DO UPDATE SET
     last_seen = max(last_seen, excluded.last_seen)
 """
 
+_UPSERT_BASELINE = """
+INSERT INTO consistency_baselines (rule, subject, value, recorded_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (rule, subject) DO UPDATE SET
+    value = excluded.value,
+    recorded_at = excluded.recorded_at
+WHERE excluded.recorded_at >= consistency_baselines.recorded_at
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class ConsistencyRows:
@@ -65,6 +74,7 @@ class ConsistencyRows:
     resolve: Sequence[Row]
     checksums: Sequence[Row]
     fields: Sequence[Row]
+    baselines: Sequence[Row] = ()
 
     @classmethod
     def build(
@@ -116,11 +126,21 @@ class ConsistencyRows:
             )
             for f in record.fields
         ]
-        return cls(list(latest.values()), resolve, checksums, fields)
+        baselines = [
+            (
+                b.rule,
+                redact(b.subject),
+                json.dumps(dict(b.value), allow_nan=False, sort_keys=True),
+                to_epoch(b.recorded_at),
+            )
+            for b in record.baselines
+        ]
+        return cls(list(latest.values()), resolve, checksums, fields, baselines)
 
 
 async def insert_consistency(conn: aiosqlite.Connection, rows: ConsistencyRows) -> None:
-    """Upsert findings, resolve the absent ones, store checksums and fields (caller's txn)."""
+    """Upsert findings, resolve the absent ones, store checksums, fields and baselines
+    (caller's txn)."""
     if rows.findings:
         await conn.executemany(_UPSERT_FINDING, rows.findings)
     if rows.resolve:
@@ -129,3 +149,5 @@ async def insert_consistency(conn: aiosqlite.Connection, rows: ConsistencyRows) 
         await conn.executemany(_UPSERT_CHECKSUM, rows.checksums)
     if rows.fields:
         await conn.executemany(_UPSERT_FIELD, rows.fields)
+    if rows.baselines:
+        await conn.executemany(_UPSERT_BASELINE, rows.baselines)

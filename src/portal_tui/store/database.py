@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -25,9 +25,9 @@ from types import TracebackType
 import aiosqlite
 
 from portal_tui.fetch.events import ApiCallRecord
-from portal_tui.store import consistency_queries, pruning, queries, retention
+from portal_tui.store import baseline_queries, consistency_queries, pruning, queries, retention
 from portal_tui.store.connection import open_checked, present_files, remove_leftovers
-from portal_tui.store.consistency_records import ConsistencyState, FindingRow
+from portal_tui.store.consistency_records import ConsistencyState, FindingRow, ResponseTimes
 from portal_tui.store.cycle_writer import CycleRows, insert_cycle
 from portal_tui.store.existing import open_existing
 from portal_tui.store.health_records import (
@@ -62,6 +62,12 @@ from portal_tui.store.schema import latest_version
 from portal_tui.store.standing import Standing, WorkspaceTransition, read_standings
 from portal_tui.store.transactions import SharedConnection
 from portal_tui.store.validation import check_cycle
+from portal_tui.store.verify_records import (
+    VerifyResultRecord,
+    insert_verify,
+    verify_results_since,
+    verify_rows,
+)
 from portal_tui.vocabulary.clock import Clock
 from portal_tui.vocabulary.errors import StoreError
 
@@ -411,9 +417,29 @@ class Store:
         return await self._db.run("reading consistency findings", query, mode="read")
 
     async def consistency_state(self) -> ConsistencyState:
-        """Open findings, dashboard checksums and known fields (what the rules compare to)."""
-        query = consistency_queries.consistency_state
+        """Open findings, dashboard checksums, known fields and the rules' baselines (what
+        the rules compare to)."""
+        query = baseline_queries.consistency_state
         return await self._db.run("reading consistency state", query, mode="read")
+
+    async def response_times_since(self, since: datetime) -> list[ResponseTimes]:
+        """Per instance: attempts logged since ``since`` and their summed response time
+        (the ``slow-upstream`` rule's average over the last hour)."""
+        query = partial(baseline_queries.response_times_since, since=since)
+        return await self._db.run("reading response times", query, mode="read")
+
+    # -- verify ---------------------------------------------------------------
+
+    async def record_verification(self, results: Sequence[VerifyResultRecord]) -> None:
+        """Write one ``verify`` run's rows in one transaction."""
+        rows = verify_rows(results, self._redactor)
+        if rows:
+            await self._db.run("recording a verify run", partial(insert_verify, rows=rows))
+
+    async def verify_results(self, since: datetime) -> list[VerifyResultRecord]:
+        """Rows of ``verify`` runs since ``since``, oldest run first."""
+        query = partial(verify_results_since, since=since)
+        return await self._db.run("reading verify results", query, mode="read")
 
     # -- maintenance ----------------------------------------------------------
 

@@ -43,6 +43,9 @@ RULES: tuple[RetentionRule, ...] = (
     RetentionRule("data_validation_errors", "resolved_at", resolved_only=True),
     # Likewise open consistency findings stay; resolved ones go with resolved errors.
     RetentionRule("consistency_findings", "resolved_at", resolved_only=True),
+    # A baseline not refreshed for a retention period belongs to a workspace gone since.
+    RetentionRule("consistency_baselines", "recorded_at"),
+    RetentionRule("verify_results", "run_at"),
 )
 
 

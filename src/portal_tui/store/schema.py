@@ -332,12 +332,54 @@ _V5_ONE_TRUTH = (
     _V5_HEALTH_VIEW,
 )
 
+# Version 6 (issue 19, rules across cycles): what the rules that compare one cycle
+# with the earlier ones remember per subject (a workspace's month-to-date counts
+# and mailbox count, an instance's workspace count), as JSON, one row per rule and
+# subject. A later recorded_at wins, so two consoles writing in either order agree.
+# (A rowid table: retention pruning deletes by rowid.)
+_V6_BASELINES = (
+    """
+    CREATE TABLE consistency_baselines (
+        rule        TEXT NOT NULL,
+        subject     TEXT NOT NULL,
+        value       TEXT NOT NULL CHECK (json_valid(value)),
+        recorded_at REAL NOT NULL,
+        PRIMARY KEY (rule, subject)
+    )
+    """,
+)
+
+# Version 7 (issue 19, `portal-tui verify`): one row per workspace and dashboard a
+# verify run re-fetched past the cache and compared with the recorded snapshot.
+# run_at groups the rows of one run; differences is a JSON list of
+# {"field", "recorded", "fetched"}.
+_V7_VERIFY = (
+    """
+    CREATE TABLE verify_results (
+        id           INTEGER PRIMARY KEY,
+        run_at       REAL NOT NULL,
+        instance     TEXT NOT NULL,
+        workspace_id INTEGER NOT NULL,
+        workspace    TEXT NOT NULL,
+        dashboard    TEXT NOT NULL,
+        status       TEXT NOT NULL CHECK (status IN ('match', 'differs', 'unverified')),
+        recorded_at  REAL,
+        fetched_at   REAL,
+        differences  TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(differences)),
+        message      TEXT NOT NULL DEFAULT ''
+    )
+    """,
+    "CREATE INDEX idx_verify_results_run_at ON verify_results (run_at)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", (*_V1_TABLES, _V1_HEALTH_VIEW)),
     Migration(2, "consistency findings, dashboard checksums, schema fields", _V2_CONSISTENCY),
     Migration(3, "retention bookkeeping; drop the unused per-workspace log index", _V3_RETENTION),
     Migration(4, "snapshot payloads valid by construction, not re-parsed by SQLite", _V4_SNAPSHOTS),
     Migration(5, "failed requests and health per cycle; workspace standing", _V5_ONE_TRUTH),
+    Migration(6, "baselines of the rules that compare across cycles", _V6_BASELINES),
+    Migration(7, "verify results: re-fetched samples against the recorded snapshots", _V7_VERIFY),
     # Migration(4, "what changed", ("ALTER TABLE ...", "DROP VIEW ...", "CREATE VIEW ...")),
 )
 

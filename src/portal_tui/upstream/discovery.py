@@ -27,6 +27,7 @@ class Discovery:
     unmatched_registry: list[str] = field(default_factory=list)
     unregistered: list[str] = field(default_factory=list)
     listed: bool = False  # True when the API's list was read this cycle (or from cache)
+    listed_count: int = 0  # workspaces in the API's list (disabled ones included)
     source: str = "api"
 
 
@@ -37,7 +38,10 @@ def join_registry(
 ) -> Discovery:
     """Join the API's workspace list (None if it could not be read) with registry entries."""
     found = Discovery(
-        instance, listed=listed is not None, source="api" if listed is not None else "registry"
+        instance,
+        listed=listed is not None,
+        listed_count=len(listed or ()),
+        source="api" if listed is not None else "registry",
     )
     by_id = {c.id: c for c in registry if c.id is not None}
     by_name = {c.name.casefold(): c for c in registry}

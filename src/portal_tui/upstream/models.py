@@ -26,9 +26,12 @@ MAX_COUNT = 1_000_000_000
 """Largest count believed, per workspace and date window or per mailbox (a billion
 emails in a month is far beyond any sending platform); beyond it the upstream is broken."""
 
-MAX_PERCENT = 100.0
-"""Every ``*_percentage`` is a part of its whole (opens of emails sent, interested of
-leads contacted, ...), so its size is at most 100."""
+MAX_PERCENT = 10_000.0
+"""The ceiling of a ``*_percentage``'s size. Most are a part of their whole and stay
+within 100, but ``opened`` counts every open, so ``opened_percentage`` of the leads
+contacted passes 100 on a healthy campaign: the bound refuses only what no campaign
+sends (100 opens per contact), never a real reading (the stats-percent consistency
+rule checks each against its counts)."""
 
 
 def _not_finite() -> PydanticCustomError:
@@ -84,7 +87,7 @@ Percent = Annotated[
     BeforeValidator(_numeric_string_to_float),
     Field(ge=-MAX_PERCENT, le=MAX_PERCENT, allow_inf_nan=False),
 ]
-"""A finite percentage within ±100 that may arrive as a numeric string (``"12.5%"``)."""
+"""A finite percentage within ±:data:`MAX_PERCENT` that may arrive as a numeric string."""
 
 
 class ApiModel(BaseModel):
