@@ -72,6 +72,14 @@ class Redactor:
             ordered = sorted(self._secrets, key=len, reverse=True)
             self._secret_pattern = re.compile("|".join(re.escape(s) for s in ordered))
 
+    def touches(self, text: str) -> bool:
+        """Whether anything in ``text`` (however long) would be scrubbed."""
+        if self._secret_pattern is not None and self._secret_pattern.search(text):
+            return True
+        if any(pattern.search(text) for pattern, _ in _RULES):
+            return True
+        return self._extra is not None and self._extra(text) != text
+
     @overload
     def __call__(self, text: str) -> str: ...
 
