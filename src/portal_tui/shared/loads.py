@@ -59,8 +59,6 @@ def holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-
-
 class SharedLoads:
     """Loads distinct requests once across every process on the tier."""
 
@@ -363,12 +361,8 @@ class TokenLock:
                     lease = await tier.take(self._name, queue=True)
                     waited = clock.monotonic() - start
                     if lease is not None:
-                        renewing = asyncio.get_running_loop().create_task(
-                            loads._renew(lease, tier)
-                        )
-                        return _Held(
-                            loads, tier, lease, waited, renewing, clock.monotonic()
-                        )
+                        renewing = asyncio.get_running_loop().create_task(loads._renew(lease, tier))
+                        return _Held(loads, tier, lease, waited, renewing, clock.monotonic())
                     if waited >= self._max_wait:
                         raise UpstreamError(
                             ErrorType.TIMEOUT,

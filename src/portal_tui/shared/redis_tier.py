@@ -187,9 +187,7 @@ class RedisTier:
             fields = ["failure", json.dumps(failure)]
         await self._call(
             "share",
-            self._put(
-                keys=[f"{PREFIX}r:{key}"], args=[lease.fence, self._response_ms, *fields]
-            ),
+            self._put(keys=[f"{PREFIX}r:{key}"], args=[lease.fence, self._response_ms, *fields]),
         )
 
     # -- leases -------------------------------------------------------------------------
