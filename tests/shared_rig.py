@@ -66,7 +66,7 @@ async def upstream(
         yield Upstream(sim, server.base_url)
 
 
-def write_config(path: Path, base_url: str, shared: str = "") -> Path:
+def write_config(path: Path, base_url: str, shared: str = "", lease: float = 15) -> Path:
     """A config naming the simulator, with a master token only, and ``[shared]`` lines."""
     path.write_text(
         "[[instances]]\n"
@@ -76,7 +76,7 @@ def write_config(path: Path, base_url: str, shared: str = "") -> Path:
         "attempt_timeout = 20\n"
         "request_deadline = 60\n"
         "[retry]\nattempts = 2\nbackoff_initial = 0.05\njitter = 0\n"
-        "[shared]\nlease_seconds = 2\npoll_interval = 0.02\n" + shared
+        f"[shared]\nlease_seconds = {lease:g}\npoll_interval = 0.02\n" + shared
     )
     return path
 

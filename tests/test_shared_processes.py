@@ -83,7 +83,7 @@ async def test_a_killed_holder_blocks_nobody_past_its_lease(tmp_path: Path) -> N
     faults = f"latency=fixed:0.02,hang@{victim}/stats=for=300:first=1"
     async with upstream(faults=faults) as up:
         db = tmp_path / "one.sqlite3"
-        config = write_config(tmp_path / "c.toml", up.base_url)
+        config = write_config(tmp_path / "c.toml", up.base_url, lease=2)
         env = environment(tmp_path, up.simulator.dataset.master_token)
         go = tmp_path / "go"
         go.touch()
