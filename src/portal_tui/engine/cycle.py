@@ -51,6 +51,11 @@ shares this loop (its keys must not wait for the whole of it)."""
 START_BATCH = 100
 """Requests started per event-loop iteration when a cycle begins fetching."""
 
+FORCED_GRACE = 5.0
+"""Seconds before a forced refresh began from which it still takes another process's
+answer through the shared tier: consoles and checks started together share their
+first fetch, though one of them reached the upstream a moment before another began."""
+
 # Compute order: Infrastructure before Revenue, which reads its mailbox costs.
 COMPUTE_ORDER = (
     DashboardName.INFRASTRUCTURE,
@@ -124,8 +129,8 @@ class RefreshCycle:
         """Refresh ``names``; never raises for upstream trouble."""
         start_mono = self._clock.monotonic()
         now = self._clock.now()
-        # A forced refresh takes what another process fetched since it began, not older.
-        self._forced_at = now if force else None
+        # A forced refresh takes what another process fetched as it began, not older.
+        self._forced_at = now - timedelta(seconds=FORCED_GRACE) if force else None
         made_before = self._fetcher.requests_made
         outcome = CycleOutcome(tuple(names), triggered_by, now, now)
         ctx = CallContext(triggered_by, tuple(n.value for n in names), outcome.api_calls.append)

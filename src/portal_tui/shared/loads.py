@@ -307,19 +307,21 @@ class _Holding:
 
 @dataclass(slots=True)
 class _Held:
+    """The token's lock, held through one tier or two (the records file and Redis)."""
+
     loads: SharedLoads
-    tier: Tier
-    lease: Lease
+    leases: list[tuple[Tier, Lease, asyncio.Task[None]]]
     waited: float
-    renewing: asyncio.Task[None]
     taken: float
 
     def may_keep(self) -> bool:
         return self.loads._clock.monotonic() - self.taken < TOKEN_TURN
 
     async def release(self) -> None:
-        self.renewing.cancel()
-        await self.loads._quietly(self.tier.release(self.lease))
+        # The other way round from taking: Redis first, the records file last.
+        for tier, lease, renewing in reversed(self.leases):
+            renewing.cancel()
+            await self.loads._quietly(tier.release(lease))
 
 
 @dataclass(slots=True)
@@ -345,32 +347,52 @@ class TokenLock:
 
     async def acquire(self) -> GuardHold:
         """Wait for the token (next in line once refused); raises UpstreamError after
-        ``max_wait`` seconds of another process holding it."""
+        ``max_wait`` seconds of another process holding it.
+
+        Under Redis the records file's lock is taken first, then Redis's: if Redis
+        goes away mid-session, the processes on this file still wait for each other.
+        """
         loads, clock = self._loads, self._loads._clock
         start = clock.monotonic()
         tiers: list[Tier] = []
+        if loads._local is not None:
+            tiers.append(loads._local)
         if loads._locks is not None:
             tiers.append(loads._locks)
         elif not loads._is_down():
             tiers.append(loads.tier)
-        if loads._local is not None:
-            tiers.append(loads._local)
-        for tier in tiers:
-            try:
-                while True:
-                    lease = await tier.take(self._name, queue=True)
-                    waited = clock.monotonic() - start
-                    if lease is not None:
-                        renewing = asyncio.get_running_loop().create_task(loads._renew(lease, tier))
-                        return _Held(loads, tier, lease, waited, renewing, clock.monotonic())
-                    if waited >= self._max_wait:
-                        raise UpstreamError(
-                            ErrorType.TIMEOUT,
-                            f"the master token stayed in use by another process for "
-                            f"{waited:.0f} s (shared lock on {tier.kind})",
-                        )
-                    await tier.wait(self._name, min(loads._lease, self._max_wait - waited))
-            except TierUnavailable as exc:
-                if tier is loads.tier:
-                    loads._mark_down(exc)
-        return _Unheld(clock.monotonic() - start)
+        held: list[tuple[Tier, Lease, asyncio.Task[None]]] = []
+        try:
+            for tier in tiers:
+                lease = await self._take(tier, start)
+                if lease is not None:
+                    renewing = asyncio.get_running_loop().create_task(loads._renew(lease, tier))
+                    held.append((tier, lease, renewing))
+        except BaseException:
+            await _Held(loads, held, 0.0, 0.0).release()
+            raise
+        waited = clock.monotonic() - start
+        if not held:
+            return _Unheld(waited)
+        return _Held(loads, held, waited, clock.monotonic())
+
+    async def _take(self, tier: Tier, start: float) -> Lease | None:
+        """The lease through ``tier``, or None if the tier failed (it is then marked)."""
+        loads, clock = self._loads, self._loads._clock
+        try:
+            while True:
+                lease = await tier.take(self._name, queue=True)
+                if lease is not None:
+                    return lease
+                waited = clock.monotonic() - start
+                if waited >= self._max_wait:
+                    raise UpstreamError(
+                        ErrorType.TIMEOUT,
+                        f"the master token stayed in use by another process for "
+                        f"{waited:.0f} s (shared lock on {tier.kind})",
+                    )
+                await tier.wait(self._name, min(loads._lease, self._max_wait - waited))
+        except TierUnavailable as exc:
+            if tier is loads.tier:
+                loads._mark_down(exc)
+            return None
