@@ -38,7 +38,8 @@ async def test_three_processes_on_one_file_fetch_each_distinct_request_once(
         reports = [await w.result() for w in workers]
 
         three = up.requests()
-        assert three == one  # every request once between them, switches included
+        why = [(r["sources"], r["label"], r["stderr"][-500:]) for r in reports]
+        assert three == one, why  # every request once between them, switches included
         assert sum(n for (endpoint, _), n in three.items() if endpoint == SWITCH) == 6
         assert straddles(up.log) == 0
         for report in reports:
