@@ -8,7 +8,10 @@ request log, never from the workers' own accounts.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -114,3 +117,32 @@ async def test_a_killed_holder_blocks_nobody_past_its_lease(tmp_path: Path) -> N
         ]  # fmt: skip
         assert served_after, "the hung workspace was fetched again after the kill"
         assert report["sources"].get("here", 0) >= 4  # at least that workspace's stats
+
+
+async def test_check_json_counts_requests_made_here_and_served_by_the_tier(
+    tmp_path: Path,
+) -> None:
+    async with upstream() as up:
+        config = write_config(tmp_path / "c.toml", up.base_url)
+        env = environment(tmp_path, up.simulator.dataset.master_token)
+        db = tmp_path / "one.sqlite3"
+        # Another process is fetching for everyone: the check takes its answers.
+        go = tmp_path / "go"
+        (worker,) = await start_workers(1, config, [db], go, env, False)
+        go.touch()
+        await worker.result()
+        up.reset()
+        command = [sys.executable, "-m", "portal_tui.cli", "check", "--json"]
+        check = await asyncio.create_subprocess_exec(
+            *command, "--config", str(config), "--db", str(db),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        )  # fmt: skip
+        out, err = await check.communicate()
+        assert check.returncode in (0, 1), err.decode()
+        report = json.loads(out)
+        shared, by = report["shared"], report["requests"]["distinct_by_source"]
+        assert shared["tier"] == "sqlite" and shared["healthy"] and shared["where"] == str(db)
+        assert by["here"] + by["shared"] == 42 and by["failed"] == 0
+        assert set(shared["dashboards"]) == {"kpi", "volume", "revenue", "infrastructure"}
+        # What it did not take from the tier, it asked the upstream for: nothing twice.
+        assert sum(up.requests().values()) == report["requests"]["made"]

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from portal_tui.config import Config, Secrets, parse_config
+from portal_tui.reports.doctor_report import Level
+from portal_tui.reports.doctor_shared import check_shared
 from shared_rig import (
     REDIS_PASSWORD_ENV,
     RedisServer,
@@ -144,3 +147,22 @@ async def test_redis_going_away_mid_refresh_never_hangs_a_refresh(
             assert report["failures"] == [], report["failures"]
             assert not report["healthy"] and "DOWN" in report["label"]
         assert straddles(up.log) == 0  # the records file took over the master-token lock
+
+
+async def test_doctor_says_whether_redis_answers(tmp_path: Path, redis: RedisServer) -> None:
+    def config(url: str) -> Config:
+        return parse_config(
+            f"[shared]\nredis_url = '{url}'\nredis_password_env = '{REDIS_PASSWORD_ENV}'\n"
+        )
+
+    db = tmp_path / "r.sqlite3"
+    secrets = Secrets({REDIS_PASSWORD_ENV: PASSWORD})
+    up = await check_shared(config(redis.url), secrets, db, demo=False)
+    assert up.level is Level.OK and "answers" in up.summary
+    refused = Secrets({REDIS_PASSWORD_ENV: "not-the-password"})
+    wrong = await check_shared(config(redis.url), refused, db, demo=False)
+    assert wrong.level is Level.WARNING
+    nobody = f"redis://127.0.0.1:{free_port()}/0"
+    down = await check_shared(config(nobody), secrets, db, demo=False)
+    assert down.level is Level.WARNING and "fetch for itself" in down.summary
+    assert PASSWORD not in down.summary + "".join(down.details)

@@ -226,3 +226,19 @@ async def test_a_tier_that_fails_is_fetched_around_and_said_so(tmp_path: Path) -
 
 async def _ready(value: Fetched) -> Fetched:
     return value
+
+
+def test_the_overview_line_says_where_each_dashboards_data_came_from() -> None:
+    from portal_tui.console.panes.overview import shared_line
+    from portal_tui.shared.tier import TierStatus
+
+    status = TierStatus("sqlite", "/x/records.sqlite3", healthy=True)
+    sources = {"kpi": {"here": 4, "shared": 20}, "infrastructure": {"cache": 6}}
+    assert shared_line(status.label, sources) == (
+        "shared via SQLite (/x/records.sqlite3) · data: KPI 4 here, 20 shared · "
+        "Infrastructure 6 cache"
+    )
+    down = TierStatus("redis", "10.0.0.5:6379", healthy=False, detail="ConnectionError")
+    assert down.label == (
+        "shared tier DOWN (Redis 10.0.0.5:6379: ConnectionError); fetching here"
+    )

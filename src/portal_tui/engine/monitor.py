@@ -122,6 +122,9 @@ class PortalMonitor:
             clock, max_staleness=config.ttl.max_staleness, fetched_at_of=_fetched_at
         )
         self._share_through = share_through if config.shared.enabled else None
+        self.sources: dict[str, dict[str, int]] = {}
+        """Per dashboard, where its last refresh's requests came from: ``here``,
+        ``shared`` (another process, through the shared tier), ``cache``, ``failed``."""
         self.snapshots: dict[DashboardName, DashboardSnapshot] = {}
         self.last_outcome: CycleOutcome | None = None
         """The last cycle's outcome, with ``results`` and ``api_calls`` left empty
@@ -319,6 +322,7 @@ class PortalMonitor:
 
     def _absorb(self, outcome: CycleOutcome) -> None:
         self.snapshots.update(outcome.snapshots)
+        self.sources.update(outcome.sources)
         self.unreachable = {k: v.message for k, v in outcome.unreachable.items()}
         self._recent_failures.extend(c.timestamp for c in outcome.api_calls if not c.success)
         for issue in outcome.issues:

@@ -5,7 +5,8 @@ whether it is valid), the token variables it names (set or missing, never
 their values), the records file's directory and file system (SQLite locking
 is unsafe on network file systems), the records file itself (integrity,
 size, schema version; a damaged file is moved aside by the store, and said),
-and each instance's reachability with one short GET.
+the shared tier (the records file, or whether Redis answers), and each
+instance's reachability with one short GET.
 
 Exit codes follow ``check``: 0 all good, 1 warnings, 2 critical problems (a
 damaged records file, an instance unreachable, a token rejected), 3 the
@@ -32,6 +33,7 @@ from portal_tui.reports.doctor_report import (
     print_doctor,
     print_doctor_json,
 )
+from portal_tui.reports.doctor_shared import check_shared
 from portal_tui.reports.doctor_upstream import check_upstream
 from portal_tui.reports.records_file import DEMO_DATABASE
 from portal_tui.store.database import Store
@@ -73,6 +75,8 @@ async def run_doctor(
         mounts = read_mounts()
     checks.append(check_storage(setup.db_path, setup.db_source, mounts))
     checks.append(await check_database(setup.db_path))
+    if setup.config is not None:
+        checks.append(await check_shared(setup.config, setup.secrets, setup.db_path, demo=demo))
     if setup.config is not None:
         checks.extend(
             await asyncio.gather(

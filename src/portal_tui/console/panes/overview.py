@@ -30,6 +30,9 @@ def overview_top(state: ConsoleState) -> Text:
         parts += [(" DEMO ", "reverse bold"), " built-in simulator: no network, no tokens\n"]
     for name in state.tls_off():
         parts += [(f" ⚠ TLS VERIFICATION OFF for instance {name} ", "reverse bold red"), "\n"]
+    shared = state.monitor.shared_status()
+    if not shared.healthy:
+        parts += [(f" ⚠ {shared.label} ", "reverse bold yellow"), "\n"]
     health = state.monitor.health()
     parts.append((health_text(health), health_tone(health) + " bold"))
     for reason in health.reasons:
@@ -74,7 +77,25 @@ def overview_bottom(state: ConsoleState, stats: CacheStats | None = None) -> Tex
         f"requests: {calls_summary(monitor.active_calls())} · cache {fmt_int(stats.entries)} "
         f"entries, {fmt_int(stats.hits)} hits / {fmt_int(stats.misses)} misses"
     )
+    shared = monitor.shared_status()
+    if shared.kind != "off":
+        parts += [
+            "\n",
+            (shared_line(shared.label, monitor.sources), "" if shared.healthy else "bad"),
+        ]
     return toned(*parts)
+
+
+def shared_line(label: str, sources: dict[str, dict[str, int]]) -> str:
+    """``shared via SQLite (…) · data: KPI 4 here, 20 shared · …`` (the last refresh of
+    each dashboard: fetched here, shared by another process, from this one's cache)."""
+    boards = []
+    for name in DashboardName:
+        got = sources.get(name.value)
+        if got:
+            counts = ", ".join(f"{got[k]} {k}" for k in ("here", "shared", "cache") if got.get(k))
+            boards.append(f"{name.display_name} {counts or 'nothing'}")
+    return label + (" · data: " + " · ".join(boards) if boards else "")
 
 
 class OverviewPane(Pane):
