@@ -43,6 +43,8 @@ from portal_tui.vocabulary.errors import ErrorType, UpstreamError
 log = logging.getLogger(__name__)
 
 PREFIX = "ptui:"
+POOL_SIZE = 16
+"""Connections per process (one of them listens for lease ends)."""
 CHANNEL = f"{PREFIX}ended"
 
 _RENEW = """
@@ -121,14 +123,23 @@ class RedisTier:
         self._poll = poll_interval
         self._response_ms = int(max_staleness * 1000)
         # No retries and short timeouts: a Redis that does not answer at once is down.
-        self._client: aioredis.Redis = aioredis.Redis.from_url(
+        # A bounded pool that queues (a refresh asks for hundreds of keys at once; the
+        # plain pool refuses past its limit instead of waiting a moment).
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
+            max_connections=POOL_SIZE,
+            # Waiting for one of our own connections is not Redis being slow.
+            timeout=max(5.0, 10 * timeout),
             password=password,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
             decode_responses=False,
         )
+        self._client: aioredis.Redis = aioredis.Redis(connection_pool=pool)
+        self._looks: dict[str, asyncio.Task[bool]] = {}
+        self._reads: dict[str, list[asyncio.Future[Stored | None]]] = {}
+        self._reader: asyncio.Task[None] | None = None
         self._renew = self._client.register_script(_RENEW)
         self._put = self._client.register_script(_PUT)
         self._release = self._client.register_script(_RELEASE)
@@ -144,7 +155,8 @@ class RedisTier:
 
     async def _call(self, action: str, step: Any) -> Any:
         try:
-            async with asyncio.timeout(self._timeout * 2):
+            # The socket timeouts catch a slow Redis; this, anything else (a full pool).
+            async with asyncio.timeout(self._timeout + max(5.0, 10 * self._timeout)):
                 return await step
         except (RedisError, OSError, TimeoutError) as exc:
             raise TierUnavailable(f"{action}: {type(exc).__name__}: {exc}".rstrip(": ")) from exc
@@ -155,20 +167,34 @@ class RedisTier:
     # -- responses ----------------------------------------------------------------------
 
     async def read(self, key: str) -> Stored | None:
-        """What is stored for ``key``, if anything."""
-        got = await self._call(
-            "read", self._client.hmget(f"{PREFIX}r:{key}", ["fetched_at", "payload", "failure"])
-        )
-        fetched_at, payload, failure = got
-        if fetched_at is None and failure is None:
-            return None
-        failed_at, error = _failure(failure)
-        return Stored(
-            float(fetched_at) if fetched_at else None,
-            bytes(payload) if payload else None,
-            failed_at,
-            error,
-        )
+        """What is stored for ``key``, if anything. Reads asked for in one event-loop
+        iteration go out as one pipeline (one connection, one round trip)."""
+        fut: asyncio.Future[Stored | None] = asyncio.get_running_loop().create_future()
+        self._reads.setdefault(key, []).append(fut)
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.get_running_loop().create_task(self._read_batch())
+        return await fut
+
+    async def _read_batch(self) -> None:
+        await asyncio.sleep(0)  # let the rest of this iteration's reads join
+        while self._reads:
+            batch, self._reads = self._reads, {}
+            pipe = self._client.pipeline(transaction=False)
+            for key in batch:
+                pipe.hmget(f"{PREFIX}r:{key}", ["fetched_at", "payload", "failure"])
+            try:
+                answers = await self._call("read", pipe.execute())
+            except TierUnavailable as exc:
+                for futures in batch.values():
+                    for fut in futures:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                continue
+            for futures, got in zip(batch.values(), answers, strict=True):
+                stored = _stored(got)
+                for fut in futures:
+                    if not fut.done():
+                        fut.set_result(stored)
 
     async def put(self, lease: Lease, key: str, stored: Stored) -> None:
         """Store the response or the failure (fenced), expiring after ``max_staleness``."""
@@ -243,7 +269,7 @@ class RedisTier:
         until = clock.monotonic() + within
         try:
             while True:
-                if not await self._call("look", self._client.exists(f"{PREFIX}l:{name}")):
+                if not await self._held(name):
                     return LeaseEnd("free")
                 left = until - clock.monotonic()
                 if left <= 0:
@@ -254,6 +280,25 @@ class RedisTier:
                         await waker.wait()
         finally:
             self._wakers.pop(name, None)
+
+    async def _held(self, name: str) -> bool:
+        """Whether ``name`` is leased; one look at a time per name, shared by its waiters
+        (a process waits on one workspace's lease for each of its requests)."""
+        look = self._looks.get(name)
+        if look is None or look.done():
+            look = asyncio.ensure_future(
+                self._call("look", self._client.exists(f"{PREFIX}l:{name}"))
+            )
+            self._looks[name] = look
+
+            def done(task: asyncio.Task[bool]) -> None:
+                if self._looks.get(name) is task:
+                    del self._looks[name]
+                if not task.cancelled():
+                    task.exception()  # retrieved: a waiter may have gone
+
+            look.add_done_callback(done)
+        return bool(await asyncio.shield(look))
 
     async def _listen(self) -> None:
         if self._listener is not None and not self._listener.done():
@@ -286,10 +331,11 @@ class RedisTier:
 
     async def aclose(self) -> None:
         """Stop listening and close the pool."""
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(BaseException):
-                await self._listener
+        for task in (self._listener, self._reader):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
                 await self._pubsub.aclose()
@@ -299,6 +345,19 @@ class RedisTier:
 
 def _value(lease: Lease) -> str:
     return f"{lease.holder}|{lease.fence}"
+
+
+def _stored(got: list[Any]) -> Stored | None:
+    fetched_at, payload, failure = got
+    if fetched_at is None and failure is None:
+        return None
+    failed_at, error = _failure(failure)
+    return Stored(
+        float(fetched_at) if fetched_at else None,
+        bytes(payload) if payload else None,
+        failed_at,
+        error,
+    )
 
 
 def _failure(raw: bytes | None) -> tuple[float | None, UpstreamError | None]:
