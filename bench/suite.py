@@ -415,6 +415,33 @@ async def memory_and_lag(profile: Profile) -> Section:
     return section
 
 
+async def consoles(profile: Profile) -> Section:
+    """N consoles opened one after another, each its own process: with and without the
+    shared tier (issue 18)."""
+    from bench.consoles import GAP, HEADER, LATENCY, cells, run_consoles
+
+    workspaces, mailboxes, latency = (
+        (4, 60, "fixed:0.002") if profile.name == "smoke" else (27, 4000, LATENCY)
+    )
+    counts = (1, 2) if profile.name == "smoke" else (1, 3, 10)
+    result = await run_consoles(counts, workspaces, mailboxes, latency)
+    section = Section(
+        f"N consoles, one fetch: the shared tier ({workspaces} workspaces, master token only)",
+        HEADER,
+    )
+    section.rows = [cells(row) for row in result["rows"]]
+    section.notes = [
+        f"each console a separate process opened {GAP:g} s after the one before; one refresh "
+        "of every dashboard as on opening (not forced); distinct requests = what one "
+        f"console alone asks the upstream for ({result['distinct']})",
+        "full data in: from the console's refresh starting to its end",
+    ]
+    if not result["redis"]:
+        section.notes.append("Redis rows not measured: redis-server is not installed")
+    section.data = result
+    return section
+
+
 GROUPS: dict[str, Callable[[Profile], Any]] = {
     "refresh": full_refresh,
     "sender": sender_emails,
@@ -422,4 +449,5 @@ GROUPS: dict[str, Callable[[Profile], Any]] = {
     "startup": cache_and_startup,
     "sqlite": sqlite_rows,
     "memory": memory_and_lag,
+    "consoles": consoles,
 }

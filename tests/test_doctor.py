@@ -195,7 +195,7 @@ def test_no_config_and_demo_through_the_cli(
     doc = json.loads(capsys.readouterr().out)
     assert code == doc["exit_code"] and doc["schema"] == 1
     assert [c["check"] for c in doc["checks"]] == [
-        "config", "tokens", "storage", "database", "upstream demo",
+        "config", "tokens", "storage", "database", "shared tier", "upstream demo",
     ]  # fmt: skip
     upstream = doc["checks"][-1]
     assert upstream["level"] == "ok" and "27 workspaces listed" in upstream["summary"]

@@ -319,6 +319,54 @@ class ConsistencyConfig(_Section):
         "is reported slow (the portal's own 'slow or rate-limited' mark).",
     )
 
+class SharedConfig(_Section):
+    """The shared tier: N consoles and checks, each distinct request fetched once.
+
+    Processes on one records file always share through it (SQLite leases).
+    ``redis_url`` extends that to processes on many machines; Redis is an
+    accelerator: when it is down or slow each process fetches for itself.
+    """
+
+    enabled: bool = Field(
+        default=True, description="Share responses and the master-token lock at all."
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis:// or rediss:// URL (no password in it: see redis_password_env).",
+    )
+    redis_password_env: str | None = Field(
+        default=None, description="Environment variable holding the Redis password."
+    )
+    redis_timeout: float = Field(
+        default=0.5, gt=0, le=10, description="Seconds a Redis call may take before fallback."
+    )
+    lease_seconds: float = Field(
+        default=15.0, ge=1, le=600, description="A lease's life; its holder renews it."
+    )
+    poll_interval: float = Field(
+        default=0.05, gt=0, le=5, description="Seconds between looks at a lease waited on."
+    )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        if parts.password:
+            raise ValueError(
+                "must not hold a password: name an environment variable holding it with "
+                "redis_password_env instead"
+            )
+        return value
+
+    @field_validator("redis_password_env")
+    @classmethod
+    def _env(cls, value: str | None) -> str | None:
+        return _check_env_name(value)
+
 
 class PricingRule(_Section):
     """Price of a mailbox by reseller tag."""
@@ -354,6 +402,7 @@ class Config(_Section):
     breaker: BreakerConfig = BreakerConfig()
     storage: StorageConfig = StorageConfig()
     consistency: ConsistencyConfig = ConsistencyConfig()
+    shared: SharedConfig = SharedConfig()
     pricing: list[PricingRule] = Field(default_factory=lambda: list(DEFAULT_PRICING))
 
     @field_validator("reporting_timezone")
@@ -393,5 +442,3 @@ class Config(_Section):
         """Registry entries of one instance (entries without ``instance`` go to the first)."""
         first = self.instances[0].name if self.instances else None
         return [c for c in self.clients if (c.instance or first) == instance]
-
-

@@ -33,4 +33,5 @@ class Secrets:
         """The values of every token variable ``config`` names (for redaction)."""
         names = [i.master_token_env for i in config.instances]
         names += [c.api_key_env for c in config.clients]
+        names.append(config.shared.redis_password_env)
         return sorted({v for n in names if n and (v := self._env.get(n))})

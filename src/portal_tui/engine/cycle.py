@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from portal_tui.config import ClientEntry, Config
 from portal_tui.dashboards.base import (
@@ -39,6 +39,9 @@ from portal_tui.vocabulary.errors import ErrorType, UpstreamError
 from portal_tui.vocabulary.names import DashboardName, Severity
 from portal_tui.vocabulary.validation import ValidationErrorType, ValidationIssue
 
+if TYPE_CHECKING:
+    from portal_tui.shared.loads import SharedLoads
+
 COMPUTE_SLICE = 0.02
 """Seconds of computing between yields to the event loop: at 1,000 workspaces and
 50,000 mailboxes a dashboard takes about a second to compute, and the console
@@ -46,6 +49,11 @@ shares this loop (its keys must not wait for the whole of it)."""
 
 START_BATCH = 100
 """Requests started per event-loop iteration when a cycle begins fetching."""
+
+FORCED_GRACE = 5.0
+"""Seconds before a forced refresh began from which it still takes another process's
+answer through the shared tier: consoles and checks started together share their
+first fetch, though one of them reached the upstream a moment before another began."""
 
 @dataclass(slots=True)
 class CycleOutcome:
@@ -73,6 +81,12 @@ class CycleOutcome:
     requests_failed: int = 0
     """Requests that finally failed after their retries (the health score's failed calls)."""
     duration_ms: float = 0.0
+    # dashboard -> where its distinct requests' data came from: "here" (this process
+    # asked the upstream), "shared" (another process did, via the shared tier), "cache"
+    # (this process's memory), "failed"
+    sources: dict[str, dict[str, int]] = field(default_factory=dict)
+    # the cycle's distinct requests (each counted once) by the same sources
+    source_totals: dict[str, int] = field(default_factory=dict)
 
 
 
@@ -88,8 +102,11 @@ class RefreshCycle:
         *,
         previous: Mapping[DashboardName, DashboardSnapshot],
         failing_since: Mapping[tuple[str, int | None, DashboardName], datetime],
+        shared: SharedLoads | None = None,
     ) -> None:
         self._config = config
+        self._shared = shared
+        self._forced_at: datetime | None = None
         self._fetcher = fetcher
         self._cache = cache
         self._clock = clock
@@ -105,6 +122,8 @@ class RefreshCycle:
         """Refresh ``names``; never raises for upstream trouble."""
         start_mono = self._clock.monotonic()
         now = self._clock.now()
+        # A forced refresh takes what another process fetched as it began, not older.
+        self._forced_at = now - timedelta(seconds=FORCED_GRACE) if force else None
         made_before = self._fetcher.requests_made
         failed_before = self._fetcher.requests_failed
         outcome = CycleOutcome(tuple(names), triggered_by, now, now)
@@ -131,6 +150,11 @@ class RefreshCycle:
             if isinstance(result, asyncio.CancelledError):
                 raise result
             outcome.results[key] = result
+            where = source_of(result)
+            outcome.source_totals[where] = outcome.source_totals.get(where, 0) + 1
+            for tag in plan[key][1]:
+                board = outcome.sources.setdefault(tag, {})
+                board[where] = board.get(where, 0) + 1
             fresh = isinstance(result, CacheResult) and not result.from_cache
             if fresh and isinstance(result, CacheResult) and result.value.unknown_fields:
                 outcome.unknown_fields.setdefault(key.endpoint.value, set()).update(
@@ -172,7 +196,10 @@ class RefreshCycle:
                 return await self._fetcher.fetch(key, None, ctx)
 
             try:
-                got = await self._cache.get(key, load, ttl=ttl, force=force, tags=("workspaces",))
+                got = await self._cache.get(
+                    key, self._shared_load(key, load, ttl), ttl=ttl, force=force,
+                    tags=("workspaces",),
+                )  # fmt: skip
             except UpstreamError as exc:
                 if _means_unreachable(exc):
                     outcome.unreachable[instance] = exc
@@ -264,7 +291,24 @@ class RefreshCycle:
                 return await self._fetcher.fetch_mailboxes(ws, sub)
             return await self._fetcher.fetch(key, ws, sub)
 
-        return await self._cache.get(key, load, ttl=ttl, force=force, tags=tags)
+        return await self._cache.get(
+            key, self._shared_load(key, load, ttl), ttl=ttl, force=force, tags=tags
+        )
+
+    def _shared_load(
+        self, key: RequestKey, load: Callable[[], Awaitable[Fetched]], ttl: float
+    ) -> Callable[[], Awaitable[Fetched]]:
+        """``load`` through the shared tier: another process's response if it is young
+        enough (or fetched since a forced refresh began), else fetched once for all."""
+        shared = self._shared
+        if shared is None:
+            return load
+
+        async def through_tier() -> Fetched:
+            not_before = self._forced_at or self._clock.now() - timedelta(seconds=ttl)
+            return await shared.load(key, load, not_before=not_before)
+
+        return through_tier
 
     def _needed(
         self,
@@ -278,7 +322,7 @@ class RefreshCycle:
         switched: set[tuple[str, int]] = set()
         for key, (ws, _) in plan.items():
             result = results.get(key)
-            if isinstance(result, CacheResult) and result.from_cache:
+            if source_of(result) in ("cache", "shared"):
                 continue
             pages = 1
             if isinstance(result, CacheResult) and isinstance(
@@ -399,6 +443,15 @@ class RefreshCycle:
             since=since,
             last_at=now,
         )
+
+
+def source_of(result: CacheResult[Fetched] | BaseException | None) -> str:
+    """``here``, ``shared``, ``cache`` or ``failed``: where a request's data came from."""
+    if not isinstance(result, CacheResult):
+        return "failed"
+    if result.from_cache:
+        return "cache"
+    return result.value.origin
 
 
 def _payload_issues(

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from portal_tui.config import Config, Secrets
@@ -32,6 +33,7 @@ from portal_tui.engine.verdict import Verdict, judge
 from portal_tui.fetch.breaker import BreakerState, BreakerStatus
 from portal_tui.fetch.cache import CacheStats, TtlCache
 from portal_tui.fetch.events import RetryStatus
+from portal_tui.shared.tier import OFF, TierStatus, redis_location
 from portal_tui.store.consistency_records import ResponseTimes
 from portal_tui.store.database import Store
 from portal_tui.store.health_records import TREND_CYCLES, HealthRecords, RecordedHealth
@@ -46,8 +48,13 @@ if TYPE_CHECKING:
 
     from portal_tui.engine.cycle import CycleOutcome
     from portal_tui.fetch.fetcher import Fetched, Fetcher
+    from portal_tui.shared.loads import SharedLoads
 
 _NO_RECORDS = HealthRecords((), (), (), 0, {}, (), None)
+
+
+def _fetched_at(fetched: Fetched) -> datetime | None:
+    return fetched.fetched_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +111,11 @@ class PortalMonitor:
         transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
         hysteresis: HysteresisPolicy | None = None,
         demo: bool = False,
+        share_through: Path | None = None,
     ) -> None:
+        """``share_through``: the records file through which this process shares
+        responses and master-token locks with the others on it (and Redis, with
+        ``[shared] redis_url``); None fetches alone (the demo's in-process upstream)."""
         self.config = config
         self.clock = clock
         self.store = store
@@ -112,8 +123,12 @@ class PortalMonitor:
         self._secrets = secrets
         self._transports = transports
         self.cache: TtlCache[RequestKey, Fetched] = TtlCache(
-            clock, max_staleness=config.ttl.max_staleness
+            clock, max_staleness=config.ttl.max_staleness, fetched_at_of=_fetched_at
         )
+        self._share_through = share_through if config.shared.enabled else None
+        self.sources: dict[str, dict[str, int]] = {}
+        """Per dashboard, where its last refresh's requests came from: ``here``,
+        ``shared`` (another process, through the shared tier), ``cache``, ``failed``."""
         self.snapshots: dict[DashboardName, DashboardSnapshot] = {}
         self.last_outcome: CycleOutcome | None = None
         """The last cycle's outcome, with ``results`` and ``api_calls`` left empty
@@ -136,9 +151,36 @@ class PortalMonitor:
         """The instances' clients, limiters and breakers (built on first use)."""
         from portal_tui.fetch.fetcher import Fetcher
 
-        fetcher = Fetcher(self.config, self._secrets, self.clock, transports=self._transports)
+        shared = self.shared
+        fetcher = Fetcher(
+            self.config,
+            self._secrets,
+            self.clock,
+            transports=self._transports,
+            token_guard=shared.token_guard if shared is not None else None,
+        )
         fetcher.subscribe(lambda status: self._emit(CallStatusChanged(status)))
         return fetcher
+
+    @cached_property
+    def shared(self) -> SharedLoads | None:
+        """The shared tier (built with the fetcher), or None when this process fetches alone."""
+        if self._share_through is None:
+            return None
+        from portal_tui.shared.build import build_shared
+
+        return build_shared(self.config, self._share_through, self.clock, self._secrets)
+
+    def shared_status(self) -> TierStatus:
+        """Where responses are shared and whether that works right now."""
+        if self._share_through is None:
+            return OFF
+        if "shared" in self.__dict__ and self.shared is not None:
+            return self.shared.status()
+        redis = self.config.shared.redis_url
+        if redis:
+            return TierStatus("redis", redis_location(redis), healthy=True)
+        return TierStatus("sqlite", str(self._share_through), healthy=True)
 
     def _prepare_network(self) -> None:
         import portal_tui.engine.cycle  # noqa: F401 - imported here, off the event loop
@@ -177,6 +219,8 @@ class PortalMonitor:
         await asyncio.gather(*tasks, return_exceptions=True)
         if self._fetcher_built():
             await self.fetcher.aclose()
+        if "shared" in self.__dict__ and self.shared is not None:
+            await self.shared.aclose()
 
     def subscribe(self, listener: EventListener) -> Callable[[], None]:
         """Call ``listener`` on every event; returns the unsubscribe function."""
@@ -235,6 +279,7 @@ class PortalMonitor:
             self.clock,
             previous=dict(self.snapshots),
             failing_since=self._failing_since,
+            shared=self.shared,
         )
         outcome = await cycle.run(names, force=force, triggered_by=triggered_by)
         del cycle  # it holds the previous snapshots: let them go once this cycle's replace them
@@ -295,6 +340,7 @@ class PortalMonitor:
 
     def _absorb(self, outcome: CycleOutcome) -> None:
         self.snapshots.update(outcome.snapshots)
+        self.sources.update(outcome.sources)
         self.unreachable = {k: v.message for k, v in outcome.unreachable.items()}
         for snap in outcome.snapshots.values():
             failing_now = {(f.instance, f.workspace_id, f.dashboard) for f in snap.failures}

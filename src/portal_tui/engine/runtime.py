@@ -88,6 +88,13 @@ async def open_runtime(
         redact_values=secrets.token_values(config),
     )
     monitor = PortalMonitor(
-        config, secrets=secrets, clock=clock, store=store, transports=transports, demo=demo
+        config,
+        secrets=secrets,
+        clock=clock,
+        store=store,
+        transports=transports,
+        demo=demo,
+        # The demo's upstream lives in this process: nothing to share with others.
+        share_through=None if demo else store.path,
     )
     return Runtime(config, path, monitor, store, demo, simulator)

@@ -63,9 +63,18 @@ class CacheStats:
 class TtlCache(Generic[K, V]):
     """Per-caller TTL, single-flight, stale-on-error cache on an injected clock."""
 
-    def __init__(self, clock: Clock, *, max_staleness: float = 3600.0) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        max_staleness: float = 3600.0,
+        fetched_at_of: Callable[[V], datetime | None] | None = None,
+    ) -> None:
         self._clock = clock
         self._max_staleness = max_staleness
+        # A loaded value may be older than its load (another process fetched it):
+        # this says when, so its age and TTL run from then, not from the load.
+        self._fetched_at_of = fetched_at_of
         self._entries: dict[K, _Entry[V]] = {}
         self._loading: dict[K, asyncio.Task[_Entry[V]]] = {}
         self.hits = 0
@@ -129,7 +138,12 @@ class TtlCache(Generic[K, V]):
             previous = self._entries.get(key)
             if previous is not None:
                 tags |= previous.tags
-            entry = _Entry(value, self._clock.now(), self._clock.monotonic(), tags)
+            now, mono = self._clock.now(), self._clock.monotonic()
+            born = self._fetched_at_of(value) if self._fetched_at_of else None
+            if born is not None and born < now:
+                mono -= (now - born).total_seconds()
+                now = born
+            entry = _Entry(value, now, mono, tags)
             self._entries[key] = entry
             return entry
         finally:

@@ -16,13 +16,14 @@ import random
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Literal
 
 import httpx
 from pydantic import BaseModel, SecretStr
 from tenacity import RetryCallState
 
-from portal_tui.config import Config, Secrets
+from portal_tui.config import Config, InstanceConfig, Secrets
 from portal_tui.fetch.breaker import BreakerStatus
 from portal_tui.fetch.collection import assemble, last_page, page_failed
 from portal_tui.fetch.compact import MailboxCompactor
@@ -30,7 +31,7 @@ from portal_tui.fetch.events import CallPhase, RetryStatus, StatusListener
 from portal_tui.fetch.instance import Call, CallContext, UpstreamInstance
 from portal_tui.fetch.limiter import RequestLimiter
 from portal_tui.fetch.retry import Deadline, retrying
-from portal_tui.fetch.sessions import TokenSessions
+from portal_tui.fetch.sessions import TokenGuard, TokenSessions
 from portal_tui.upstream.client import Reply
 from portal_tui.upstream.endpoints import Endpoint, RequestKey
 from portal_tui.upstream.mailboxes import MailboxCollection
@@ -48,7 +49,9 @@ from portal_tui.vocabulary.clock import Clock
 from portal_tui.vocabulary.errors import ErrorType, UpstreamError
 from portal_tui.vocabulary.retrying import retry_after_failure
 
-__all__ = ["MODELS", "CallContext", "Fetched", "Fetcher"]
+__all__ = ["MODELS", "CallContext", "Fetched", "Fetcher", "Origin"]
+
+Origin = Literal["here", "shared"]
 
 MODELS: dict[Endpoint, type[BaseModel]] = {
     Endpoint.LIST_WORKSPACES: WorkspacesResponse,
@@ -68,6 +71,11 @@ class Fetched:
     attempts: int
     unknown_fields: frozenset[str] = frozenset()
     pages: int = 1
+    origin: Origin = "here"
+    """``here``: this process asked the upstream; ``shared``: another process did and
+    the shared tier handed its response over (see :mod:`portal_tui.shared`)."""
+    fetched_at: datetime | None = None
+    """When the upstream answered, if not just now (a shared response's own time)."""
 
 
 class Fetcher:
@@ -81,7 +89,10 @@ class Fetcher:
         *,
         transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
         rng: random.Random | None = None,
+        token_guard: Callable[[InstanceConfig, SecretStr], TokenGuard | None] | None = None,
     ) -> None:
+        """``token_guard`` gives each master token its lock shared with other processes
+        (see :mod:`portal_tui.fetch.sessions`); without it the lock is this process's."""
         self._config = config
         self._secrets = secrets
         self._clock = clock
@@ -105,6 +116,7 @@ class Fetcher:
                 config.breaker,
                 transport=(transports or {}).get(inst.name),
                 scanner=scanner,
+                token_guard=token_guard,
             )
             for inst in config.instances
         }

@@ -24,7 +24,7 @@ from portal_tui.fetch.breaker import CircuitBreaker
 from portal_tui.fetch.events import ApiCallRecord
 from portal_tui.fetch.limiter import RequestLimiter
 from portal_tui.fetch.retry import Deadline
-from portal_tui.fetch.sessions import TokenSessions
+from portal_tui.fetch.sessions import TokenGuard, TokenSessions
 from portal_tui.upstream.client import EmailBisonClient, Reply
 from portal_tui.upstream.endpoints import Endpoint
 from portal_tui.upstream.models import SwitchResponse
@@ -77,6 +77,7 @@ class UpstreamInstance:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         scanner: SecretScanner | None = None,
+        token_guard: Callable[[InstanceConfig, SecretStr], TokenGuard | None] | None = None,
     ) -> None:
         self.config = config
         self._secrets = secrets
@@ -93,7 +94,12 @@ class UpstreamInstance:
         )
         self.admission = RequestLimiter(clock, concurrency=admitted(config.concurrency))
         self.master_token: SecretStr | None = secrets.get(config.master_token_env)
-        self.sessions = TokenSessions()
+        guard = (
+            token_guard(config, self.master_token)
+            if token_guard is not None and self.master_token is not None
+            else None
+        )
+        self.sessions = TokenSessions(guard)
         self.requests_made = 0
 
     def workspace_token(self, workspace: WorkspaceRef) -> SecretStr | None:
@@ -149,7 +155,7 @@ class UpstreamInstance:
         # Enforced from when the switch has settled (the switch has its own attempt
         # timeout); the time the switch took still counts against the deadline.
         async with (
-            self.sessions.session(ws.id, switch, joined=joined),
+            self.sessions.session(ws.id, switch, joined=joined, waited=deadline.extend),
             clock.timeout(deadline.remaining()),
         ):
             return await self._exchange(

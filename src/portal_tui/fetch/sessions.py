@@ -16,6 +16,12 @@ a switch. A failed attempt leaves the session before it sleeps for its retry,
 so nobody holds the token while sleeping; it rejoins (or queues for a new
 session) when it tries again. A session is only closed after its switch has
 settled, so a late switch can never land inside the next workspace's session.
+
+Other processes may use the same master token (a second console, a cron
+``check``). With a :class:`TokenGuard` (a lease shared through the records
+file or Redis: :mod:`portal_tui.shared`), a session takes it before its
+switch and gives it back when it closes, so sessions never overlap across
+processes either.
 """
 
 from __future__ import annotations
@@ -24,8 +30,35 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from portal_tui.vocabulary.errors import UpstreamError
+
+
+class GuardHold(Protocol):
+    """A held token lock: how long taking it waited, and how to give it back."""
+
+    @property
+    def waited(self) -> float:
+        """Seconds spent waiting for another process to give the token up."""
+        ...
+
+    def may_keep(self) -> bool:
+        """Whether the next session of this process may go on holding it (the holder's
+        turn is not over) instead of giving it back and taking it again."""
+        ...
+
+    async def release(self) -> None:
+        """Give the token back (never raises)."""
+        ...
+
+
+class TokenGuard(Protocol):
+    """A master token's lock shared with other processes."""
+
+    async def acquire(self) -> GuardHold:
+        """Wait for the token; raises :class:`UpstreamError` if it cannot be had in time."""
+        ...
 
 
 @dataclass(slots=True)
@@ -35,6 +68,8 @@ class _Session:
     switch: asyncio.Task[None] | None = None
     broken: bool = False  # the switch failed: nobody may join; it closes when empty
     closed: bool = False
+    hold: GuardHold | None = None  # the cross-process token lock, while the session has it
+    guard_wait: float = 0.0  # seconds the session waited for another process to give it up
 
 
 @dataclass(slots=True)
@@ -59,9 +94,11 @@ class SessionStats:
 class TokenSessions:
     """Serialises one master token across workspaces, one session per workspace at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, guard: TokenGuard | None = None) -> None:
         self._current: _Session | None = None
         self._queue: dict[int, _Group] = {}
+        self._guard = guard
+        self._releases: set[asyncio.Task[None]] = set()
         self.stats = SessionStats()
 
     @property
@@ -76,6 +113,7 @@ class TokenSessions:
         switch: Callable[[], Awaitable[object]],
         *,
         joined: Callable[[], object] | None = None,
+        waited: Callable[[float], object] | None = None,
     ) -> AsyncIterator[None]:
         """Run the block while the token is switched to ``workspace_id``.
 
@@ -83,15 +121,18 @@ class TokenSessions:
         to need it; every member waits for it, and if it fails each member
         raises an :class:`UpstreamError` of the same kind. ``joined`` is
         called once this attempt has its place in the session (its wait for
-        the token is over; the switch may still be under way).
+        the token is over; the switch may still be under way). ``waited`` is
+        called with the seconds the session waited for another process to
+        give the token up, if this attempt waited through that.
         """
         session = await self._join(workspace_id)
         try:
             if joined is not None:
                 joined()
             if session.switch is None:
-                session.switch = asyncio.ensure_future(_run(switch))
+                session.switch = asyncio.ensure_future(self._open(session, switch))
                 session.switch.add_done_callback(lambda t: t.cancelled() or t.exception())
+            pending = not session.switch.done()
             try:
                 await asyncio.shield(session.switch)
             except asyncio.CancelledError:
@@ -107,6 +148,8 @@ class TokenSessions:
             except BaseException:
                 session.broken = True
                 raise
+            if pending and waited is not None and session.guard_wait > 0:
+                waited(session.guard_wait)
             yield
         finally:
             self._leave(session)
@@ -189,8 +232,20 @@ class TokenSessions:
         session.closed = True
         self._current = None
         self.stats._open -= 1
+        hold, session.hold = session.hold, None
         self._grant_next()
+        if hold is None:
+            return
+        following = self._current
+        if following is not None and following.switch is None and hold.may_keep():
+            following.hold = hold  # still this process's turn: no give-and-take between
+            return
+        task = asyncio.get_running_loop().create_task(hold.release())
+        self._releases.add(task)
+        task.add_done_callback(self._releases.discard)
 
-
-async def _run(switch: Callable[[], Awaitable[object]]) -> None:
-    await switch()
+    async def _open(self, session: _Session, switch: Callable[[], Awaitable[object]]) -> None:
+        if self._guard is not None and session.hold is None:
+            session.hold = await self._guard.acquire()
+            session.guard_wait = session.hold.waited
+        await switch()

@@ -45,6 +45,11 @@ async def run_check(
             "failed_attempts": sum(1 for c in outcome.api_calls if not c.success),
             "failed_requests": outcome.requests_failed,
             "duration_ms": round(outcome.duration_ms, 1),
+            # distinct requests by where their data came from (issue 18): fetched here,
+            # served by the shared tier (another process fetched it), this one's cache
+            "distinct_by_source": {
+                k: outcome.source_totals.get(k, 0) for k in ("here", "shared", "cache", "failed")
+            },
         }
     return ExitCode[report["status"]], report
 
@@ -146,6 +151,7 @@ def build_report(monitor: PortalMonitor, names: list[DashboardName]) -> dict[str
             }
             for f in monitor.findings
         ],
+        "shared": shared_report(monitor),
         "cache": {
             "entries": monitor.cache_stats().entries,
             "hits": monitor.cache_stats().hits,
@@ -177,6 +183,23 @@ def transport_warnings(monitor: PortalMonitor) -> list[str]:
                 "(verify_tls = false): the token goes to whoever answers"
             )
     return lines
+
+
+def shared_report(monitor: PortalMonitor) -> dict[str, Any]:
+    """The shared tier: which, whether it works, and where each dashboard's data came from."""
+    status = monitor.shared_status()
+    return {
+        "tier": status.kind,
+        "where": status.where or None,
+        "healthy": status.healthy,
+        "problem": status.detail,
+        "down_since": status.since.isoformat() if status.since else None,
+        "label": status.label,
+        "fetched_here": status.fetched_here,
+        "served_by_tier": status.served,
+        "fetched_here_as_fallback": status.fallbacks,
+        "dashboards": {name: dict(counts) for name, counts in monitor.sources.items()},
+    }
 
 
 def print_human(report: dict[str, Any], out: TextIO | None = None) -> None:
@@ -242,6 +265,16 @@ def print_human(report: dict[str, Any], out: TextIO | None = None) -> None:
             f"\nrequests: {req['made']} made for {req['distinct_needed']} distinct; "
             f"{req['failed_attempts']} failed attempt(s); {req['duration_ms'] / 1000:.1f} s\n"
         )
+    shared = report.get("shared")
+    if shared and shared["tier"] != "off":
+        line = shared["label"]
+        by = (req or {}).get("distinct_by_source")
+        if by:
+            line += (
+                f"; distinct requests: {by['here']} fetched here, {by['shared']} served by "
+                f"the tier, {by['cache']} from cache"
+            )
+        out.write(line + "\n")
 
 
 def print_json(report: dict[str, Any], out: TextIO | None = None) -> None:

@@ -5,7 +5,8 @@ whether it is valid), the token variables it names (set or missing, never
 their values), the records file's directory and file system (SQLite locking
 is unsafe on network file systems), the records file itself (integrity,
 size, schema version; a damaged file is moved aside, and said; none is created),
-and each instance's reachability with one short GET.
+the shared tier (the records file, or whether Redis answers), and each
+instance's reachability with one short GET.
 
 Exit codes follow ``check``: 0 all good, 1 warnings, 2 critical problems (an
 instance unreachable, a token rejected, a records file that cannot be
@@ -35,6 +36,7 @@ from portal_tui.reports.doctor_report import (
     print_doctor,
     print_doctor_json,
 )
+from portal_tui.reports.doctor_shared import check_shared
 from portal_tui.reports.doctor_upstream import check_upstream
 from portal_tui.reports.records_file import DEMO_DATABASE
 from portal_tui.store.connection import DamagedRecords
@@ -82,6 +84,8 @@ async def run_doctor(
     health = await check_recorded_health(setup.db_path)
     if health is not None:
         checks.append(health)
+    if setup.config is not None:
+        checks.append(await check_shared(setup.config, setup.secrets, setup.db_path, demo=demo))
     if setup.config is not None:
         checks.extend(
             await asyncio.gather(

@@ -78,6 +78,14 @@ class Redactor:
         """``text`` with only the exact secrets removed (as written or JSON-escaped)."""
         return self._scanner.scrub(text)
 
+    def touches(self, text: str) -> bool:
+        """Whether anything in ``text`` (however long) would be scrubbed."""
+        if self._scanner.found(text.encode()):
+            return True
+        if any(pattern.search(text) for pattern, _ in _RULES):
+            return True
+        return self._extra is not None and self._extra(text) != text
+
     @overload
     def __call__(self, text: str) -> str: ...
 

@@ -372,6 +372,52 @@ _V7_VERIFY = (
     "CREATE INDEX idx_verify_results_run_at ON verify_results (run_at)",
 )
 
+# Version 8 (issue 18, the shared tier): processes sharing this file share the
+# upstream responses and single-flight through leases. Kept as one step so it
+# can be renumbered at merge. No token reaches either table: keys are the
+# redacted request keys (or a salted digest of a token, for its lock) and
+# payloads are the validated, redacted responses.
+_V8_SHARED_TIER = (
+    # One lease per workspace's requests ('response:...': one process fetches a
+    # workspace's requests for everyone, so a master token is switched to it once)
+    # and per master token ('token:...': the switch+fetch lock). fence grows by one
+    # at every take, so a holder that lost its lease (expired while it was stopped)
+    # can never overwrite a newer holder's result. state: 'held' until expires_at
+    # (its holder renews it), else 'free'. next_holder is the process first in line
+    # for a token lock, so no process takes it back-to-back while another waits.
+    # Rows are never pruned (one per workspace and token): a fence must not restart.
+    """
+    CREATE TABLE shared_leases (
+        lease_key   TEXT PRIMARY KEY,
+        holder      TEXT NOT NULL,
+        fence       INTEGER NOT NULL CHECK (fence >= 1),
+        state       TEXT NOT NULL CHECK (state IN ('held', 'free')),
+        taken_at    REAL NOT NULL,
+        expires_at  REAL NOT NULL,
+        ended_at    REAL,
+        next_holder TEXT,
+        next_until  REAL
+    ) WITHOUT ROWID
+    """,
+    # Per distinct request: the last good response (zlib-compressed JSON of the
+    # validated payload; fetched_at is the wall time it arrived) and the last
+    # failure after it, so processes waiting on a failed fetch do not all retry it.
+    """
+    CREATE TABLE shared_responses (
+        cache_key     TEXT PRIMARY KEY,
+        fence         INTEGER NOT NULL,
+        holder        TEXT NOT NULL,
+        fetched_at    REAL,
+        payload       BLOB,
+        failed_at     REAL,
+        error_type    TEXT,
+        error_message TEXT,
+        status_code   INTEGER,
+        CHECK ((payload IS NULL) = (fetched_at IS NULL))
+    ) WITHOUT ROWID
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", (*_V1_TABLES, _V1_HEALTH_VIEW)),
     Migration(2, "consistency findings, dashboard checksums, schema fields", _V2_CONSISTENCY),
@@ -380,6 +426,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "failed requests and health per cycle; workspace standing", _V5_ONE_TRUTH),
     Migration(6, "baselines of the rules that compare across cycles", _V6_BASELINES),
     Migration(7, "verify results: re-fetched samples against the recorded snapshots", _V7_VERIFY),
+    Migration(8, "the shared tier: leases and shared responses (issue 18)", _V8_SHARED_TIER),
     # Migration(4, "what changed", ("ALTER TABLE ...", "DROP VIEW ...", "CREATE VIEW ...")),
 )
 

@@ -18,7 +18,7 @@ from portal_tui.console.render_status import (
 from portal_tui.console.state import ConsoleState
 from portal_tui.console.summary import incident_summary
 from portal_tui.console.widgets.row_table import RowTable
-from portal_tui.dashboards.registry import dashboard_names
+from portal_tui.dashboards.registry import dashboard_names, title_of
 from portal_tui.fetch.cache import CacheStats
 from portal_tui.store.records import WorkspaceState
 from portal_tui.vocabulary.trend import health_trend_text
@@ -34,6 +34,9 @@ def overview_top(state: ConsoleState) -> Text:
     for name in state.plaintext_token():
         banner = f" ⚠ TOKEN SENT UNENCRYPTED to instance {name} (plain http://) "
         parts += [(banner, "reverse bold red"), "\n"]
+    shared = state.monitor.shared_status()
+    if not shared.healthy:
+        parts += [(f" ⚠ {shared.label} ", "reverse bold yellow"), "\n"]
     health = state.monitor.health()
     text = health_text(health, state.monitor.restored_health, state.now)
     parts.append((text, health_tone(health) + " bold"))
@@ -82,7 +85,25 @@ def overview_bottom(state: ConsoleState, stats: CacheStats | None = None) -> Tex
         f"requests: {calls_summary(monitor.active_calls())} · cache {fmt_int(stats.entries)} "
         f"entries, {fmt_int(stats.hits)} hits / {fmt_int(stats.misses)} misses"
     )
+    shared = monitor.shared_status()
+    if shared.kind != "off":
+        parts += [
+            "\n",
+            (shared_line(shared.label, monitor.sources), "" if shared.healthy else "bad"),
+        ]
     return toned(*parts)
+
+
+def shared_line(label: str, sources: dict[str, dict[str, int]]) -> str:
+    """``shared via SQLite (…) · data: KPI 4 here, 20 shared · …`` (the last refresh of
+    each dashboard: fetched here, shared by another process, from this one's cache)."""
+    boards = []
+    for name in dashboard_names():
+        got = sources.get(str(name))
+        if got:
+            counts = ", ".join(f"{got[k]} {k}" for k in ("here", "shared", "cache") if got.get(k))
+            boards.append(f"{title_of(name)} {counts or 'nothing'}")
+    return label + (" · data: " + " · ".join(boards) if boards else "")
 
 
 class OverviewPane(Pane):
