@@ -42,7 +42,13 @@ from portal_tui.vocabulary.clock import FakeClock
 from portal_tui.vocabulary.errors import StoreError
 
 AT = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)  # inside any --since
-READERS = [["export"], ["export", "--format", "json"], ["history"], ["history", "--json"]]
+READERS = [
+    ["export"],
+    ["export", "--format", "json"],
+    ["history"],
+    ["history", "--json"],
+    ["metrics"],
+]
 
 
 def sha(path: Path) -> str:
@@ -259,7 +265,9 @@ DENY_WRITE = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("command", [["export", "--format", "json"], ["history"]], ids=" ".join)
+@pytest.mark.parametrize(
+    "command", [["export", "--format", "json"], ["history"], ["metrics"]], ids=" ".join
+)
 def test_a_file_this_user_cannot_write_is_opened_read_only(
     tmp_path: Path, env: dict[str, str], command: list[str]
 ) -> None:

@@ -46,7 +46,7 @@ class _Parser(argparse.ArgumentParser):
 GLOBAL_OPTIONS = ("config", "db", "demo")
 """Options accepted before or after the subcommand (SPEC 8): never silently ignored."""
 
-_COMMANDS_WITH_GLOBALS = ("check", "export", "history", "doctor", "verify")
+_COMMANDS_WITH_GLOBALS = ("check", "export", "history", "doctor", "verify", "metrics")
 _AFTER = "after_"  # dest prefix of a global option given after the subcommand
 
 
@@ -149,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _offline_commands(sub)
     add_verify_command(sub, _common)  # issue 19: portal_tui.cli.verify_command
+    _metrics_command(sub)
 
     sim = sub.add_parser("simulate", help="serve the Email Bison simulator over HTTP on loopback")
     sim.add_argument("--host", default="127.0.0.1")
@@ -220,6 +221,71 @@ def _offline_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
 
 
+# -- metrics (issue 17, item 6) -------------------------------------------------------------
+
+
+def _metrics_command(sub: argparse._SubParsersAction[_Parser]) -> None:
+    metrics = sub.add_parser(
+        "metrics",
+        help="OpenMetrics from the local records alone (no network, no tokens)",
+        description="Health score and level, dashboard ages, failing workspaces, open findings "
+        "and validation errors, API attempts and response times, read from SQLite alone.",
+    )
+    _common(metrics, after=True)
+    metrics.add_argument(
+        "--textfile",
+        metavar="PATH",
+        help="write PATH atomically (Prometheus text format, for node_exporter's textfile "
+        "collector) instead of printing OpenMetrics",
+    )
+    metrics.add_argument(
+        "--since",
+        dest="window",
+        type=_span,
+        default="5m",
+        metavar="SPAN",
+        help="window of the API attempt and response-time numbers (default: 5m)",
+    )
+
+
+def _metrics(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from portal_tui.reports.export import write_atomically
+    from portal_tui.reports.metrics import read_snapshot, render_openmetrics, render_text
+    from portal_tui.reports.records_file import locate_records, open_records
+    from portal_tui.vocabulary.clock import SystemClock
+
+    location = locate_records(config_arg=args.config, demo=args.demo, db_arg=args.db)
+    target = Path(args.textfile).expanduser() if args.textfile else None
+    if target is not None and (target.is_dir() or not target.parent.is_dir()):
+        why = "it is a directory" if target.is_dir() else f"no directory {target.parent}"
+        print(f"portal-tui metrics: cannot write {target}: {why}", file=sys.stderr)
+        return ExitCode.UNKNOWN
+
+    async def go() -> str:
+        clock = SystemClock()
+        store = await open_records(location, clock)
+        try:
+            for notice in store.notices:
+                print(f"portal-tui: {notice}", file=sys.stderr)
+            snapshot = await read_snapshot(store, clock.now(), window=args.window)
+        finally:
+            await store.close()
+        return render_text(snapshot) if target is not None else render_openmetrics(snapshot)
+
+    text = asyncio.run(go())
+    if target is None:
+        sys.stdout.write(text)
+        return ExitCode.OK
+    try:
+        write_atomically(target, text)
+    except OSError as exc:
+        print(f"portal-tui metrics: cannot write {target}: {exc.strerror or exc}", file=sys.stderr)
+        return ExitCode.UNKNOWN
+    return ExitCode.OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     try:
@@ -242,6 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _doctor(args)
         if args.command == "verify":
             return run_verify_command(args)
+        if args.command == "metrics":
+            return _metrics(args)
         return _console(args)
     except ConfigError as exc:
         print(f"portal-tui: config error: {exc}", file=sys.stderr)

@@ -25,7 +25,14 @@ from types import TracebackType
 import aiosqlite
 
 from portal_tui.fetch.events import ApiCallRecord
-from portal_tui.store import baseline_queries, consistency_queries, pruning, queries, retention
+from portal_tui.store import (
+    baseline_queries,
+    consistency_queries,
+    metrics_queries,
+    pruning,
+    queries,
+    retention,
+)
 from portal_tui.store.connection import open_checked, present_files, remove_leftovers
 from portal_tui.store.consistency_records import ConsistencyState, FindingRow, ResponseTimes
 from portal_tui.store.cycle_writer import CycleRows, insert_cycle
@@ -403,6 +410,13 @@ class Store:
         """Attempts per instance and failed attempts per error kind since ``since``."""
         query = partial(queries.api_call_counts, since=since)
         return await self._db.run("counting API calls", query, mode="read")
+
+    async def response_times(
+        self, since: datetime, bounds_ms: tuple[float, ...]
+    ) -> list[metrics_queries.ResponseTimes]:
+        """Per instance: attempts since ``since``, their total time and cumulative buckets."""
+        query = partial(metrics_queries.response_times, since=since, bounds_ms=bounds_ms)
+        return await self._db.run("reading response times", query, mode="read")
 
     # -- consistency ----------------------------------------------------------
 
