@@ -386,10 +386,15 @@ async def test_one_workspace_fault(tmp_path: Path, case: Case) -> None:
         if case.deadline_cut:
             assert "deadline" in failure.message
         if case.attempts is None or case.deadline_cut:
+            # Timing decides, for each of Acme's requests on its own: on a busy machine
+            # one may get a retry in before the deadline that another did not. The
+            # failure shown is one of them: its count is one the log shows.
             assert 1 <= failure.attempts <= ATTEMPTS
+            assert failure.attempts in {c.attempt for c in failed}
+            assert failure.attempts <= max(c.attempt for c in failed)
         else:
             assert failure.attempts == case.attempts
-        assert max(c.attempt for c in failed) == failure.attempts
+            assert max(c.attempt for c in failed) == failure.attempts
 
         # The breaker counts only upstream-health failures.
         breaker = r.monitor.breakers()[0]
