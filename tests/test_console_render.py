@@ -29,7 +29,7 @@ from portal_tui.console.render import (
     row_state,
     workspace_rows,
 )
-from portal_tui.console.render_status import call_rows, history_rows, overview_row
+from portal_tui.console.render_status import call_rows, calls_summary, history_rows, overview_row
 from portal_tui.console.summary import row_text
 from portal_tui.console.table_model import Column, TableRow, TableView
 from portal_tui.console.widgets.key_bar import key_bar_text
@@ -346,3 +346,14 @@ def test_a_bar_skips_the_layout_only_when_its_height_cannot_change() -> None:
     assert not same_height(two, Text("Health 100/100 ✔ OK\n  • reason\nrequests"), 40)
     assert not same_height(two, Text("x" * 41 + "\nrequests"), 40)  # would wrap
     assert not same_height(two, two, 0)  # not laid out yet
+
+
+def test_in_flight_counts_only_what_holds_a_slot() -> None:
+    """21 requests started, 5 slots: 5 in flight, 16 waiting (not "21 in flight")."""
+    started = [
+        RetryStatus("i", f"w{n}", ("kpi",), "stats", CallPhase.IN_FLIGHT, 1, 4) for n in range(21)
+    ]
+    retrying = [RetryStatus("i", "r", ("kpi",), "stats", CallPhase.RETRYING, 2, 4)]
+    assert calls_summary([*started, *retrying], 5) == "5 in flight · 16 waiting · 1 retrying"
+    assert calls_summary(started, None) == "21 in flight · 0 retrying"
+    assert calls_summary([]) == "no requests in flight"

@@ -240,13 +240,22 @@ def call_rows(calls: Sequence[RetryStatus], now: datetime) -> list[TableRow]:
     return rows
 
 
-def calls_summary(calls: Sequence[RetryStatus]) -> str:
-    """``12 in flight · 3 retrying`` (or ``no requests in flight``)."""
+def calls_summary(calls: Sequence[RetryStatus], on_the_wire: int | None = None) -> str:
+    """``5 in flight · 16 waiting · 3 retrying`` (or ``no requests in flight``; no
+    ``waiting`` part when nothing waits).
+
+    "In flight" is what holds a concurrency slot (``on_the_wire``, from the
+    limiters): at most the configured concurrency. The other started requests
+    wait for a slot or for their workspace's session.
+    """
     if not calls:
         return "no requests in flight"
     retrying = sum(1 for c in calls if c.phase is CallPhase.RETRYING)
-    flying = sum(1 for c in calls if c.phase is CallPhase.IN_FLIGHT)
-    return f"{flying} in flight · {retrying} retrying"
+    started = sum(1 for c in calls if c.phase is CallPhase.IN_FLIGHT)
+    flying = started if on_the_wire is None else min(on_the_wire, started)
+    waiting = started - flying
+    queued = f" · {waiting} waiting" if waiting else ""
+    return f"{flying} in flight{queued} · {retrying} retrying"
 
 
 HISTORY_COLUMNS = (

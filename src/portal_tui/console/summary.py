@@ -75,7 +75,7 @@ def incident_summary(state: ConsoleState) -> str:
             lines.append(f"  {title_of(f.dashboard):<15} {who}: {failure_label(f)}")
         if len(failures) > 20:
             lines.append(f"  ... and {len(failures) - 20} more")
-    lines.append(f"Requests: {calls_summary(monitor.active_calls())}")
+    lines.append(f"Requests: {calls_summary(monitor.active_calls(), monitor.on_the_wire())}")
     return "\n".join(lines)
 
 

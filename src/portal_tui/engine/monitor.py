@@ -431,6 +431,12 @@ class PortalMonitor:
             ]
         return self.fetcher.breakers()
 
+    def on_the_wire(self) -> int:
+        """Requests holding a concurrency slot right now (at most each instance's concurrency)."""
+        if not self._fetcher_built():
+            return 0
+        return sum(self.fetcher.limiter(i.name).in_flight for i in self.config.instances)
+
     def active_calls(self) -> list[RetryStatus]:
         """Requests in flight or waiting to retry, right now."""
         return list(self.fetcher.active.values()) if self._fetcher_built() else []

@@ -27,10 +27,11 @@ def failures_bar(state: ConsoleState) -> Text:
     failures = sum(len(s.failures) for s in monitor.snapshots.values())
     failing = [f for f in monitor.failing_workspaces() if f[2] is WorkspaceState.FAILING]
     refreshing = ", ".join(sorted(n.value for n in monitor.refreshing)) or "nothing"
+    requests = calls_summary(monitor.active_calls(), monitor.on_the_wire())
     parts: list[tuple[str, str] | str] = [
         (f"✗ {failures} failure(s)", "bad") if failures else ("✔ no failures", "good"),
         f" in the last refresh · {len(failing)} workspace(s) failing (after hysteresis)"
-        f" · refreshing: {refreshing} · {calls_summary(monitor.active_calls())}",
+        f" · refreshing: {refreshing} · {requests}",
     ]
     for status in monitor.breakers():
         unreachable = monitor.unreachable.get(status.instance)

@@ -81,8 +81,9 @@ def overview_bottom(state: ConsoleState, stats: CacheStats | None = None) -> Tex
     )
     parts.append("\n")
     stats = stats or monitor.cache_stats()
+    requests = calls_summary(monitor.active_calls(), monitor.on_the_wire())
     parts.append(
-        f"requests: {calls_summary(monitor.active_calls())} · cache {fmt_int(stats.entries)} "
+        f"requests: {requests} · cache {fmt_int(stats.entries)} "
         f"entries, {fmt_int(stats.hits)} hits / {fmt_int(stats.misses)} misses"
     )
     shared = monitor.shared_status()
