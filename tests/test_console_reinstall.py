@@ -141,7 +141,7 @@ STARTUP_OR_ELSEWHERE = {
     "portal_tui.simulator.demo",  # open_runtime --demo, before the app
     "portal_tui.console.app",  # run_console / scenario: the app itself
 }
-NOT_THE_CONSOLE = ("cli/", "reports/doctor.py", "simulator/")
+NOT_THE_CONSOLE = ("cli/", "reports/doctor.py", "reports/doctor_shared.py", "simulator/")
 
 
 def test_every_lazy_import_the_console_can_reach_is_preloaded() -> None:

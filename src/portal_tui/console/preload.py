@@ -32,6 +32,9 @@ LAZY_MODULES: tuple[str, ...] = (
     "portal_tui.engine.cycle",
     "portal_tui.fetch.fetcher",
     "portal_tui.upstream.client",
+    # The shared tier, built with the fetcher (Redis only when configured).
+    "portal_tui.shared.build",
+    "portal_tui.shared.redis_tier",
 )
 """Every module the running console imports lazily (a test keeps this list complete)."""
 
