@@ -58,7 +58,7 @@ async def test_fresh_file_gets_every_table_the_view_and_the_version(tmp_path: Pa
     assert "idx_api_health_logs_workspace" not in found["index"]  # dropped in version 3
     assert "store_maintenance" in found["table"]
     assert "workspace_standing" in found["table"]  # version 5
-    assert pragma(path, "user_version") == SCHEMA_VERSION == 5
+    assert pragma(path, "user_version") == SCHEMA_VERSION == 6
     assert pragma(path, "application_id") == schema.APPLICATION_ID
     assert pragma(path, "journal_mode") == "wal"
 
@@ -181,7 +181,7 @@ async def test_a_version_3_file_keeps_its_snapshots_and_sqlite_stops_reparsing_t
             raw.execute("UPDATE dashboard_snapshots SET payload = 'not json'")
     raw.close()
     async with await Store.open(path, clock=clock()) as store:
-        assert await store.schema_version() == 5
+        assert await store.schema_version() == 6
         assert await store.integrity_check() == []
     with sqlite3.connect(path) as raw:
         rows = raw.execute(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from portal_tui.store.consistency_records import ConsistencyRecord
+from portal_tui.store.outbox import enqueue_new_findings
 from portal_tui.store.records import to_epoch
 
 Row = tuple[object, ...]
@@ -123,6 +124,7 @@ async def insert_consistency(conn: aiosqlite.Connection, rows: ConsistencyRows) 
     """Upsert findings, resolve the absent ones, store checksums and fields (caller's txn)."""
     if rows.findings:
         await conn.executemany(_UPSERT_FINDING, rows.findings)
+        await enqueue_new_findings(conn, rows.findings, float(str(rows.findings[0][5])))
     if rows.resolve:
         await conn.executemany(_RESOLVE_ABSENT, rows.resolve)
     if rows.checksums:

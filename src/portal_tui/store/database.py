@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -25,7 +25,7 @@ from types import TracebackType
 import aiosqlite
 
 from portal_tui.fetch.events import ApiCallRecord
-from portal_tui.store import consistency_queries, pruning, queries, retention
+from portal_tui.store import consistency_queries, outbox, pruning, queries, retention
 from portal_tui.store.connection import open_checked, present_files, remove_leftovers
 from portal_tui.store.consistency_records import ConsistencyState, FindingRow
 from portal_tui.store.cycle_writer import CycleRows, insert_cycle
@@ -45,6 +45,7 @@ from portal_tui.store.maintenance import (
     optimize,
     user_version,
 )
+from portal_tui.store.outbox import AlertEvent
 from portal_tui.store.records import (
     ApiCallCount,
     CacheMetadataRecord,
@@ -414,6 +415,51 @@ class Store:
         """Open findings, dashboard checksums and known fields (what the rules compare to)."""
         query = consistency_queries.consistency_state
         return await self._db.run("reading consistency state", query, mode="read")
+
+    # -- alerts ---------------------------------------------------------------
+
+    def redact(self, text: str) -> str:
+        """``text`` through the store's redactor (what every written text passes)."""
+        return self._redactor(text)
+
+    async def claim_alerts(self, owner: str, lease: float, limit: int = 50) -> list[AlertEvent]:
+        """Claim undelivered alert events whose lease lapsed, for ``lease`` seconds."""
+        now = to_epoch(self._clock.now())
+        query = partial(outbox.claim, owner=owner, now=now, lease=lease, limit=limit)
+        return await self._db.run("claiming alerts to send", query)
+
+    async def settle_alert(
+        self,
+        event: AlertEvent,
+        *,
+        owner: str,
+        tries: int,
+        sent_to: Sequence[str],
+        error: str | None,
+        delivered: bool,
+        retry_after: float,
+    ) -> bool:
+        """Record a claimed alert's delivery result (see :func:`outbox.settle`)."""
+        now = to_epoch(self._clock.now())
+        write = partial(
+            outbox.settle,
+            event=event,
+            owner=owner,
+            now=now,
+            tries=tries,
+            sent_to=tuple(sent_to),
+            error=None if error is None else self._redactor(error),
+            delivered=delivered,
+            retry_at=now + retry_after,
+        )
+        return await self._db.run("recording an alert delivery", write)
+
+    async def alert_events(
+        self, *, undelivered_only: bool = False, limit: int = 200
+    ) -> list[AlertEvent]:
+        """Recent alert events, newest first."""
+        query = partial(outbox.read_events, undelivered_only=undelivered_only, limit=limit)
+        return await self._db.run("reading alerts", query, mode="read")
 
     # -- maintenance ----------------------------------------------------------
 
