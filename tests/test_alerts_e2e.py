@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from tests.alert_receiver import receiver
 from tests.support import MASTER, rig, token_env
 
@@ -12,8 +11,6 @@ from portal_tui.config import Secrets
 from portal_tui.config.model import AlertTarget
 from portal_tui.engine.monitor import PortalMonitor
 from portal_tui.store.database import Store
-
-pytestmark = pytest.mark.asyncio
 
 
 async def test_one_failing_and_one_recovered_message_between_two_processes(
