@@ -180,18 +180,23 @@ _CLAIM = """
 UPDATE alert_outbox SET claimed_by = ?1, claimed_until = ?2 + ?3
 WHERE id IN (
     SELECT id FROM alert_outbox
-    WHERE delivered_at IS NULL AND claimed_until < ?2
+    WHERE delivered_at IS NULL AND claimed_until < ?2 AND created_at >= ?2 - ?5
     ORDER BY id LIMIT ?4
 )
 RETURNING id, kind, subject, title, body, created_at, attempts, sent_to
 """
 
 
+MAX_EVENT_AGE = 86400.0
+"""Events older than this are no longer sent (shown as undelivered): a target added
+to a file that recorded a week of events unwatched is not flooded with them."""
+
+
 async def claim(
     conn: aiosqlite.Connection, owner: str, now: float, lease: float, limit: int = 50
 ) -> list[AlertEvent]:
     """Claim up to ``limit`` undelivered events whose lease lapsed (caller's write txn)."""
-    async with conn.execute(_CLAIM, (owner, now, lease, limit)) as cursor:
+    async with conn.execute(_CLAIM, (owner, now, lease, limit, MAX_EVENT_AGE)) as cursor:
         rows = await cursor.fetchall()
     return sorted(
         (

@@ -43,6 +43,8 @@ RULES: tuple[RetentionRule, ...] = (
     RetentionRule("data_validation_errors", "resolved_at", resolved_only=True),
     # Likewise open consistency findings stay; resolved ones go with resolved errors.
     RetentionRule("consistency_findings", "resolved_at", resolved_only=True),
+    # Alert events (delivered or not) go with the logs they came from (issue 17).
+    RetentionRule("alert_outbox", "created_at"),
 )
 
 
