@@ -143,3 +143,34 @@ def test_targets_filters_and_urls() -> None:
         AlertTarget(url="json://h/x", url_env="X")
     config = Config(alerts=[AlertTarget(url_env="PORTAL_SLACK_URL")])
     assert config.alerts[0].label == "PORTAL_SLACK_URL"
+
+
+async def test_delivery_trouble_shows_in_export_and_doctor(tmp_path: Path) -> None:
+    from portal_tui.config import Secrets
+    from portal_tui.reports.doctor import check_alerts
+    from portal_tui.reports.doctor_report import Level
+    from portal_tui.reports.export import build_report
+    from portal_tui.reports.export_markdown import render_markdown
+    from portal_tui.reports.records_file import RecordsLocation
+
+    clock = FakeClock(START)
+    path = tmp_path / "r.sqlite3"
+    async with await Store.open(path, clock=clock) as s:
+        await cycles(s, 2, failed=True)
+        with receiver() as hook:
+            hook.fail_next = [503] * 3
+            target = AlertTarget(url=hook.url, name="hook")
+            await AlertSender([target], store=s, clock=clock, env={}, backoff=0.01).deliver()
+        report = await build_report(
+            s, RecordsLocation(path, "--db"), now=clock.now(), since=timedelta(hours=1)
+        )
+    failing = next(a for a in report["alerts"] if a["kind"] == "FAILING")
+    assert failing["delivered_at"] is None and failing["attempts"] == 3
+    assert "503" in failing["last_error"]
+    text = render_markdown(report)
+    assert "NOT delivered after 3 attempt(s)" in text
+    config = Config(alerts=[target, AlertTarget(url_env="ALERTS_UNSET_URL", name="slack")])
+    check = await check_alerts(path, config, Secrets({}))
+    assert check.level is Level.WARNING
+    assert "1 without its URL" in check.summary and "event(s) undelivered" in check.summary
+    assert any("503" in d for d in check.details)
