@@ -174,3 +174,24 @@ async def test_delivery_trouble_shows_in_export_and_doctor(tmp_path: Path) -> No
     assert check.level is Level.WARNING
     assert "1 without its URL" in check.summary and "event(s) undelivered" in check.summary
     assert any("503" in d for d in check.details)
+
+
+async def test_health_verdicts_recorded_out_of_order_announce_each_change_once(
+    tmp_path: Path,
+) -> None:
+    """Process A records cycle 2, process B cycle 3, and B's verdict lands before A's."""
+    clock = FakeClock(START)
+    path = tmp_path / "r.sqlite3"
+    a, b = [await Store.open(path, clock=clock) for _ in range(2)]
+    try:
+        ids = []
+        for i, store in enumerate((a, a, b)):
+            at = START + timedelta(minutes=i)
+            ids.append(await store.record_cycle(CycleRecord("check", at, at)))
+        await a.record_health(ids[0], 100, "OK", ())
+        await b.record_health(ids[2], 70, "WARNING", ("stale",))
+        await a.record_health(ids[1], 70, "WARNING", ("stale",))  # older: not announced
+        assert [e.kind for e in await a.alert_events()] == ["WARNING"]
+    finally:
+        await a.close()
+        await b.close()

@@ -49,6 +49,14 @@ CREATE TABLE alert_outbox (
     sent_to       TEXT NOT NULL DEFAULT ''
 )
 """
+LEVELS_TABLE = """
+CREATE TABLE alert_levels (
+    subject TEXT PRIMARY KEY,
+    level   TEXT NOT NULL,
+    at      REAL NOT NULL
+) WITHOUT ROWID
+"""
+"""The level last announced per subject ('health'): health events fire on its changes."""
 OUTBOX_INDEX = (
     "CREATE INDEX alert_outbox_pending ON alert_outbox (claimed_until) WHERE delivered_at IS NULL"
 )
@@ -118,21 +126,15 @@ async def enqueue_health_change(
     level: str,
     reasons: tuple[str, ...],
 ) -> None:
-    """An OK / WARNING / CRITICAL event when ``level`` differs from the previous cycle's.
+    """An OK / WARNING / CRITICAL event when ``level`` differs from the last one announced.
 
-    The previous cycle is the last one (by id: commit order) with a recorded
-    level. No event for a first cycle that is OK. Caller's transaction.
+    The level last announced is kept in ``alert_levels`` with the time of the
+    cycle it came from, and moved in the caller's transaction: processes
+    recording in any order announce each change once, and the verdict of a
+    cycle older than the one announced (a slow cycle of another process) is
+    not announced. No event for a first verdict that is OK.
     """
     if level not in ("OK", "WARNING", "CRITICAL"):
-        return
-    async with conn.execute(
-        "SELECT health_level FROM refresh_cycles WHERE id < ? AND health_level IS NOT NULL"
-        " ORDER BY id DESC LIMIT 1",
-        (cycle_id,),
-    ) as cursor:
-        row = await cursor.fetchone()
-    previous = None if row is None else row[0]
-    if previous == level or (previous is None and level == "OK"):
         return
     async with conn.execute(
         "SELECT finished_at FROM refresh_cycles WHERE id = ?", (cycle_id,)
@@ -141,6 +143,20 @@ async def enqueue_health_change(
     if found is None:
         return
     at = float(found[0])
+    async with conn.execute(
+        "SELECT level, at FROM alert_levels WHERE subject = 'health'"
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is not None and float(row[1]) > at:
+        return  # a newer cycle's verdict was announced already
+    previous = None if row is None else str(row[0])
+    await conn.execute(
+        "INSERT INTO alert_levels (subject, level, at) VALUES ('health', ?, ?)"
+        " ON CONFLICT (subject) DO UPDATE SET level = excluded.level, at = excluded.at",
+        (level, at),
+    )
+    if previous == level or (previous is None and level == "OK"):
+        return
     why = "; ".join(reasons) or "no problem found"
     title = f"{level} portal health: score {score}" + (f" ({reasons[0]})" if reasons else "")
     body = (

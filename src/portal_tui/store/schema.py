@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from portal_tui.store.outbox import OUTBOX_INDEX, OUTBOX_TABLE
+from portal_tui.store.outbox import LEVELS_TABLE, OUTBOX_INDEX, OUTBOX_TABLE
 from portal_tui.store.standing import STANDING_TABLE
 
 # "PTUI": lets the store refuse to write its tables into somebody else's file.
@@ -339,7 +339,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "retention bookkeeping; drop the unused per-workspace log index", _V3_RETENTION),
     Migration(4, "snapshot payloads valid by construction, not re-parsed by SQLite", _V4_SNAPSHOTS),
     Migration(5, "failed requests and health per cycle; workspace standing", _V5_ONE_TRUTH),
-    Migration(6, "the alert outbox (issue 17)", (OUTBOX_TABLE, OUTBOX_INDEX)),
+    Migration(6, "the alert outbox (issue 17)", (OUTBOX_TABLE, OUTBOX_INDEX, LEVELS_TABLE)),
     # Migration(4, "what changed", ("ALTER TABLE ...", "DROP VIEW ...", "CREATE VIEW ...")),
 )
 
