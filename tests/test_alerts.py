@@ -195,3 +195,22 @@ async def test_health_verdicts_recorded_out_of_order_announce_each_change_once(
     finally:
         await a.close()
         await b.close()
+
+
+async def test_a_new_error_finding_is_one_event_and_a_repeat_is_none(tmp_path: Path) -> None:
+    from portal_tui.store.consistency_records import ConsistencyRecord, FindingRecord
+
+    def record(*findings: FindingRecord) -> ConsistencyRecord:
+        return ConsistencyRecord(findings=findings, covered=frozenset({("totals", "kpi")}))
+
+    error = FindingRecord("totals", "error", "kpi", "bison/Cobalt", f"sum off; token {TOKEN}")
+    note = FindingRecord("totals", "warning", "kpi", "bison/Acme", "slightly off")
+    clock = FakeClock(START)
+    async with await Store.open(tmp_path / "r.sqlite3", clock=clock, redact_values=[TOKEN]) as s:
+        for i in range(3):  # seen three cycles in a row: new once
+            at = START + timedelta(minutes=i)
+            await s.record(CycleRecord("check", at, at, consistency=record(error, note)))
+        [finding] = await s.alert_events()
+    assert finding.kind == "FINDING"
+    assert finding.title == "FINDING totals (error): bison/Cobalt"
+    assert "portal-tui export" in finding.body and TOKEN not in finding.body
