@@ -30,7 +30,7 @@ from portal_tui.config import (
     RetryConfig,
     Secrets,
 )
-from portal_tui.config.model import AlertTarget
+from portal_tui.config.alerts import AlertTarget
 from portal_tui.engine.monitor import HysteresisPolicy, PortalMonitor
 from portal_tui.simulator import (
     Dataset,

@@ -10,7 +10,8 @@ import pytest
 from pydantic import ValidationError
 from tests.alert_receiver import receiver
 
-from portal_tui.config.model import AlertTarget, Config
+from portal_tui.config.alerts import AlertTarget
+from portal_tui.config.model import Config
 from portal_tui.engine.alerting import AlertSender, wants
 from portal_tui.store.database import Store
 from portal_tui.store.records import CycleRecord, WorkspaceObservation

@@ -8,7 +8,7 @@ from tests.alert_receiver import receiver
 from tests.support import MASTER, rig, token_env
 
 from portal_tui.config import Secrets
-from portal_tui.config.model import AlertTarget
+from portal_tui.config.alerts import AlertTarget
 from portal_tui.engine.monitor import PortalMonitor
 from portal_tui.store.database import Store
 

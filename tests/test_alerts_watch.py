@@ -15,7 +15,7 @@ import pytest
 from alert_receiver import receiver
 from portal_tui.cli.alerts_cmds import watch_loop
 from portal_tui.cli.main import main
-from portal_tui.config.model import AlertTarget
+from portal_tui.config.alerts import AlertTarget
 from portal_tui.engine.monitor import RefreshFinished
 from support import rig
 

@@ -265,6 +265,7 @@ async def test_prune_respects_both_retentions(
             "refresh_cycles": 2 + 5,  # the two old cycles and the five validation-only ones
             "data_validation_errors": 1,
             "consistency_findings": 0,
+            "alert_outbox": 0,
         }
         assert len(await store.recent_api_calls(limit=1000)) == 20
         assert {r.workspace for r in await store.resolved_validation_errors()} == {"Mid"}

@@ -28,7 +28,7 @@ from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
 from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential
 
-from portal_tui.config.model import AlertTarget
+from portal_tui.config.alerts import AlertTarget
 from portal_tui.store import Store
 from portal_tui.store.outbox import AlertEvent
 from portal_tui.vocabulary.clock import Clock
