@@ -30,6 +30,7 @@ from portal_tui.config import (
     RetryConfig,
     Secrets,
 )
+from portal_tui.config.alerts import AlertTarget
 from portal_tui.engine.monitor import HysteresisPolicy, PortalMonitor
 from portal_tui.simulator import (
     Dataset,
@@ -231,6 +232,7 @@ async def rig(
     request_deadline: float | None = None,
     reset_timeout: float | None = None,
     front: Callable[[str], AbstractAsyncContextManager[str]] | None = None,
+    alerts: Sequence[AlertTarget] = (),
 ) -> AsyncIterator[Rig]:
     """Open a rig; in-process on a FakeClock at :data:`NOW`, or over loopback HTTP.
 
@@ -277,6 +279,7 @@ async def rig(
             clients=list(clients if clients is not None else registry(data, api_user=api_user)),
             retry=retry,
             breaker=breaker,
+            alerts=list(alerts),
         )
         store = await Store.open(tmp_path / "records.sqlite3", clock=clock)
         monitor = PortalMonitor(

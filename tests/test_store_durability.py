@@ -270,6 +270,7 @@ async def test_prune_respects_both_retentions(
             "consistency_findings": 0,
             "consistency_baselines": 0,  # issue 19
             "verify_results": 0,  # issue 19
+            "alert_outbox": 0,
         }
         assert len(await store.recent_api_calls(limit=1000)) == 20
         assert {r.workspace for r in await store.resolved_validation_errors()} == {"Mid"}

@@ -46,7 +46,14 @@ class _Parser(argparse.ArgumentParser):
 GLOBAL_OPTIONS = ("config", "db", "demo")
 """Options accepted before or after the subcommand (SPEC 8): never silently ignored."""
 
-_COMMANDS_WITH_GLOBALS = ("check", "export", "history", "doctor", "verify", "metrics")
+_COMMANDS_WITH_GLOBALS: tuple[str, ...] = (
+    "check",
+    "export",
+    "history",
+    "doctor",
+    "verify",
+    "metrics",
+)
 _AFTER = "after_"  # dest prefix of a global option given after the subcommand
 
 
@@ -124,6 +131,10 @@ def _same_path(a: str, b: str) -> bool:
     return a == b or norm(a) == norm(b)
 
 
+# issue 17: `watch` and `alert test` take --config/--demo/--db too.
+_COMMANDS_WITH_GLOBALS = (*_COMMANDS_WITH_GLOBALS, "watch", "alert")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and help text)."""
     parser = _Parser(
@@ -150,6 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     _offline_commands(sub)
     add_verify_command(sub, _common)  # issue 19: portal_tui.cli.verify_command
     _metrics_command(sub)
+
+    # -- issue 17: watch, alert test (self-contained: portal_tui.cli.alerts_cmds) --
+    from portal_tui.cli.alerts_cmds import add_alert_commands
+
+    add_alert_commands(sub, _common)
 
     sim = sub.add_parser("simulate", help="serve the Email Bison simulator over HTTP on loopback")
     sim.add_argument("--host", default="127.0.0.1")
@@ -310,6 +326,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_verify_command(args)
         if args.command == "metrics":
             return _metrics(args)
+        if args.command in ("watch", "alert"):  # issue 17
+            from portal_tui.cli.alerts_cmds import run_alert_command
+
+            return run_alert_command(args)
         return _console(args)
     except ConfigError as exc:
         print(f"portal-tui: config error: {exc}", file=sys.stderr)

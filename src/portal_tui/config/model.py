@@ -381,6 +381,8 @@ class PricingRule(_Section):
     )
 
 
+from portal_tui.config.alerts import AlertTarget  # noqa: E402 - needs _Section above
+
 DEFAULT_PRICING: tuple[PricingRule, ...] = (
     PricingRule(tag="CheapInboxes", price=3.0),
     PricingRule(tag="Zapmail", price=3.0),
@@ -404,6 +406,7 @@ class Config(_Section):
     consistency: ConsistencyConfig = ConsistencyConfig()
     shared: SharedConfig = SharedConfig()
     pricing: list[PricingRule] = Field(default_factory=lambda: list(DEFAULT_PRICING))
+    alerts: list[AlertTarget] = Field(default_factory=list)
 
     @field_validator("reporting_timezone")
     @classmethod
@@ -427,6 +430,9 @@ class Config(_Section):
                     f"client {client.name!r} names instance {client.instance!r}, "
                     "which is not configured"
                 )
+        labels = [a.label for a in self.alerts]
+        if len(set(labels)) != len(labels):
+            raise ValueError("[[alerts]] entries need distinct names (set name = ...)")
         return self
 
     @property

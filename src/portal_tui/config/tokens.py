@@ -29,9 +29,15 @@ class Secrets:
         wanted += [c.api_key_env for c in config.clients if c.enabled]
         return sorted({n for n in wanted if n and not self._env.get(n)})
 
+    def alert_urls(self, config: Config) -> dict[str, str]:
+        """The alert targets' URLs held by the env vars the config names (set ones only)."""
+        names = [a.url_env for a in config.alerts if a.url_env]
+        return {n: v for n in names if (v := self._env.get(n))}
+
     def token_values(self, config: Config) -> list[str]:
         """The values of every token variable ``config`` names (for redaction)."""
         names = [i.master_token_env for i in config.instances]
         names += [c.api_key_env for c in config.clients]
         names.append(config.shared.redis_password_env)
+        names += [a.url_env for a in config.alerts]  # an alert URL may hold a webhook secret
         return sorted({v for n in names if n and (v := self._env.get(n))})

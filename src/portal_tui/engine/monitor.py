@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -26,6 +27,7 @@ from portal_tui.consistency import Verdict as ConsistencyVerdict
 from portal_tui.consistency.upstream import WINDOW as SLOW_WINDOW
 from portal_tui.dashboards.registry import dashboard_for, dashboard_names, ttl_of
 from portal_tui.dashboards.snapshot import DashboardSnapshot
+from portal_tui.engine.alerting import AlertSender
 from portal_tui.engine.memory import cycle_finished, release_free_memory
 from portal_tui.engine.recording import cycle_record
 from portal_tui.engine.standing import HysteresisPolicy, WorkspaceTransition
@@ -40,8 +42,11 @@ from portal_tui.store.health_records import TREND_CYCLES, HealthRecords, Recorde
 from portal_tui.store.records import CycleRecord, WorkspaceState
 from portal_tui.upstream.endpoints import RequestKey
 from portal_tui.vocabulary.clock import Clock
+from portal_tui.vocabulary.errors import StoreError
 from portal_tui.vocabulary.freshness import Freshness
 from portal_tui.vocabulary.names import DashboardName
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import httpx
@@ -134,7 +139,17 @@ class PortalMonitor:
         """The last cycle's outcome, with ``results`` and ``api_calls`` left empty
         (:meth:`refresh` returns the whole of it)."""
         self.unreachable: dict[str, str] = {}
+        if hysteresis is None and config.alerts:
+            # gatus-style thresholds: the alert targets' hysteresis (the strictest one).
+            hysteresis = HysteresisPolicy(
+                fail_after=max(a.failure_threshold for a in config.alerts),
+                recover_after=max(a.success_threshold for a in config.alerts),
+            )
         self._hysteresis = hysteresis or HysteresisPolicy()
+        self.alerts = AlertSender(
+            config.alerts, store=store, clock=clock, env=secrets.alert_urls(config)
+        )
+        """Delivers the records' alert events after each recorded cycle (SPEC section 10)."""
         self._failing_since: dict[tuple[str, int | None, DashboardName], datetime] = {}
         # The records the verdict is judged from (read after each cycle and by
         # reload_health); None until the first read.
@@ -305,6 +320,7 @@ class PortalMonitor:
         self._count_in_trend(health, record_at=outcome.finished_at)
         self.restored_health = None
         await self.store.prune_if_due()  # at most once per 6 h per file; never raises
+        await self._deliver_alerts()
         for transition in recorded.transitions:
             self._emit(transition)
         cycle_finished(self.clock.monotonic())  # a paced full collection, if one is due
@@ -318,6 +334,13 @@ class PortalMonitor:
             self._emit(SnapshotUpdated(name))
         self._emit(RefreshFinished(outcome.dashboards, outcome))
         return outcome
+
+    async def _deliver_alerts(self) -> None:
+        """Send the records' pending alert events (this cycle's and any left over)."""
+        try:
+            await self.alerts.deliver()
+        except StoreError as exc:  # the records are busy or broken: the next pass retries
+            log.warning("alert delivery pass skipped: %s", exc)
 
     def _judge(
         self,

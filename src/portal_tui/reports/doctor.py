@@ -84,6 +84,8 @@ async def run_doctor(
     health = await check_recorded_health(setup.db_path)
     if health is not None:
         checks.append(health)
+    if setup.config is not None and setup.config.alerts:  # issue 17
+        checks.append(await check_alerts(setup.db_path, setup.config, setup.secrets))
     if setup.config is not None:
         checks.append(await check_shared(setup.config, setup.secrets, setup.db_path, demo=demo))
     if setup.config is not None:
@@ -272,6 +274,45 @@ _HEALTH_LEVELS = {
     "CRITICAL": Level.CRITICAL,
     "UNKNOWN": Level.INFO,
 }
+
+
+async def check_alerts(path: Path, config: Config, secrets: Secrets) -> Check:
+    """The alert targets (is each one's env var set?) and the events not delivered."""
+    urls = secrets.alert_urls(config)
+    details = []
+    unset = []
+    for target in config.alerts:
+        if target.url_env is not None and target.url_env not in urls:
+            unset.append(target.label)
+            details.append(f"{target.label}: env var {target.url_env} is not set")
+        else:
+            source = f"env var {target.url_env}" if target.url_env else "url in the config"
+            details.append(f"{target.label}: {source}")
+    undelivered = []
+    if path.exists():
+        clock = SystemClock()
+        try:
+            store = await Store.open(path, clock=clock, redact_values=secrets.token_values(config))
+        except StoreError:
+            store = None
+        if store is not None:
+            try:
+                undelivered = await store.alert_events(undelivered_only=True, limit=50)
+            except StoreError as exc:
+                details.append(f"could not read the alert events: {exc}")
+            finally:
+                await store.close()
+    for event in undelivered[:5]:
+        error = f": {event.last_error}" if event.last_error else ""
+        details.append(f"undelivered after {event.attempts} attempt(s): {event.title}{error}")
+    failing = [e for e in undelivered if e.attempts > 0]
+    summary = f"{len(config.alerts)} target(s)"
+    if unset:
+        summary += f", {len(unset)} without its URL"
+    if undelivered:
+        summary += f"; {len(undelivered)} event(s) undelivered"
+    level = Level.WARNING if unset or failing else Level.OK
+    return Check("alerts", level, summary, details)
 
 
 async def check_recorded_health(path: Path) -> Check | None:

@@ -136,6 +136,20 @@ async def build_report(
             }
             for c in cycles
         ],
+        # Alert events raised in the window and how their delivery went (issue 17).
+        "alerts": [
+            {
+                "at": iso(e.created_at),
+                "kind": e.kind,
+                "title": e.title,
+                "attempts": e.attempts,
+                "delivered_at": None if e.delivered_at is None else iso(e.delivered_at),
+                "sent_to": list(e.sent_to),
+                "last_error": e.last_error,
+            }
+            for e in await store.alert_events(limit=200)
+            if e.created_at >= start
+        ],
     }
     report["timeline"] = await _timeline(store, report, start, validation)
     return report

@@ -77,6 +77,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += errors
     lines += ["", *_failing(report, now), "", *_findings(report, now), ""]
     lines += [*_validation(report), "", *_api(report, window), "", *_timeline(report, now, window)]
+    lines += _alerts(report, now)
     database = report["database"]
     lines += [
         "",
@@ -114,6 +115,23 @@ def _failing(report: dict[str, Any], now: datetime) -> list[str]:
             f"({', '.join(extra)})"
         )
     return lines + _more(LIMITS["failing"], len(failing))
+
+
+def _alerts(report: dict[str, Any], now: datetime) -> list[str]:
+    """Alert events of the window whose delivery failed or is pending (none: no section)."""
+    events = report.get("alerts") or []
+    troubled = [e for e in events if e["delivered_at"] is None or e["last_error"]]
+    if not events:
+        return []
+    lines = ["", f"*Alerts ({len(events)} raised, {len(troubled)} with delivery trouble)*"]
+    for e in troubled[: LIMITS["findings"]]:
+        state = "delivered" if e["delivered_at"] else "NOT delivered"
+        error = f"; last error: {_short(e['last_error'], 110)}" if e["last_error"] else ""
+        lines.append(
+            f"- {_short(e['title'], 110)} ({_when(e['at'], now)}): {state} after "
+            f"{e['attempts']} attempt(s){error}"
+        )
+    return lines + _more(LIMITS["findings"], len(troubled))
 
 
 def _findings(report: dict[str, Any], now: datetime) -> list[str]:

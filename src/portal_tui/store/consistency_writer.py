@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from portal_tui.store.consistency_records import ConsistencyRecord
+from portal_tui.store.outbox import enqueue_new_findings
 from portal_tui.store.records import to_epoch
 
 Row = tuple[object, ...]
@@ -143,6 +144,7 @@ async def insert_consistency(conn: aiosqlite.Connection, rows: ConsistencyRows) 
     (caller's txn)."""
     if rows.findings:
         await conn.executemany(_UPSERT_FINDING, rows.findings)
+        await enqueue_new_findings(conn, rows.findings, float(str(rows.findings[0][5])))
     if rows.resolve:
         await conn.executemany(_RESOLVE_ABSENT, rows.resolve)
     if rows.checksums:

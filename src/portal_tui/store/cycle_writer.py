@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 import aiosqlite
 
 from portal_tui.store.consistency_writer import ConsistencyRows, insert_consistency
+from portal_tui.store.outbox import enqueue_transitions
 from portal_tui.store.records import (
     CycleRecord,
     Hysteresis,
@@ -313,6 +314,7 @@ async def insert_cycle(
     transitions = [*rows.transitions, *(_transition_row(t) for t in moved)]
     if transitions:
         await conn.executemany(_INSERT_TRANSITION, transitions)
+    await enqueue_transitions(conn, moved)  # the alerts, committed with their cause
     if rows.consistency is not None:
         await insert_consistency(conn, rows.consistency)
     return cycle_id, moved

@@ -29,6 +29,7 @@ from portal_tui.store import (
     baseline_queries,
     consistency_queries,
     metrics_queries,
+    outbox,
     pruning,
     queries,
     retention,
@@ -52,6 +53,7 @@ from portal_tui.store.maintenance import (
     optimize,
     user_version,
 )
+from portal_tui.store.outbox import AlertEvent
 from portal_tui.store.records import (
     ApiCallCount,
     CacheMetadataRecord,
@@ -454,6 +456,51 @@ class Store:
         """Rows of ``verify`` runs since ``since``, oldest run first."""
         query = partial(verify_results_since, since=since)
         return await self._db.run("reading verify results", query, mode="read")
+
+    # -- alerts ---------------------------------------------------------------
+
+    def redact(self, text: str) -> str:
+        """``text`` through the store's redactor (what every written text passes)."""
+        return self._redactor(text)
+
+    async def claim_alerts(self, owner: str, lease: float, limit: int = 50) -> list[AlertEvent]:
+        """Claim undelivered alert events whose lease lapsed, for ``lease`` seconds."""
+        now = to_epoch(self._clock.now())
+        query = partial(outbox.claim, owner=owner, now=now, lease=lease, limit=limit)
+        return await self._db.run("claiming alerts to send", query)
+
+    async def settle_alert(
+        self,
+        event: AlertEvent,
+        *,
+        owner: str,
+        tries: int,
+        sent_to: Sequence[str],
+        error: str | None,
+        delivered: bool,
+        retry_after: float,
+    ) -> bool:
+        """Record a claimed alert's delivery result (see :func:`outbox.settle`)."""
+        now = to_epoch(self._clock.now())
+        write = partial(
+            outbox.settle,
+            event=event,
+            owner=owner,
+            now=now,
+            tries=tries,
+            sent_to=tuple(sent_to),
+            error=None if error is None else self._redactor(error),
+            delivered=delivered,
+            retry_at=now + retry_after,
+        )
+        return await self._db.run("recording an alert delivery", write)
+
+    async def alert_events(
+        self, *, undelivered_only: bool = False, limit: int = 200
+    ) -> list[AlertEvent]:
+        """Recent alert events, newest first."""
+        query = partial(outbox.read_events, undelivered_only=undelivered_only, limit=limit)
+        return await self._db.run("reading alerts", query, mode="read")
 
     # -- maintenance ----------------------------------------------------------
 

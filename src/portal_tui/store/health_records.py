@@ -16,6 +16,7 @@ from datetime import datetime
 
 import aiosqlite
 
+from portal_tui.store.outbox import enqueue_health_change
 from portal_tui.store.records import DASHBOARD_KEY_PREFIX, from_epoch, to_epoch
 from portal_tui.store.standing import Standing, read_standings
 
@@ -179,6 +180,7 @@ async def record_health(
         " WHERE id = ?",
         (score, level, json.dumps(list(reasons)), cycle_id),
     )
+    await enqueue_health_change(conn, cycle_id, score, level, reasons)
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,8 @@ RULES: tuple[RetentionRule, ...] = (
     # A baseline not refreshed for a retention period belongs to a workspace gone since.
     RetentionRule("consistency_baselines", "recorded_at"),
     RetentionRule("verify_results", "run_at"),
+    # Alert events (delivered or not) go with the logs they came from (issue 17).
+    RetentionRule("alert_outbox", "created_at"),
 )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from portal_tui.store.outbox import LEVELS_TABLE, OUTBOX_INDEX, OUTBOX_TABLE
 from portal_tui.store.standing import STANDING_TABLE
 
 # "PTUI": lets the store refuse to write its tables into somebody else's file.
@@ -427,6 +428,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "baselines of the rules that compare across cycles", _V6_BASELINES),
     Migration(7, "verify results: re-fetched samples against the recorded snapshots", _V7_VERIFY),
     Migration(8, "the shared tier: leases and shared responses (issue 18)", _V8_SHARED_TIER),
+    Migration(9, "the alert outbox (issue 17)", (OUTBOX_TABLE, OUTBOX_INDEX, LEVELS_TABLE)),
     # Migration(4, "what changed", ("ALTER TABLE ...", "DROP VIEW ...", "CREATE VIEW ...")),
 )
 

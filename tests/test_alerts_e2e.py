@@ -1,0 +1,66 @@
+"""Alerts end to end: the real monitor, two connections on one file, a real webhook on loopback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.alert_receiver import receiver
+from tests.support import MASTER, rig, token_env
+
+from portal_tui.config import Secrets
+from portal_tui.config.alerts import AlertTarget
+from portal_tui.engine.monitor import PortalMonitor
+from portal_tui.store.database import Store
+
+
+async def test_one_failing_and_one_recovered_message_between_two_processes(
+    tmp_path: Path,
+) -> None:
+    with receiver() as hook:
+        hook.fail_next = [500]  # the first delivery fails once, then is retried
+        target = AlertTarget(
+            url=hook.url, failure_threshold=3, success_threshold=2, name="hook"
+        )
+        async with rig(tmp_path, alerts=[target]) as r:
+            # The second process: its own connection to the same file, its own monitor.
+            other_store = await Store.open(tmp_path / "records.sqlite3", clock=r.clock)
+            other = PortalMonitor(
+                r.monitor.config,
+                secrets=Secrets(token_env(r.sim.dataset)),
+                clock=r.clock,
+                store=other_store,
+                transports={"sim": r.sim.transport()},
+            )
+            try:
+                monitors = [r.monitor, other]
+                r.faults.add_spec("revoked@3")
+                for n in range(3):  # three failed cycles, alternating processes
+                    await monitors[n % 2].refresh(force=True)
+                r.faults.clear()
+                for n in range(4):  # recovered after two good ones; then quiet
+                    await monitors[(n + 1) % 2].refresh(force=True)
+                events = await r.store.alert_events()
+            finally:
+                await other.aclose()
+                await other_store.close()
+        titles = hook.titles()
+        failing = [t for t in titles if t.startswith("FAILING ")]
+        recovered = [t for t in titles if t.startswith("RECOVERED ")]
+        assert len(failing) == 1 and len(recovered) == 1, titles
+        assert "Initech" in failing[0] or "(sim)" in failing[0], failing
+        # Every event delivered exactly once: one accepted message per outbox row.
+        assert sorted(titles) == sorted(e.title for e in events)
+        assert all(e.delivered_at is not None for e in events)
+        # The 500 was recorded and the message retried (two POSTs, one accepted).
+        retried = [e for e in events if e.attempts == 2]
+        assert len(retried) == 1 and "500" in (retried[0].last_error or "")
+        assert len(hook.posts) == len(events) + 1
+        # The body says since when, what failed and what to run next.
+        [failing_body] = [b for b in hook.accepted if str(b["title"]).startswith("FAILING")]
+        assert "since" in str(failing_body["message"])
+        assert "portal-tui export" in str(failing_body["message"])
+        # No token in any message.
+        secrets = [MASTER, *token_env(r.sim.dataset).values()]
+        for _, body in hook.posts:
+            text = str(body)
+            assert not any(s in text for s in secrets if len(s) >= 8)
