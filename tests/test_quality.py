@@ -53,7 +53,6 @@ STILL_OVER_400 = {
     "src/portal_tui/fetch/fetcher.py",
     "src/portal_tui/simulator/core.py",
     "src/portal_tui/simulator/fault_spec.py",
-    "src/portal_tui/store/connection.py",
     "src/portal_tui/store/schema.py",
 }
 
