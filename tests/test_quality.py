@@ -49,7 +49,6 @@ STILL_OVER_400 = {
     "src/portal_tui/cli/main.py",
     "src/portal_tui/engine/cycle.py",
     "src/portal_tui/engine/monitor.py",
-    "src/portal_tui/fetch/fetcher.py",
     "src/portal_tui/store/schema.py",
 }
 
