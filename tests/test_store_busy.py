@@ -1,4 +1,4 @@
-"""The SQLite busy wait (``store.connection.while_busy``): tenacity on the injected clock.
+"""The SQLite busy wait (``store.busy.while_busy``): tenacity on the injected clock.
 
 One implementation serves the transactions and the switch to WAL. With a
 real file and another process holding its lock, see
@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from tenacity import AsyncRetrying
 
-from portal_tui.store import connection
-from portal_tui.store.connection import while_busy
+from portal_tui.store import busy
+from portal_tui.store.busy import while_busy
 from portal_tui.vocabulary.clock import FakeClock
 
 
@@ -58,7 +58,7 @@ def built(monkeypatch: pytest.MonkeyPatch) -> list[AsyncRetrying]:
             super().__init__(*args, **kwargs)
             made.append(self)
 
-    monkeypatch.setattr(connection, "AsyncRetrying", Counting)
+    monkeypatch.setattr(busy, "AsyncRetrying", Counting)
     return made
 
 

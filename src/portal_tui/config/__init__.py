@@ -1,6 +1,7 @@
 """The TOML config: instances, the client registry, TTLs, retries, storage.
 
-Every field is documented in :mod:`portal_tui.config.model` and in
+Every field is documented in :mod:`portal_tui.config.model` (instances in
+:mod:`portal_tui.config.instances`) and in
 ``config.example.toml``. Secrets never live in the file: it names environment
 variables and the tokens are read from the environment when the config is
 resolved (:class:`Secrets`). A bad file raises
@@ -8,6 +9,11 @@ resolved (:class:`Secrets`). A bad file raises
 (:mod:`portal_tui.config.loading`).
 """
 
+from portal_tui.config.instances import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    InstanceConfig,
+    is_loopback_host,
+)
 from portal_tui.config.loading import (
     CONFIG_ENV_VAR,
     find_config_path,
@@ -15,17 +21,14 @@ from portal_tui.config.loading import (
     parse_config,
 )
 from portal_tui.config.model import (
-    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_PRICING,
     BreakerConfig,
     ClientEntry,
     Config,
-    InstanceConfig,
     PricingRule,
     RetryConfig,
     StorageConfig,
     TtlConfig,
-    is_loopback_host,
 )
 from portal_tui.config.tokens import Secrets
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from portal_tui.config.model import _Section
+from portal_tui.config.section import Section
 
 ALERT_EVENTS = ("FAILING", "RECOVERED", "OK", "WARNING", "CRITICAL", "FINDING", "DELIVERY_FAILING")
 AlertEventName = Literal[
@@ -15,7 +15,7 @@ AlertEventName = Literal[
 _PLAIN_URL_SCHEMES = ("json", "jsons", "xml", "xmls", "form", "forms")
 
 
-class AlertTarget(_Section):
+class AlertTarget(Section):
     """Where alerts go (SPEC section 10): one Apprise URL, from an env var."""
 
     name: str | None = Field(default=None, description="Label in reports (default: url_env).")

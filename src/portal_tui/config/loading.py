@@ -16,7 +16,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from portal_tui.config.model import SECRET_KEY_WORDS, Config
+from portal_tui.config.env_names import SECRET_KEY_WORDS
+from portal_tui.config.model import Config
 from portal_tui.config.tokens import Secrets
 from portal_tui.vocabulary import locations
 from portal_tui.vocabulary.errors import ConfigError

@@ -1,23 +1,21 @@
-"""The config's shape: pydantic sections for instances, the registry, TTLs, retries, storage.
+"""The config's shape: pydantic sections for the registry, TTLs, retries, storage, and
+the whole :class:`Config` (instances are :mod:`portal_tui.config.instances`).
 
 Every field is documented here and in ``config.example.toml``. Types are
-strict: a number is a TOML number (``true`` is not 1, ``"5"`` is not 5) and a
-switch is a TOML boolean (``0`` is not false).
+strict (:class:`~portal_tui.config.section.Section`): a number is a TOML number
+(``true`` is not 1, ``"5"`` is not 5) and a switch is a TOML boolean (``0`` is
+not false).
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
-import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     ValidationError,
@@ -27,153 +25,13 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from portal_tui.config.env_names import check_env_name
+from portal_tui.config.instances import InstanceConfig
+from portal_tui.config.section import Section
 from portal_tui.vocabulary import locations
 
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-
-def _kinds(annotation: Any) -> set[type]:
-    """The plain types an annotation admits (``int | None`` → {int, NoneType})."""
-    if get_origin(annotation) in (Union, types.UnionType):
-        return {kind for arg in get_args(annotation) for kind in _kinds(arg)}
-    return {annotation} if isinstance(annotation, type) else set()
-
-
-class _Section(BaseModel):
-    # defer_build: a section's schema is built once, inside Config's, not again at import.
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _strict_scalars(cls, value: Any, info: ValidationInfo) -> Any:
-        """Numbers must be numbers and switches booleans (pydantic's lax mode converts).
-
-        TOML has real numbers and booleans, so ``kpi = true`` or ``attempts = "5"``
-        is a mistake to name, not a value to convert (``true`` would become 1).
-        """
-        kinds = _kinds(cls.model_fields[info.field_name or ""].annotation)
-        if kinds & {int, float} and bool not in kinds and isinstance(value, (bool, str)):
-            shown = str(value).lower() if isinstance(value, bool) else repr(value)
-            raise ValueError(f"must be a number, not {shown}")
-        if bool in kinds and value is not None and not isinstance(value, bool):
-            raise ValueError(f"must be true or false, not {value!r}")
-        return value
-
-
-_LITERAL_TOKEN_REFUSED = (
-    "must be the NAME of an environment variable holding the token, not the token "
-    "itself (literal tokens are refused: put it in the environment and name it here)"
-)
-SECRET_KEY_WORDS = ("token", "api_key", "apikey", "secret", "password", "bearer", "auth")
-"""Words that mark a config key as an attempt to put a secret in the file."""
-
-
-def looks_like_token(value: str) -> bool:
-    """Whether ``value`` reads as a credential rather than an environment variable's name.
-
-    Env var names are words (``EMAILBISON_MASTER_TOKEN``); tokens are long runs
-    of mixed letters and digits (``sk_live_4eC39HqLy...``, hex, base62) or JWTs.
-    """
-    if value.startswith("eyJ"):
-        return True
-    for part in re.split(r"[_\-.]", value):
-        if len(part) >= 16 and re.search(r"\d", part) and re.search(r"[A-Za-z]", part):
-            return True
-    mixed = re.search(r"[a-z]", value) and re.search(r"[A-Z]", value) and re.search(r"\d", value)
-    return len(value) >= 24 and bool(mixed)
-
-
-def _check_env_name(value: str | None) -> str | None:
-    if value is None or value == "":
-        return None
-    if not ENV_NAME.match(value) or looks_like_token(value):
-        raise ValueError(_LITERAL_TOKEN_REFUSED)
-    return value
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """``localhost`` or a loopback address (traffic that never leaves the machine)."""
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
-"""16 MiB: a 1,000-mailbox page is ~0.6 MB; nothing the portal reads comes near it."""
-
-
-class InstanceConfig(_Section):
-    """One Email Bison instance (a base URL and its master token)."""
-
-    name: str = Field(min_length=1, description="Short name used in the registry and on screen.")
-    base_url: str = Field(description="API root, e.g. https://send.example.com/api")
-    master_token_env: str | None = Field(
-        default=None, description="Environment variable holding the super-admin token."
-    )
-    concurrency: int = Field(default=5, ge=1, le=256, description="In-flight requests at most.")
-    attempt_timeout: float = Field(default=45.0, gt=0, description="Seconds per attempt.")
-    request_deadline: float = Field(
-        default=120.0, gt=0, description="Seconds per request, all attempts."
-    )
-    requests_per_second: float = Field(default=0.0, ge=0, description="Request rate cap; 0 = none.")
-    sender_emails_per_page: int = Field(
-        default=15, ge=1, le=1000, description="per_page for sender-emails."
-    )
-    verify_tls: bool = Field(
-        default=True, description="Verify TLS certificates. Off is shown on screen."
-    )
-    max_response_bytes: int = Field(
-        default=DEFAULT_MAX_RESPONSE_BYTES,
-        ge=1024,
-        description="Largest response body read (decoded); a larger one fails the call.",
-    )
-
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError(
-                "must be an http:// or https:// URL such as https://send.example.com/api"
-            )
-        if "@" in value.split("//", 1)[1].split("/", 1)[0]:
-            raise ValueError("must not carry credentials; name a token env var instead")
-        if "?" in value or "#" in value:
-            # A token in a query string would travel in every URL, log line and error.
-            raise ValueError(
-                "must not carry a query string or fragment (tokens never go in the URL; "
-                "name a token env var with master_token_env instead)"
-            )
-        return value.rstrip("/")
-
-    @property
-    def plaintext_token(self) -> bool:
-        """True when the bearer token would cross the network unencrypted:
-        plain ``http://`` to a host that is not loopback."""
-        parts = urlsplit(self.base_url)
-        return parts.scheme.lower() == "http" and not is_loopback_host(parts.hostname)
-
-    @model_validator(mode="after")
-    def _timeouts(self) -> InstanceConfig:
-        if self.attempt_timeout > self.request_deadline:
-            raise ValueError(
-                f"attempt_timeout ({self.attempt_timeout:g} s) is longer than request_deadline "
-                f"({self.request_deadline:g} s): no attempt could ever time out on its own, "
-                "so retries and the circuit breaker would never see a timeout"
-            )
-        return self
-
-    @field_validator("master_token_env")
-    @classmethod
-    def _env(cls, value: str | None) -> str | None:
-        return _check_env_name(value)
-
-
-class ClientEntry(_Section):
+class ClientEntry(Section):
     """One client of the agency: targets and billing for a workspace (SPEC section 2)."""
 
     name: str = Field(min_length=1, description="Workspace name (matched case-insensitively).")
@@ -193,10 +51,10 @@ class ClientEntry(_Section):
     @field_validator("api_key_env")
     @classmethod
     def _env(cls, value: str | None) -> str | None:
-        return _check_env_name(value)
+        return check_env_name(value)
 
 
-class TtlConfig(_Section):
+class TtlConfig(Section):
     """Cache lifetimes per dashboard, in seconds: ``name = seconds``, plus ``max_staleness``.
 
     The config sits below the dashboards, so it does not know their names or
@@ -267,7 +125,7 @@ class TtlConfig(_Section):
         return self
 
 
-class RetryConfig(_Section):
+class RetryConfig(Section):
     """Retry policy (SPEC section 4)."""
 
     attempts: int = Field(default=4, ge=1, le=20, description="Attempts in all (1 + retries).")
@@ -278,7 +136,7 @@ class RetryConfig(_Section):
     retry_after_cap: float = Field(default=60.0, ge=0, description="Longest Retry-After honoured.")
 
 
-class BreakerConfig(_Section):
+class BreakerConfig(Section):
     """Circuit breaker per instance."""
 
     failure_threshold: int = Field(
@@ -287,7 +145,7 @@ class BreakerConfig(_Section):
     reset_timeout: float = Field(default=30.0, gt=0, description="Seconds open before one probe.")
 
 
-class StorageConfig(_Section):
+class StorageConfig(Section):
     """The local SQLite file."""
 
     path: Path | None = Field(default=None, description="Default: the user data dir.")
@@ -295,7 +153,7 @@ class StorageConfig(_Section):
     resolved_retention_days: float = Field(default=90.0, gt=0)
 
 
-class ConsistencyConfig(_Section):
+class ConsistencyConfig(Section):
     """Thresholds of the consistency rules that compare one cycle with the earlier ones."""
 
     mailbox_drop_ratio: float = Field(
@@ -319,7 +177,8 @@ class ConsistencyConfig(_Section):
         "is reported slow (the portal's own 'slow or rate-limited' mark).",
     )
 
-class SharedConfig(_Section):
+
+class SharedConfig(Section):
     """The shared tier: N consoles and checks, each distinct request fetched once.
 
     Processes on one records file always share through it (SQLite leases).
@@ -365,10 +224,10 @@ class SharedConfig(_Section):
     @field_validator("redis_password_env")
     @classmethod
     def _env(cls, value: str | None) -> str | None:
-        return _check_env_name(value)
+        return check_env_name(value)
 
 
-class PricingRule(_Section):
+class PricingRule(Section):
     """Price of a mailbox by reseller tag."""
 
     tag: str = Field(min_length=1, description="Reseller tag name (case-insensitive).")
@@ -392,7 +251,7 @@ DEFAULT_PRICING: tuple[PricingRule, ...] = (
 )
 
 
-class Config(_Section):
+class Config(Section):
     """The whole config file."""
 
     reporting_timezone: str = Field(default="UTC", description="IANA zone for date windows.")

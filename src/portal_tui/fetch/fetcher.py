@@ -5,7 +5,7 @@ backoff and deadline per logical request (tenacity's rules in
 :mod:`portal_tui.fetch.retry`, entered only once attempt 1 has failed);
 each attempt goes through its instance (:mod:`portal_tui.fetch.instance`:
 token session, limiter slot, breaker, record). Every change of status is
-published to listeners.
+published to listeners (:class:`~portal_tui.fetch.status_board.StatusBoard`).
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ import random
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 import httpx
 from pydantic import BaseModel, SecretStr
-from tenacity import RetryCallState
 
 from portal_tui.config import Config, InstanceConfig, Secrets
 from portal_tui.fetch.breaker import BreakerStatus
@@ -32,6 +31,7 @@ from portal_tui.fetch.instance import Call, CallContext, UpstreamInstance
 from portal_tui.fetch.limiter import RequestLimiter
 from portal_tui.fetch.retry import Deadline, retrying
 from portal_tui.fetch.sessions import TokenGuard, TokenSessions
+from portal_tui.fetch.status_board import StatusBoard
 from portal_tui.upstream.client import Reply
 from portal_tui.upstream.endpoints import Endpoint, RequestKey
 from portal_tui.upstream.mailboxes import MailboxCollection
@@ -98,9 +98,10 @@ class Fetcher:
         self._clock = clock
         self._retry = config.retry
         self._rng = rng or random.Random()
-        self._listeners: list[StatusListener] = []
         self._ids = itertools.count(1)
-        self.active: dict[int, RetryStatus] = {}
+        self._board = StatusBoard(clock)
+        self.active: dict[int, RetryStatus] = self._board.active
+        """Requests in flight or retrying, by call id (see :class:`StatusBoard`)."""
         self._failed = 0
         self._probes = 0
         # Collections sit in the cache for their TTL: share what repeats (fetch.compact).
@@ -139,8 +140,7 @@ class Fetcher:
 
     def subscribe(self, listener: StatusListener) -> Callable[[], None]:
         """Call ``listener`` on every status change; returns the unsubscribe function."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+        return self._board.subscribe(listener)
 
     def prepare(self) -> None:
         """Build every instance's connection pool now (a TLS context and the CA bundle:
@@ -312,7 +312,7 @@ class Fetcher:
             1,
             policy.attempts,
         )
-        self._publish(call_id, status)
+        self._board.publish(call_id, status)
         # Runs from now (admission is behind us), minus any wait for the token's session.
         deadline = Deadline(self._clock, inst.config.request_deadline)
         # Each attempt enforces the deadline itself (UpstreamInstance.attempt); the
@@ -333,7 +333,7 @@ class Fetcher:
                 async def again(number: int) -> Reply:
                     nonlocal tries, last_error
                     tries = number
-                    self._publish(call_id, status.advanced(CallPhase.IN_FLIGHT, number))
+                    self._board.publish(call_id, status.advanced(CallPhase.IN_FLIGHT, number))
                     try:
                         return await inst.attempt(call, number, deadline)
                     except UpstreamError as exc:
@@ -348,7 +348,7 @@ class Fetcher:
                         self._rng,
                         deadline,
                         self._clock,
-                        before_sleep=self._announce_retry(call_id, status),
+                        before_sleep=self._board.announce_retry(call_id, status),
                     ),
                     last_error,
                     again,
@@ -370,59 +370,20 @@ class Fetcher:
                     retry_after=last_error.retry_after,
                 )
             error.attempts = tries
-            self._finish(call_id, status, CallPhase.FAILED, tries, error)
+            self._board.finish(call_id, status, CallPhase.FAILED, tries, error)
             self._failed += 1 if call.logged else 0
             raise error from None
         except UpstreamError as exc:
             exc.attempts = tries
-            self._finish(call_id, status, CallPhase.FAILED, tries, exc)
+            self._board.finish(call_id, status, CallPhase.FAILED, tries, exc)
             self._failed += 1 if call.logged else 0
             raise
         except BaseException:
-            self.active.pop(call_id, None)
+            self._board.forget(call_id)
             raise
         finally:
             # A failed attempt's traceback refers to this frame, which refers to the
             # error: drop the reference, so a retried request leaves no cycle behind.
             last_error = None
-        self._finish(call_id, status, CallPhase.SUCCEEDED, tries, None)
+        self._board.finish(call_id, status, CallPhase.SUCCEEDED, tries, None)
         return reply, tries
-
-    def _announce_retry(
-        self, call_id: int, status: RetryStatus
-    ) -> Callable[[RetryCallState], None]:
-        """tenacity's ``before_sleep``: the request is retrying, when and why."""
-        clock = self._clock
-
-        def announce(state: RetryCallState) -> None:
-            outcome = state.outcome
-            next_at = clock.now() + timedelta(seconds=state.upcoming_sleep)
-            self._publish(
-                call_id,
-                status.advanced(
-                    CallPhase.RETRYING,
-                    state.attempt_number,
-                    error=outcome.exception() if outcome is not None else None,
-                    next_at=next_at,
-                ),
-            )
-
-        return announce
-
-    def _publish(self, call_id: int, status: RetryStatus) -> None:
-        if status.phase in (CallPhase.SUCCEEDED, CallPhase.FAILED):
-            self.active.pop(call_id, None)
-        else:
-            self.active[call_id] = status
-        for listener in list(self._listeners):
-            listener(status)
-
-    def _finish(
-        self,
-        call_id: int,
-        status: RetryStatus,
-        phase: CallPhase,
-        attempts: int,
-        error: UpstreamError | None,
-    ) -> None:
-        self._publish(call_id, status.advanced(phase, attempts, error=error))

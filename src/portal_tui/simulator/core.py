@@ -39,7 +39,6 @@ from portal_tui.simulator.exchange import (
     SimResponse,
 )
 from portal_tui.simulator.faults import (
-    ConnectionReset,
     CounterDecrease,
     DuplicateEmails,
     EarlyEnd,
@@ -48,20 +47,18 @@ from portal_tui.simulator.faults import (
     Fault,
     FaultSet,
     Hang,
-    HugeBody,
     LatencyModel,
     MalformedAddress,
-    MalformedJson,
     PaginationLoop,
     PercentSkew,
     RateLimited,
     RevokedToken,
     SchemaDrift,
     ServerError,
-    SlowTrickle,
-    TruncatedBody,
     VanishingWorkspaces,
 )
+from portal_tui.simulator.token_echo import echoed
+from portal_tui.simulator.wire_faults import apply_wire_faults
 from portal_tui.upstream.endpoints import Endpoint
 from portal_tui.vocabulary.clock import Clock, SystemClock
 
@@ -81,10 +78,6 @@ __all__ = [
 DEFAULT_LATENCY = LatencyModel.fixed(0.01)
 """Every request takes 10 ms of clock time unless a latency fault says otherwise."""
 
-_MALFORMED_PREFIX = (
-    b'<br />\n<b>Warning</b>:  Undefined array key "team" in '
-    b"<b>/var/www/app/Http/Controllers/Api/Controller.php</b> on line <b>88</b><br />\n"
-)
 _BAD_GATEWAY = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
@@ -195,11 +188,11 @@ class Simulator:
         if token is not None and endpoint is not None:
             echo = self._noted(self.faults.fire(EchoToken, scope_workspace, endpoint, key))
         if echo is not None and token is not None:
-            reply = _echoed(reply, token, echo.places)
+            reply = echoed(reply, token, echo.places)
         response = self._encode(reply)
         if echo is not None and token is not None and "error" in echo.places:
             response.reason = f"Token {token} Rejected"
-        fired = self._wire_faults(response, scope_workspace, endpoint, key) or fired
+        fired = apply_wire_faults(self.faults, response, scope_workspace, endpoint, key) or fired
         if fired is not None:
             counters.faults[fired] += 1
         counters.by_status[response.status] += 1
@@ -368,73 +361,6 @@ class Simulator:
             content_type = "application/json"
         headers = {"Content-Type": content_type, **reply.headers}
         return SimResponse(reply.status, body, headers)
-
-    def _wire_faults(
-        self, response: SimResponse, scope: int | None, endpoint: Endpoint | None, key: str
-    ) -> str | None:
-        faults = self.faults
-        huge = faults.fire(HugeBody, scope, endpoint, key)
-        if huge is not None and response.status == 200 and response.body.endswith(b"}"):
-            response.body = _padded(response.body, huge.size)
-            return huge.kind
-        if faults.fire(MalformedJson, scope, endpoint, key) is not None:
-            response.body = _MALFORMED_PREFIX + response.body
-            return MalformedJson.kind
-        truncated = faults.fire(TruncatedBody, scope, endpoint, key)
-        if truncated is not None:
-            cut = min(int(len(response.body) * truncated.at), max(0, len(response.body) - 1))
-            response.body = response.body[:cut]
-            return truncated.kind
-        reset = faults.fire(ConnectionReset, scope, endpoint, key)
-        if reset is not None:
-            response.delivery = Delivery.RESET
-            response.reset_after = int(len(response.body) * reset.at) if reset.at > 0 else None
-            return reset.kind
-        trickle = faults.fire(SlowTrickle, scope, endpoint, key)
-        if trickle is not None:
-            response.trickle = trickle
-            return trickle.kind
-        return None
-
-
-_ECHO_COUNTS = ("interested", "emails_being_sent", "emails_sent_count", "emails_sent")
-
-
-def _echoed(reply: Reply, token: str, places: tuple[str, ...]) -> Reply:
-    """``reply`` with the caller's token echoed back in ``places`` (see :class:`EchoToken`)."""
-    if "error" in places:
-        return Reply(
-            422,
-            {
-                "message": f"The token {token} is not allowed here.",
-                "errors": {f"token_{token}": [f"Bearer {token} was rejected."]},
-            },
-        )
-    if reply.status != 200 or reply.html or not isinstance(reply.payload, dict):
-        return reply
-    data = reply.payload.get("data")
-    items = data if isinstance(data, list) else [data]
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        if "value" in places:
-            for field in ("name", "email"):
-                if isinstance(item.get(field), str):
-                    item[field] = f"{item[field]} {token}"
-        if "name" in places:
-            item[f"echo_{token}"] = token
-        if "number" in places:
-            count = next((f for f in _ECHO_COUNTS if f in item), None)
-            if count is not None:
-                item[count] = token
-    return reply
-
-
-def _padded(body: bytes, size: int) -> bytes:
-    """A JSON object ``body`` grown to at least ``size`` bytes by a ``padding`` array of zeros."""
-    missing = max(0, size - len(body) - len(b',"padding":[]'))
-    zeros = b"0," * (missing // 2) + b"0"
-    return body[:-1] + b',"padding":[' + zeros + b"]}"
 
 
 def _bearer(headers: Mapping[str, str]) -> str | None:

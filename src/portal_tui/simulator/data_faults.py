@@ -16,12 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
+from portal_tui.simulator.fault_args import FaultArgs
 from portal_tui.simulator.fault_kinds import Fault
-
-if TYPE_CHECKING:
-    from portal_tui.simulator.fault_spec import _Args
 
 
 def _num(value: float) -> str:
@@ -102,7 +100,7 @@ DATA_FAULT_TYPES: tuple[type[Fault], ...] = (
 """The fault classes of this module."""
 
 
-def _decrease(args: _Args) -> Fault:
+def _decrease(args: FaultArgs) -> Fault:
     """``decrease[@SCOPE]=[FIELD|*][:FRACTION]`` (default ``*:0.5``)."""
     common = args.common(False)
     pos = args.take_positional(2)
@@ -112,7 +110,7 @@ def _decrease(args: _Args) -> Fault:
     return CounterDecrease(field=field, fraction=fraction, **common)
 
 
-def _percent(args: _Args) -> Fault:
+def _percent(args: FaultArgs) -> Fault:
     """``percent[@SCOPE]=[FIELD][:POINTS]`` (default ``interested:10``)."""
     common = args.common(False)
     pos = args.take_positional(2)
@@ -122,7 +120,7 @@ def _percent(args: _Args) -> Fault:
     return PercentSkew(field=field, points=points, **common)
 
 
-def _bad_email(args: _Args) -> Fault:
+def _bad_email(args: FaultArgs) -> Fault:
     """``bad_email[@SCOPE][=COUNT]`` (default 1)."""
     common = args.common(False)
     pos = args.take_positional(1)
@@ -131,7 +129,7 @@ def _bad_email(args: _Args) -> Fault:
     return MalformedAddress(count=count, **common)
 
 
-def _vanish(args: _Args) -> Fault:
+def _vanish(args: FaultArgs) -> Fault:
     """``vanish[=COUNT]`` (default: half the list)."""
     common = args.common(False)
     pos = args.take_positional(1)
@@ -140,7 +138,7 @@ def _vanish(args: _Args) -> Fault:
     return VanishingWorkspaces(count=count, **common)
 
 
-BUILDERS: dict[str, Callable[[_Args], Fault]] = {
+BUILDERS: dict[str, Callable[[FaultArgs], Fault]] = {
     "decrease": _decrease,
     "percent": _percent,
     "bad_email": _bad_email,

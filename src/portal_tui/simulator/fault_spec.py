@@ -48,10 +48,8 @@ latency=lognormal:0.05:1.0,fail_first@9/sender-emails=2,down``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypedDict
-
 from portal_tui.simulator.data_faults import BUILDERS as DATA_FAULT_BUILDERS
+from portal_tui.simulator.fault_args import Builder, FaultArgs, FaultScope
 from portal_tui.simulator.fault_kinds import (
     ConnectionReset,
     DriftMode,
@@ -86,94 +84,8 @@ _ENDPOINT_NAMES.update(
 )
 
 
-class _Common(TypedDict, total=False):
-    """Keyword arguments every :class:`Fault` takes."""
-
-    workspace_id: int | None
-    endpoint: Endpoint | None
-    rate: float
-    first: int | None
-
-
-class _Args:
-    """The parsed ``ARGS`` of one item, consumed by the kind's builder."""
-
-    def __init__(self, kind: str, raw: str, scope: _Common) -> None:
-        self.kind = kind
-        self.scope = scope
-        self.positional: list[str] = []
-        self.named: dict[str, str] = {}
-        for part in raw.split(":") if raw else []:
-            if "=" in part:
-                name, _, value = part.partition("=")
-                if name in self.named:
-                    raise ValueError(f"'{name}' given twice")
-                self.named[name] = value
-            else:
-                if self.named:
-                    raise ValueError(f"positional argument {part!r} after named ones")
-                self.positional.append(part)
-
-    def take_positional(self, most: int) -> list[str]:
-        """The positional args, refusing more than ``most``."""
-        if len(self.positional) > most:
-            extra = ":".join(self.positional[most:])
-            raise ValueError(
-                f"{self.kind} takes at most {most} positional argument(s); extra {extra!r}"
-            )
-        return self.positional
-
-    def number(self, name: str, text: str, *, low: float = 0.0, high: float | None = None) -> float:
-        """``text`` as a float in ``[low, high]``."""
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f"{name} must be a number, got {text!r}") from None
-        if value != value or value < low or (high is not None and value > high):  # NaN or range
-            bound = f"between {low:g} and {high:g}" if high is not None else f">= {low:g}"
-            raise ValueError(f"{name} must be {bound}, got {text!r}")
-        return value
-
-    def integer(self, name: str, text: str, *, low: int = 0) -> int:
-        """``text`` as an int >= ``low``."""
-        try:
-            value = int(text)
-        except ValueError:
-            raise ValueError(f"{name} must be a whole number, got {text!r}") from None
-        if value < low:
-            raise ValueError(f"{name} must be >= {low}, got {value}")
-        return value
-
-    def pop(self, name: str) -> str | None:
-        """Consume the named arg ``name``."""
-        return self.named.pop(name, None)
-
-    def common(self, positional_rate: bool) -> _Common:
-        """The scope, ``rate`` (positional or named) and ``first``."""
-        out = self.scope.copy()
-        if positional_rate:
-            given = self.take_positional(1)
-            if given:
-                out["rate"] = self.number("rate", given[0], high=1.0)
-        rate = self.pop("rate")
-        if rate is not None:
-            out["rate"] = self.number("rate", rate, high=1.0)
-        first = self.pop("first")
-        if first is not None:
-            out["first"] = self.integer("first", first)
-        return out
-
-    def finish(self) -> None:
-        """Refuse named args nobody consumed."""
-        if self.named:
-            raise ValueError(f"{self.kind} does not take {', '.join(sorted(self.named))}")
-
-
-Builder = Callable[[_Args], Fault]
-
-
 def _rate_only(cls: type[Fault]) -> Builder:
-    def build(args: _Args) -> Fault:
+    def build(args: FaultArgs) -> Fault:
         common = args.common(True)
         args.finish()
         return cls(**common)
@@ -181,7 +93,7 @@ def _rate_only(cls: type[Fault]) -> Builder:
     return build
 
 
-def _latency(args: _Args) -> Fault:
+def _latency(args: FaultArgs) -> Fault:
     common = args.common(False)
     cap_text = args.pop("cap")
     cap = None if cap_text is None else args.number("cap", cap_text)
@@ -215,7 +127,7 @@ def _latency(args: _Args) -> Fault:
     return Latency(model=model, **common)
 
 
-def _server_error(args: _Args) -> Fault:
+def _server_error(args: FaultArgs) -> Fault:
     common = args.common(True)
     codes_text = args.pop("codes")
     args.finish()
@@ -225,7 +137,7 @@ def _server_error(args: _Args) -> Fault:
     return ServerError(codes=codes, **common)
 
 
-def _fail_first(args: _Args) -> Fault:
+def _fail_first(args: FaultArgs) -> Fault:
     given = args.take_positional(1)
     if not given:
         raise ValueError("fail_first needs a count: fail_first=K")
@@ -240,7 +152,7 @@ def _fail_first(args: _Args) -> Fault:
     )
 
 
-def _rate_limited(args: _Args) -> Fault:
+def _rate_limited(args: FaultArgs) -> Fault:
     common = args.common(True)
     delta, date = args.pop("retry_after"), args.pop("retry_after_date")
     args.finish()
@@ -255,7 +167,7 @@ def _rate_limited(args: _Args) -> Fault:
     return RateLimited(retry_after=seconds, **common)
 
 
-def _hang(args: _Args) -> Fault:
+def _hang(args: FaultArgs) -> Fault:
     common = args.common(True)
     duration = args.pop("for")
     args.finish()
@@ -264,7 +176,7 @@ def _hang(args: _Args) -> Fault:
 
 
 def _fraction_kind(cls: type[ConnectionReset] | type[TruncatedBody]) -> Builder:
-    def build(args: _Args) -> Fault:
+    def build(args: FaultArgs) -> Fault:
         common = args.common(True)
         at = args.pop("at")
         args.finish()
@@ -274,7 +186,7 @@ def _fraction_kind(cls: type[ConnectionReset] | type[TruncatedBody]) -> Builder:
     return build
 
 
-def _trickle(args: _Args) -> Fault:
+def _trickle(args: FaultArgs) -> Fault:
     common = args.common(True)
     bps, chunk = args.pop("bps"), args.pop("chunk")
     args.finish()
@@ -285,7 +197,7 @@ def _trickle(args: _Args) -> Fault:
     )
 
 
-def _drift(args: _Args) -> Fault:
+def _drift(args: FaultArgs) -> Fault:
     common = args.common(False)
     pos = args.take_positional(2)
     args.finish()
@@ -302,7 +214,7 @@ def _drift(args: _Args) -> Fault:
     return SchemaDrift(mode=mode, field=field, **common)
 
 
-def _duplicates(args: _Args) -> Fault:
+def _duplicates(args: FaultArgs) -> Fault:
     common = args.common(False)
     pos = args.take_positional(1)
     source = args.pop("from")
@@ -312,7 +224,7 @@ def _duplicates(args: _Args) -> Fault:
     return DuplicateEmails(count=count, from_workspace=origin, **common)
 
 
-def _early_end(args: _Args) -> Fault:
+def _early_end(args: FaultArgs) -> Fault:
     common = args.common(False)
     pos = args.take_positional(1)
     args.finish()
@@ -320,7 +232,7 @@ def _early_end(args: _Args) -> Fault:
     return EarlyEnd(extra=extra, **common)
 
 
-def _down(args: _Args) -> Fault:
+def _down(args: FaultArgs) -> Fault:
     common = args.common(False)
     pos = args.take_positional(1)
     args.finish()
@@ -330,7 +242,7 @@ def _down(args: _Args) -> Fault:
     return InstanceDown(mode="refuse" if mode == "refuse" else "reset", **common)
 
 
-def _echo_token(args: _Args) -> Fault:
+def _echo_token(args: FaultArgs) -> Fault:
     common = args.common(False)
     places = args.positional
     args.finish()
@@ -339,7 +251,7 @@ def _echo_token(args: _Args) -> Fault:
     return EchoToken(places=tuple(places), **common)
 
 
-def _huge(args: _Args) -> Fault:
+def _huge(args: FaultArgs) -> Fault:
     common = args.common(False)
     pos = args.take_positional(1)
     args.finish()
@@ -374,15 +286,15 @@ KINDS: tuple[str, ...] = tuple(_BUILDERS)
 """Every kind name the grammar accepts."""
 
 
-def _scope(text: str | None) -> _Common:
+def _scope(text: str | None) -> FaultScope:
     if text is None:
-        return _Common()
+        return FaultScope()
     if not text:
         raise ValueError("empty scope after '@'")
     workspace_text, _, endpoint_text = text.partition("/")
     if not endpoint_text and not workspace_text.lstrip("-").isdigit():
         workspace_text, endpoint_text = "", workspace_text
-    scope = _Common()
+    scope = FaultScope()
     if workspace_text:
         if not workspace_text.isdigit():
             raise ValueError(f"workspace id must be a whole number, got {workspace_text!r}")
@@ -406,7 +318,7 @@ def parse_fault(item: str) -> Fault:
     if has_args and not raw_args:
         raise ValueError("nothing after '='")
     scope = _scope(scope_text if has_scope else None)
-    return builder(_Args(kind, raw_args, scope))
+    return builder(FaultArgs(kind, raw_args, scope))
 
 
 def parse_faults(spec: str) -> list[Fault]:

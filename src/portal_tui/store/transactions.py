@@ -4,7 +4,7 @@
   the lock up front instead of failing half-way when upgrading a read lock.
 - SQLite's busy timeout waits for a lock; on top of it the WHOLE transaction
   is retried with backoff while the file stays locked (on tenacity, sleeping
-  on the injected clock: :func:`portal_tui.store.connection.while_busy`), so
+  on the injected clock: :func:`portal_tui.store.busy.while_busy`), so
   two consoles and a cron check never show "database is locked".
 - Inside the process, an asyncio lock stops coroutines sharing the
   connection from interleaving their transactions.
@@ -21,14 +21,8 @@ from typing import Literal, TypeVar
 
 import aiosqlite
 
-from portal_tui.store.connection import (
-    BUSY_TIMEOUT_MS,
-    close_quietly,
-    error_code,
-    is_busy,
-    is_corruption,
-    while_busy,
-)
+from portal_tui.store.busy import BUSY_TIMEOUT_MS, error_code, is_busy, while_busy
+from portal_tui.store.connection import close_quietly, is_corruption
 from portal_tui.vocabulary.clock import Clock
 from portal_tui.vocabulary.errors import StoreError
 
