@@ -27,9 +27,8 @@ import json
 import shutil
 import ssl
 import subprocess
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -37,11 +36,11 @@ from pydantic import SecretStr
 
 from portal_tui.cli import main
 from portal_tui.config import InstanceConfig
-from portal_tui.simulator import FaultSet, LatencyModel, Simulator, build_demo, serve_simulator
+from portal_tui.simulator import Simulator, build_demo
 from portal_tui.upstream.client import EmailBisonClient
 from portal_tui.upstream.models import WorkspacesResponse
 from portal_tui.vocabulary.errors import ErrorType, UpstreamError
-from support import MASTER, PinnedClock, hand_dataset, rig
+from support import MASTER, hand_dataset, rig, simulator_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 FAULTS = (
@@ -62,36 +61,9 @@ def leaks(blob: bytes | str, tokens: list[str]) -> list[str]:
     return [t for t in tokens if t.encode() in data or t[4:-4].encode() in data]
 
 
-@contextmanager
-def simulator_thread(faults: str) -> Iterator[tuple[str, Simulator]]:
+def simulator_thread(faults: str) -> AbstractContextManager[tuple[str, Simulator]]:
     """The hand dataset served over loopback HTTP from a thread (so the CLI can run here)."""
-    sim = Simulator(
-        hand_dataset(),
-        FaultSet.parse(faults, seed=3),
-        PinnedClock(),
-        max_per_page=100,
-        latency=LatencyModel.fixed(0.001),
-    )
-    ready = threading.Event()
-    base: list[str] = []
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-
-    async def serve() -> None:
-        async with serve_simulator(sim, port=0) as server:
-            base.append(server.base_url)
-            ready.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(10), "simulator did not start"
-    try:
-        yield base[0], sim
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
-        loop.close()
+    return simulator_in_thread(hand_dataset(), faults)
 
 
 def write_config(tmp_path: Path, base_url: str, extra: str = "") -> Path:
