@@ -18,6 +18,7 @@ import aiosqlite
 
 from portal_tui.store.outbox import enqueue_health_change
 from portal_tui.store.records import DASHBOARD_KEY_PREFIX, from_epoch, to_epoch
+from portal_tui.store.rows import rows
 from portal_tui.store.standing import Standing, read_standings
 
 
@@ -79,13 +80,6 @@ LOOKBACK_SECONDS = 3600.0
 """How far back the reads go: the longest window a health rule looks at (critical errors)."""
 
 
-async def _fetch(
-    conn: aiosqlite.Connection, sql: str, params: tuple[object, ...] = ()
-) -> list[aiosqlite.Row]:
-    async with conn.execute(sql, params) as cursor:
-        return list(await cursor.fetchall())
-
-
 def _when(value: float | None) -> datetime | None:
     return None if value is None else from_epoch(value)
 
@@ -93,44 +87,39 @@ def _when(value: float | None) -> datetime | None:
 async def read_health_records(conn: aiosqlite.Connection, now: datetime) -> HealthRecords:
     """Read everything :func:`portal_tui.engine.verdict.judge` needs (in one read transaction)."""
     since = to_epoch(now) - LOOKBACK_SECONDS
-    saved = conn.row_factory
-    conn.row_factory = aiosqlite.Row
-    try:
-        boards = await _fetch(
-            conn,
-            "SELECT coalesce(dashboard, substr(cache_key, ?)) AS name, status, last_updated,"
-            " ttl_seconds, error_message FROM data_cache_metadata"
-            " WHERE cache_key LIKE ? ORDER BY name",
-            (len(DASHBOARD_KEY_PREFIX) + 1, DASHBOARD_KEY_PREFIX + "%"),
-        )
-        cycles = await _fetch(
-            conn,
-            "SELECT finished_at, failed_requests, failures, unreachable FROM refresh_cycles"
-            " WHERE finished_at >= ? ORDER BY finished_at DESC",
-            (since,),
-        )
-        critical = await _fetch(
-            conn,
-            "SELECT last_occurrence FROM data_validation_errors"
-            " WHERE resolved = 0 AND severity = 'critical' AND last_occurrence >= ?",
-            (since,),
-        )
-        (open_errors,) = await _fetch(
-            conn, "SELECT count(*) AS n FROM data_validation_errors WHERE resolved = 0"
-        )
-        findings = await _fetch(
-            conn,
-            "SELECT severity, count(*) AS n FROM consistency_findings WHERE resolved = 0"
-            " GROUP BY severity",
-        )
-        last = await _fetch(
-            conn,
-            "SELECT finished_at, health_score, health_level, health_reasons FROM refresh_cycles"
-            " WHERE health_score IS NOT NULL ORDER BY finished_at DESC LIMIT ?",
-            (TREND_CYCLES,),
-        )
-    finally:
-        conn.row_factory = saved
+    boards = await rows(
+        conn,
+        "SELECT coalesce(dashboard, substr(cache_key, ?)) AS name, status, last_updated,"
+        " ttl_seconds, error_message FROM data_cache_metadata"
+        " WHERE cache_key LIKE ? ORDER BY name",
+        (len(DASHBOARD_KEY_PREFIX) + 1, DASHBOARD_KEY_PREFIX + "%"),
+    )
+    cycles = await rows(
+        conn,
+        "SELECT finished_at, failed_requests, failures, unreachable FROM refresh_cycles"
+        " WHERE finished_at >= ? ORDER BY finished_at DESC",
+        (since,),
+    )
+    critical = await rows(
+        conn,
+        "SELECT last_occurrence FROM data_validation_errors"
+        " WHERE resolved = 0 AND severity = 'critical' AND last_occurrence >= ?",
+        (since,),
+    )
+    (open_errors,) = await rows(
+        conn, "SELECT count(*) AS n FROM data_validation_errors WHERE resolved = 0"
+    )
+    findings = await rows(
+        conn,
+        "SELECT severity, count(*) AS n FROM consistency_findings WHERE resolved = 0"
+        " GROUP BY severity",
+    )
+    last = await rows(
+        conn,
+        "SELECT finished_at, health_score, health_level, health_reasons FROM refresh_cycles"
+        " WHERE health_score IS NOT NULL ORDER BY finished_at DESC LIMIT ?",
+        (TREND_CYCLES,),
+    )
     standings = [
         s for s in await read_standings(conn) if s.state.value == "failing" or s.failures_in_row > 0
     ]
@@ -194,18 +183,13 @@ class HealthPoint:
 
 async def health_trend(conn: aiosqlite.Connection, since: datetime) -> list[HealthPoint]:
     """The health every cycle since ``since`` ended on, oldest first."""
-    saved = conn.row_factory
-    conn.row_factory = aiosqlite.Row
-    try:
-        rows = await _fetch(
-            conn,
-            "SELECT finished_at, health_score, health_level FROM refresh_cycles"
-            " WHERE finished_at >= ? AND health_score IS NOT NULL ORDER BY finished_at",
-            (to_epoch(since),),
-        )
-    finally:
-        conn.row_factory = saved
+    found = await rows(
+        conn,
+        "SELECT finished_at, health_score, health_level FROM refresh_cycles"
+        " WHERE finished_at >= ? AND health_score IS NOT NULL ORDER BY finished_at",
+        (to_epoch(since),),
+    )
     return [
         HealthPoint(from_epoch(r["finished_at"]), int(r["health_score"]), str(r["health_level"]))
-        for r in rows
+        for r in found
     ]

@@ -24,6 +24,7 @@ from portal_tui.store.records import (
     from_epoch,
     to_epoch,
 )
+from portal_tui.store.rows import Row, rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +144,7 @@ ON CONFLICT (instance, workspace_id) DO UPDATE SET
 """
 
 
-def _standing(row: aiosqlite.Row) -> Standing:
+def _standing(row: Row) -> Standing:
     def when(value: float | None) -> datetime | None:
         return None if value is None else from_epoch(value)
 
@@ -164,13 +165,7 @@ def _standing(row: aiosqlite.Row) -> Standing:
 
 async def read_standings(conn: aiosqlite.Connection) -> list[Standing]:
     """Every workspace's standing, in instance and name order."""
-    conn_factory = conn.row_factory
-    conn.row_factory = aiosqlite.Row
-    try:
-        async with conn.execute(_SELECT + " ORDER BY instance, workspace") as cursor:
-            return [_standing(row) for row in await cursor.fetchall()]
-    finally:
-        conn.row_factory = conn_factory
+    return [_standing(row) for row in await rows(conn, _SELECT + " ORDER BY instance, workspace")]
 
 
 async def apply_observations(
