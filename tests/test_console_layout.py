@@ -296,3 +296,23 @@ async def test_no_color_console_uses_the_readable_filter(
     async with running_console(tmp_path / "c.db") as (app, _, _, _):
         kinds = [type(f) for f in app._filters]
         assert ReadableMonochrome in kinds and Monochrome not in kinds
+
+
+async def test_the_mailbox_caption_shows_a_cut_address_whole(tmp_path: Path) -> None:
+    async with running_console(tmp_path / "c.db") as (app, pilot, _, _):
+        await pilot.press("5")
+        await settle(pilot)
+        table = app.query_one("#mailbox-table", RowTable)
+        width = table.view.widths[0]
+        long = next(i for i, r in enumerate(table.view.rows) if len(r.cells[0]) > width)
+        table.focus()
+        table.move_cursor(long)
+        await pilot.pause()
+        address = table.view.rows[long].cells[0]
+        caption = next(line for line in screen_text(app).splitlines() if "Mailboxes" in line)
+        assert f"▸ {address}" in caption  # whole, though the column cuts it
+        short = next(i for i, r in enumerate(table.view.rows) if len(r.cells[0]) <= width)
+        table.move_cursor(short)
+        await pilot.pause()
+        caption = next(line for line in screen_text(app).splitlines() if "Mailboxes" in line)
+        assert "▸" not in caption and "tab: other table" in caption
