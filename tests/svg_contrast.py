@@ -13,14 +13,15 @@ import html
 import re
 from dataclasses import dataclass
 
-_CLASS = re.compile(r"\.(terminal-r\d+) \{ fill: (#[0-9a-fA-F]{6})")
+# Rich names classes terminal-<id>-r1 (snapshot plugins drop the id: terminal-r1).
+_CLASS = re.compile(r"\.(terminal-(?:\d+-)?r\d+) \{ fill: (#[0-9a-fA-F]{6})")
 _RECT = re.compile(
     r'<rect fill="(#[0-9a-fA-F]{6})" x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" '
     r'height="[\d.]+" shape-rendering="crispEdges"/>'
 )
 _TEXT = re.compile(
-    r'<text class="(terminal-r\d+)" x="([\d.]+)" y="([\d.]+)" textLength="[\d.]+" '
-    r'clip-path="url\(#terminal-line-(\d+)\)">([^<]*)</text>'
+    r'<text class="(terminal-(?:\d+-)?r\d+)" x="([\d.]+)" y="([\d.]+)" textLength="[\d.]+" '
+    r'clip-path="url\(#terminal-(?:\d+-)?line-(\d+)\)">([^<]*)</text>'
 )
 LINE_HEIGHT = 24.4
 TOP = 1.5

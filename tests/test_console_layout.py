@@ -21,7 +21,14 @@ from textual.color import Color
 from textual.filter import Monochrome
 from textual.pilot import Pilot
 
-from console_scenario import open_scenario, running_console, scenario_clock, screen_text, settle
+from console_scenario import (
+    drive,
+    open_scenario,
+    running_console,
+    scenario_clock,
+    screen_text,
+    settle,
+)
 from portal_tui.console.app import PortalConsole
 from portal_tui.console.no_color import MIN_CONTRAST, ReadableMonochrome, contrast
 from portal_tui.console.table_model import Column, TableRow, TableView
@@ -225,6 +232,30 @@ def test_failures_pane_no_color(
     assert snap_compare(make_app(tmp_path, clock), terminal_size=(80, 24), run_before=run_before)
 
 
+def test_stale_rows_paused_no_color(
+    snap_compare: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NO_COLOR at 80×24: KPI after the instance went down (every row ◐ stale, the
+    dashboard ✗ error) with auto-refresh paused (the PAUSED banner)."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    clock = scenario_clock()
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        pilot.app.runtime.simulator.faults.add_spec("down")  # type: ignore[attr-defined]
+        clock.advance(180)
+        await pilot.press("R")
+        await drive(pilot, clock)
+        clock.advance(60)
+        await pilot.press("2", "p")
+        await settle(pilot)
+        pilot.app.clear_notifications()
+        pilot.app.tick()  # type: ignore[attr-defined]
+        await pilot.pause()
+
+    assert snap_compare(make_app(tmp_path, clock), terminal_size=(80, 24), run_before=run_before)
+
+
 # -- NO_COLOR contrast ----------------------------------------------------------------
 
 
@@ -236,6 +267,7 @@ def test_there_are_no_color_pictures_to_read() -> None:
     names = {p.name for p in no_color_pictures()}
     assert "test_no_color_loses_nothing.svg" in names
     assert "test_failures_pane_no_color.svg" in names
+    assert "test_stale_rows_paused_no_color.svg" in names
 
 
 @pytest.mark.parametrize("picture", no_color_pictures(), ids=lambda p: p.stem)
