@@ -318,6 +318,7 @@ def test_keys_are_exactly_the_specs() -> None:
         "p",
         "slash",
         "s",
+        "S",
         "enter",
         "y",
         "question_mark",
@@ -325,7 +326,7 @@ def test_keys_are_exactly_the_specs() -> None:
     }
     assert len(fixed_bindings()) + len(pane_keys()) == len(keys())
     helped = {key for key, _ in help_rows()}
-    assert {"1-8", "r", "R", "c", "C", "p", "/", "s", "⏎", "y", "?", "q"} <= helped
+    assert {"1-8", "r", "R", "c", "C", "p", "/", "s", "S", "⏎", "y", "?", "q"} <= helped
     assert len(panes()) == 8
 
 

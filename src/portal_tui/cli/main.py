@@ -15,6 +15,7 @@ from typing import NoReturn
 
 from portal_tui import __version__
 from portal_tui.cli import record_commands
+from portal_tui.cli.init_command import add_init_command, run_init_command
 from portal_tui.cli.verify_command import add_verify_command, run_verify_command
 from portal_tui.engine.memory import pace_collections, tune_allocator
 from portal_tui.vocabulary.errors import ConfigError, ExitCode, PortalError, StoreError
@@ -133,6 +134,8 @@ def _same_path(a: str, b: str) -> bool:
 
 # issue 17: `watch` and `alert test` take --config/--demo/--db too.
 _COMMANDS_WITH_GLOBALS = (*_COMMANDS_WITH_GLOBALS, "watch", "alert")
+# issue 19: `init` takes --config (where to write); it refuses --demo/--db itself.
+_COMMANDS_WITH_GLOBALS = (*_COMMANDS_WITH_GLOBALS, "init")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     record_commands.add_offline_commands(sub, _common)
     add_verify_command(sub, _common)  # issue 19: portal_tui.cli.verify_command
+    add_init_command(sub)  # issue 19: portal_tui.cli.init_command
     record_commands.add_metrics_command(sub, _common)
 
     # -- issue 17: watch, alert test (self-contained: portal_tui.cli.alerts_cmds) --
@@ -200,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return record_commands.run_doctor(args)
         if args.command == "verify":
             return run_verify_command(args)
+        if args.command == "init":
+            return run_init_command(args)
         if args.command == "metrics":
             return record_commands.run_metrics(args)
         if args.command in ("watch", "alert"):  # issue 17
@@ -296,6 +302,7 @@ def _write_crash_report(exc: BaseException, scrub: Callable[[str], str]) -> str:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from portal_tui.cli.check_progress import CheckProgress
     from portal_tui.engine.runtime import open_runtime
     from portal_tui.reports.check import print_human, print_json, run_check, transport_warnings
     from portal_tui.vocabulary.names import DashboardName
@@ -308,7 +315,12 @@ def _check(args: argparse.Namespace) -> int:
             for notice in getattr(runtime.store, "notices", []):
                 print(f"portal-tui: {notice}", file=sys.stderr)
             names = [DashboardName(d) for d in args.dashboard] if args.dashboard else None
-            code, report = await run_check(runtime.monitor, names)
+            progress = CheckProgress.on_terminal(runtime.monitor, sys.stderr)
+            try:
+                code, report = await run_check(runtime.monitor, names)
+            finally:
+                if progress is not None:
+                    progress.stop()
         finally:
             await runtime.aclose()
         (print_json if args.json else print_human)(report)

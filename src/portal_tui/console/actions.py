@@ -242,6 +242,14 @@ class ConsoleActions(App[int]):
             return
         self.notify(f"Sorted by {table.cycle_sort()}", timeout=2)
 
+    def action_sort_reverse(self) -> None:
+        """``S``: the same sort the other way round (``s`` picks the column)."""
+        table = self.current_pane().active_table()
+        if table is None:
+            self.notify("Nothing to sort on this pane.", timeout=3)
+            return
+        self.notify(f"Sorted by {table.reverse_sort()}", timeout=2)
+
     async def action_detail(self) -> None:
         """``enter``: the selected workspace's detail (Overview: jump to the dashboard)."""
         pane = self.current_pane()

@@ -33,6 +33,7 @@ from portal_tui.console.messages import (
     RefreshStateChanged,
     WorkspaceStateChanged,
 )
+from portal_tui.console.no_color import readable_no_color
 from portal_tui.console.panes.base import Pane
 from portal_tui.console.panes.factory import make_pane
 from portal_tui.console.preload import preload
@@ -84,6 +85,7 @@ class PortalConsole(ConsoleActions):
         ``startup_refresh=False`` only paints what SQLite holds.
         """
         super().__init__()
+        readable_no_color(self)
         # No sliding tab underlines or smooth scrolls: over a slow SSH link every frame costs.
         self.animation_level = "none"
         if runtime is None and opener is None:

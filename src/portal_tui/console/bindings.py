@@ -50,6 +50,11 @@ class KeySpec:
     key_display: str | None = None
     palette: str | None = None
     """Command palette title; None keeps it out of the palette."""
+    wide: str | None = None
+    """The footer word when the terminal is wide (``clear cache``); None: ``footer``."""
+    rank: int = 1
+    """Who gives way in a narrow footer: 0 always shows its word (``? help``, ``q quit``),
+    1 keeps its word longer, 2 loses its word first, then its key."""
 
 
 def pane_keys() -> tuple[KeySpec, ...]:
@@ -62,6 +67,7 @@ def pane_keys() -> tuple[KeySpec, ...]:
             f"show the {label} pane",
             show=number == 1,
             key_display=pane_key_display() if number == 1 else None,
+            rank=0,
             palette=f"Show pane {number}: {label}",
         )
         for number, (pane, label) in enumerate(panes()[:PANE_KEYS], start=1)
@@ -83,6 +89,8 @@ OTHER_KEYS: tuple[KeySpec, ...] = (
         "force-refresh every dashboard, bypassing every TTL",
         key_display="R",
         palette="Force-refresh every dashboard",
+        wide="refresh all",
+        rank=2,
     ),
     KeySpec(
         "c",
@@ -90,14 +98,18 @@ OTHER_KEYS: tuple[KeySpec, ...] = (
         "clear",
         "clear this dashboard's cached responses (the data stays on screen)",
         palette="Clear this pane's cache",
+        wide="clear cache",
+        rank=2,
     ),
     KeySpec(
         "C",
         "clear_all",
-        "clear all",
+        "all",
         "clear every cached response (asks to confirm)",
         key_display="C",
         palette="Clear all caches…",
+        wide="clear all",
+        rank=2,
     ),
     KeySpec(
         "p",
@@ -114,7 +126,22 @@ OTHER_KEYS: tuple[KeySpec, ...] = (
         key_display="/",
         palette="Filter rows",
     ),
-    KeySpec("s", "sort", "sort", "cycle the sort column of this table", palette="Cycle sort"),
+    KeySpec(
+        "s",
+        "sort",
+        "sort",
+        "cycle the sort column of this table (numbers largest first)",
+        palette="Cycle sort",
+    ),
+    KeySpec(
+        "S",
+        "sort_reverse",
+        "reverse",
+        "reverse the sort of this table (or its default order)",
+        key_display="S",
+        palette="Reverse sort",
+        rank=2,
+    ),
     KeySpec(
         "enter",
         "detail",
@@ -130,8 +157,10 @@ OTHER_KEYS: tuple[KeySpec, ...] = (
         "copy the selected row, or on Overview the incident summary (OSC 52, works over SSH)",
         palette="Copy row / incident summary",
     ),
-    KeySpec("question_mark", "help", "help", "show this help", key_display="?", palette="Help"),
-    KeySpec("q", "quit", "quit", "quit", palette="Quit"),
+    KeySpec(
+        "question_mark", "help", "help", "show this help", key_display="?", palette="Help", rank=0
+    ),
+    KeySpec("q", "quit", "quit", "quit", palette="Quit", rank=0),
 )
 
 
@@ -167,6 +196,7 @@ def help_rows() -> list[tuple[str, str]]:
     rows += [
         ("tab", "move focus between the tab bar and the tables; ←/→ on the tab bar switch panes"),
         ("↑↓ PgUp PgDn", "move in a table; Home/End jump to the first/last row"),
+        ("←→", "scroll a wide table sideways; its name column stays at the left"),
         ("esc", "close a dialog or this help; in the filter box, clear the filter"),
         ("ctrl+p", "command palette: every action above by name"),
     ]

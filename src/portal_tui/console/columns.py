@@ -111,7 +111,7 @@ def totals_line(name: str, totals: Mapping[str, Any], now: datetime) -> str:
 
 
 MAILBOX_COLUMNS = (
-    Column("address", "Address", width=30),
+    Column("address", "Address", width=30, pinned=True),
     Column("workspace", "Workspace", width=20),
     Column("status", "Status", width=15),
     Column("limit", "Limit", align="right", width=6, numeric=True),

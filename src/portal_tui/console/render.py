@@ -65,8 +65,8 @@ def row_state(
 def workspace_columns(name: DashboardName, *, show_instance: bool = False) -> list[Column]:
     """State, workspace (and instance when there are several), then the dashboard's fields."""
     columns = [
-        Column("state", "State", max_width=16),
-        Column("workspace", "Workspace", max_width=26),
+        Column("state", "State", max_width=16, pinned=True),
+        Column("workspace", "Workspace", max_width=26, pinned=True),
     ]
     if show_instance:
         columns.append(Column("instance", "Instance", max_width=14))

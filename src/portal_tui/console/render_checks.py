@@ -37,8 +37,8 @@ def severity_text(severity: Severity) -> str:
 
 
 FINDING_COLUMNS = (
-    Column("severity", "Severity", max_width=11),
-    Column("rule", "Rule", max_width=20),
+    Column("severity", "Severity", max_width=11, pinned=True),
+    Column("rule", "Rule", max_width=20, pinned=True),
     Column("subject", "Subject", max_width=30),
     Column("message", "Finding", max_width=70),
     Column("scope", "Scope", max_width=16),
@@ -95,7 +95,7 @@ def _workspace_of(subject: str, instances: Sequence[str]) -> RowWorkspace | None
 
 
 RULE_COLUMNS = (
-    Column("rule", "Rule", max_width=22),
+    Column("rule", "Rule", max_width=22, pinned=True),
     Column("severity", "Up to", max_width=11),
     Column("open", "Open", align="right", numeric=True),
     Column("source", "Checked against", max_width=70),

@@ -75,7 +75,7 @@ def freshness_tone(fresh: Freshness) -> Tone:
 
 
 OVERVIEW_COLUMNS = (
-    Column("dashboard", "Dashboard", max_width=14),
+    Column("dashboard", "Dashboard", max_width=14, pinned=True),
     Column("age", "Age", align="right", max_width=8),
     Column("state", "State", max_width=40),
     Column("rows", "Rows", align="right", numeric=True),
@@ -144,7 +144,7 @@ def breaker_text(status: BreakerStatus) -> str:
 
 
 FAILURE_COLUMNS = (
-    Column("workspace", "Workspace", max_width=24),
+    Column("workspace", "Workspace", max_width=24, pinned=True),
     Column("dashboard", "Dashboard", max_width=14),
     Column("error", "Error", max_width=12),
     Column("status", "Status", align="right", numeric=True),
@@ -196,7 +196,7 @@ def _failure_row(f: WorkspaceFailure, now: datetime) -> TableRow:
 
 
 CALL_COLUMNS = (
-    Column("workspace", "Workspace", max_width=24),
+    Column("workspace", "Workspace", max_width=24, pinned=True),
     Column("phase", "Phase", max_width=12),
     Column("detail", "Status", max_width=44),
     Column("dashboards", "For", max_width=30),
@@ -259,7 +259,7 @@ def calls_summary(calls: Sequence[RetryStatus], on_the_wire: int | None = None) 
 
 
 HISTORY_COLUMNS = (
-    Column("workspace", "Workspace", max_width=24),
+    Column("workspace", "Workspace", max_width=24, pinned=True),
     Column("instance", "Instance", max_width=12),
     Column("calls", "Calls", align="right", numeric=True),
     Column("ok", "OK%", align="right", numeric=True),

@@ -30,6 +30,9 @@ class Column:
     max_width: int = 40
     numeric: bool = False
     """Numeric columns sort largest first on the first press."""
+    pinned: bool = False
+    """Stays in place when the table scrolls right (the leading run of pinned columns:
+    a row's name, and its state)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,22 @@ class TableView:
         self.filter_text = text.strip()
         self._apply()
 
+    @property
+    def pinned_count(self) -> int:
+        """How many leading columns stay put when the table scrolls right."""
+        count = 0
+        for column in self.columns:
+            if not column.pinned:
+                break
+            count += 1
+        return count
+
+    def reverse_sort(self) -> str:
+        """The same sort the other way round (the given order reversed when unsorted)."""
+        self.sort_descending = not self.sort_descending
+        self._apply()
+        return self.sort_description
+
     def cycle_sort(self) -> str:
         """Next sort: the given order, then each column in turn; returns its description."""
         if self.sort_index is None:
@@ -122,8 +141,9 @@ class TableView:
             self.sort_index += 1
         else:
             self.sort_index = None
-        if self.sort_index is not None:
-            self.sort_descending = self.columns[self.sort_index].numeric
+        self.sort_descending = (
+            self.columns[self.sort_index].numeric if self.sort_index is not None else False
+        )
         self.widths = tuple(self._fit(i, self._rows) for i in range(len(self.columns)))
         self._apply()
         return self.sort_description
@@ -132,7 +152,7 @@ class TableView:
     def sort_description(self) -> str:
         """``Leads ↓`` or ``default order``."""
         if self.sort_index is None:
-            return "default order"
+            return "default order, reversed" if self.sort_descending else "default order"
         arrow = "↓" if self.sort_descending else "↑"
         return f"{self.columns[self.sort_index].label} {arrow}"
 
@@ -152,6 +172,8 @@ class TableView:
             rows = list(rows)
         if self.sort_index is not None:
             rows = _sorted(rows, self.sort_index, self.sort_descending)
+        elif self.sort_descending:
+            rows.reverse()
         self._visible = rows
 
     def _fit(self, index: int, rows: Sequence[TableRow]) -> int:

@@ -42,8 +42,9 @@ def resolve_config(config_arg: str | None, *, secrets: Secrets) -> tuple[Config,
     path = find_config_path(config_arg)
     if path is None:
         raise ConfigError(
-            f"no config found: pass --config PATH, set PORTAL_TUI_CONFIG, or create "
-            f"{default_config_path()} (see config.example.toml); or try --demo"
+            f"no config found: run `portal-tui init` to write a commented starter config "
+            f"at {default_config_path()}, or pass --config PATH, or set PORTAL_TUI_CONFIG; "
+            "or try --demo"
         )
     config = load_config(path, secrets=secrets, dashboard_ttls=default_ttls())
     if not config.instances:

@@ -147,8 +147,8 @@ def check_config(config_arg: str | None, env: Mapping[str, str]) -> tuple[Config
         return None, Check(
             "config",
             Level.UNUSABLE,
-            "no config found: pass --config PATH, set $PORTAL_TUI_CONFIG, or create "
-            f"{default} (see config.example.toml); or try --demo",
+            f"no config found: run `portal-tui init` to write a commented starter config at "
+            f"{default}, or pass --config PATH, or set $PORTAL_TUI_CONFIG; or try --demo",
             ["lookup order:", *order],
         )
     via = "--config" if config_arg else f"${CONFIG_ENV_VAR}" if from_env else "the default location"

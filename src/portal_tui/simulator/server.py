@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import TextIO
 
+from portal_tui.simulator.config_snippet import config_snippet
 from portal_tui.simulator.core import SimRequest, SimResponse, Simulator
 from portal_tui.simulator.data import Dataset
 from portal_tui.simulator.endpoints import API_PREFIX
@@ -264,7 +265,7 @@ async def serve_simulator(
 
 
 def banner(server: SimulatorServer, simulator: Simulator) -> str:
-    """What ``simulate`` prints once listening: URL, token hint, config snippet.
+    """What ``simulate`` prints once listening: URL, token hint, a config with a registry.
 
     The master token is printed on purpose: it is the simulator's own fake
     token, and the user needs it to point a client at the simulator.
@@ -282,11 +283,9 @@ def banner(server: SimulatorServer, simulator: Simulator) -> str:
             "The master token below is fake and valid only for this simulator. In another shell:",
             f"  export {MASTER_TOKEN_ENV}='{dataset.master_token}'",
             "",
-            "Point a config at it:",
-            "  [[instances]]",
-            '  name = "simulator"',
-            f'  base_url = "{server.base_url}"',
-            f'  master_token_env = "{MASTER_TOKEN_ENV}"',
+            "A config for it (save it as config.toml; use it with --config config.toml):",
+            "",
+            *config_snippet(dataset, server.base_url, MASTER_TOKEN_ENV),
             "",
             "Press Ctrl-C to stop.",
         ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Static
 
@@ -16,6 +17,7 @@ from portal_tui.console.render_status import (
     failure_rows,
 )
 from portal_tui.console.state import ConsoleState
+from portal_tui.console.widgets.row_preview import RowPreview
 from portal_tui.console.widgets.row_table import RowTable
 from portal_tui.store.records import WorkspaceState
 
@@ -56,9 +58,17 @@ class FailuresPane(Pane):
             id="failures-table",
             classes="upper",
         )
+        yield RowPreview(("message", "request"), id="failure-preview")
         yield Static("Requests in flight / retrying (live)", id="calls-caption", classes="caption")
         yield RowTable(CALL_COLUMNS, empty_text="no requests in flight", id="calls-table")
         yield from self.compose_filter()
+
+    @on(RowTable.Moved, "#failures-table")
+    def _failure_selected(self, event: RowTable.Moved) -> None:
+        """The selected failure's last error and request, whole (cut in the table at 80)."""
+        event.stop()
+        table = event.table
+        self.query_one("#failure-preview", RowPreview).show_row(table.view, table.selected)
 
     def repaint(self) -> None:
         """Rebuild the failures table and the live calls."""

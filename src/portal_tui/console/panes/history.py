@@ -6,12 +6,14 @@ pane is shown and after each refresh while it is shown.
 
 from __future__ import annotations
 
+from textual import on
 from textual.app import ComposeResult
 
 from portal_tui.console.format import fmt_clock
 from portal_tui.console.panes.base import Bar, Pane, toned
 from portal_tui.console.render_status import HISTORY_COLUMNS, history_rows
 from portal_tui.console.state import HISTORY_WINDOW_HOURS, ConsoleState
+from portal_tui.console.widgets.row_preview import RowPreview
 from portal_tui.console.widgets.row_table import RowTable
 from portal_tui.vocabulary.trend import health_trend_text
 
@@ -26,7 +28,15 @@ class HistoryPane(Pane):
         """Bar, table, filter box."""
         yield Bar(id="history-bar", classes="bar")
         yield RowTable(HISTORY_COLUMNS, empty_text="no API calls recorded yet", id="history-table")
+        yield RowPreview(("errors", "last"), id="history-preview")
         yield from self.compose_filter()
+
+    @on(RowTable.Moved, "#history-table")
+    def _row_selected(self, event: RowTable.Moved) -> None:
+        """The selected workspace's errors and last error, whole (cut in the table at 80)."""
+        event.stop()
+        table = event.table
+        self.query_one("#history-preview", RowPreview).show_row(table.view, table.selected)
 
     def repaint(self) -> None:
         """Draw the last loaded history."""

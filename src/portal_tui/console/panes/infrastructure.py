@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 
-from textual import work
+from rich.cells import cell_len
+from textual import on, work
 from textual.app import ComposeResult
 from textual.widgets import Static
 from textual.worker import get_current_worker
@@ -37,6 +38,7 @@ class InfrastructurePane(DashboardPane):
         """Handing them to the table (on the UI thread)."""
         self.mailbox_generation = 0
         """Mailbox tables shown so far (tests wait on it)."""
+        self._mailbox_count = 0
 
     def compose(self) -> ComposeResult:
         """Bar, workspace table, mailbox caption, mailbox table, filter box."""
@@ -71,6 +73,25 @@ class InfrastructurePane(DashboardPane):
         self.mailbox_show_seconds = time.perf_counter() - started
         self.mailbox_build_seconds = built
         self.mailbox_generation += 1
-        self.query_one("#mailbox-caption", Static).update(
-            f"Mailboxes {fmt_int(len(rows))} · ◐ = its workspace's data is stale · tab: other table"
-        )
+        self._mailbox_count = len(rows)
+        self._show_caption()
+
+    @on(RowTable.Moved, "#mailbox-table")
+    def _mailbox_selected(self, event: RowTable.Moved) -> None:
+        event.stop()
+        self._show_caption()
+
+    def _show_caption(self) -> None:
+        """``Mailboxes 900 · ▸ hannah@getvertexleafventures1.com · …``: the selected address
+        whole when its column cuts it, then the notes that still fit on the line."""
+        table = self.query_one("#mailbox-table", RowTable)
+        caption = self.query_one("#mailbox-caption", Static)
+        row, widths = table.selected, table.view.widths
+        parts = [f"Mailboxes {fmt_int(self._mailbox_count)}"]
+        if row is not None and row.cells and cell_len(row.cells[0]) > widths[0]:
+            parts.append(f"▸ {row.cells[0]}")
+        room = (caption.content_region.width or 78) - 1
+        for note in ("◐ = its workspace's data is stale", "tab: other table"):
+            if cell_len(" · ".join([*parts, note])) <= room:
+                parts.append(note)
+        caption.update(" · ".join(parts))

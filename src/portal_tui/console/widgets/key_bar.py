@@ -1,9 +1,11 @@
 """The footer: the console's keys, as many words as the width allows.
 
 Textual's Footer cuts the list at 80 columns (``s``, ``enter``, ``y``, ``?``
-and ``q`` fell off the end). This bar picks the most verbose of a few
-renderings that fits, always ending with ``? help``, and says ``p resume``
-while paused.
+and ``q`` fell off the end). This bar reads the keys from the one table,
+:mod:`portal_tui.console.bindings`, and picks the most verbose of a few
+renderings that fits: keys of rank 2 lose their words first, then those of
+rank 1, then keys drop out; the pane keys (``1-8``), ``? help`` and
+``q quit`` are always there. It says ``p resume`` while paused.
 """
 
 from __future__ import annotations
@@ -12,51 +14,51 @@ from rich.text import Text
 from textual import events
 from textual.widgets import Static
 
-from portal_tui.console.bindings import pane_key_display
-
-# (key shown, full word, short word); the pane keys (first) are on the tab bar as well.
-KEY_WORDS: tuple[tuple[str, str, str], ...] = (
-    ("1-8", "pane", ""),  # "1-8" is pane_key_display(): as many digits as panes
-    ("r", "refresh", "refresh"),
-    ("R", "refresh all", "all"),
-    ("c", "clear cache", "clear"),
-    ("C", "clear all", "all"),
-    ("p", "pause", "pause"),
-    ("/", "filter", "filter"),
-    ("s", "sort", "sort"),
-    ("⏎", "detail", "detail"),
-    ("y", "copy", "copy"),
-    ("?", "help", "help"),
-    ("q", "quit", "quit"),
-)
+from portal_tui.console.bindings import KeySpec, keys
 
 
 def key_bar_text(width: int, *, paused: bool = False) -> Text:
     """The widest rendering of the keys that fits in ``width`` cells."""
-    for variant in _variants(paused):
+    variants = _variants(paused)
+    for variant in variants:
         if variant.cell_len <= width:
             return variant
-    return _variants(paused)[-1]
+    return variants[-1]
 
 
 def _variants(paused: bool) -> list[Text]:
-    def word(key: str, text: str) -> str:
-        return "resume" if key == "p" and paused else text
+    specs = [spec for spec in keys() if spec.show]
 
-    words = [(pane_key_display(), "pane", ""), *KEY_WORDS[1:]]
-    full = [(k, word(k, w)) for k, w, _ in words]
-    short = [(k, word(k, s)) for k, _, s in words if s]
-    no_quit = [pair for pair in short if pair[0] != "q"]
-    keys_only = [(k, "") for k, _, s in words if s and k not in ("?",)] + [("?", "help")]
+    def word(spec: KeySpec, *, wide: bool = False, bare_from: int = 3) -> str:
+        if spec.key == "p" and paused:
+            return "resume"
+        if spec.key.isdigit():  # the pane keys: "1-8" says it once the tabs are learnt
+            return spec.footer if wide else ""
+        if spec.rank >= bare_from:
+            return ""
+        return (spec.wide or spec.footer) if wide else spec.footer
+
+    def pairs(bare_from: int = 3, drop_from: int = 3, *, wide: bool = False) -> list[Pair]:
+        return [
+            (spec.key_display or spec.key, word(spec, wide=wide, bare_from=bare_from))
+            for spec in specs
+            if spec.rank < drop_from
+        ]
+
     return [
-        _render(full, "  "),
-        _render(short, " "),
-        _render(no_quit, " "),
-        _render(keys_only, " "),
+        _render(pairs(wide=True), "  "),
+        _render(pairs(), " "),
+        _render(pairs(bare_from=2), " "),
+        _render(pairs(bare_from=1), " "),
+        _render(pairs(bare_from=1, drop_from=2), " "),
+        _render(pairs(bare_from=1, drop_from=1), " "),
     ]
 
 
-def _render(pairs: list[tuple[str, str]], gap: str) -> Text:
+Pair = tuple[str, str]
+
+
+def _render(pairs: list[Pair], gap: str) -> Text:
     text = Text(" ")
     for index, (key, description) in enumerate(pairs):
         if index:

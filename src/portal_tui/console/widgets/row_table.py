@@ -19,6 +19,7 @@ from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -45,6 +46,18 @@ def fit(text: str, width: int, align: str) -> str:
 class RowTable(ScrollView, can_focus=True):
     """A header line and rows; ``up``/``down``/``pageup``/``pagedown``/``home``/``end`` move."""
 
+    class Moved(Message):
+        """The row under the cursor changed (another row, or the same key redrawn)."""
+
+        def __init__(self, table: RowTable) -> None:
+            super().__init__()
+            self.table = table
+
+        @property
+        def control(self) -> RowTable:
+            """The table (``@on(RowTable.Moved, "#id")`` selects by it)."""
+            return self.table
+
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "row-table--header",
         "row-table--cursor",
@@ -61,7 +74,8 @@ class RowTable(ScrollView, can_focus=True):
     }
     RowTable > .row-table--header { text-style: bold underline; }
     RowTable > .row-table--cursor { text-style: reverse bold; }
-    RowTable > .row-table--cursor-blur { text-style: bold; background: $boost; }
+    /* Opaque: a component style drops alpha, and $boost (4% white) drew as pure white. */
+    RowTable > .row-table--cursor-blur { text-style: bold; background: $panel; }
     RowTable > .row-table--empty { text-style: italic; color: $text-muted; }
     RowTable > .row-table--good { color: $success; }
     RowTable > .row-table--warn { color: $warning; }
@@ -124,6 +138,13 @@ class RowTable(ScrollView, can_focus=True):
         self._reflow(current.key if current else None)
         return description
 
+    def reverse_sort(self) -> str:
+        """The same sort, the other way round; returns its description."""
+        current = self.selected
+        description = self.view.reverse_sort()
+        self._reflow(current.key if current else None)
+        return description
+
     def _reflow(self, keep: str | None) -> None:
         index = self.view.index_of(keep) if keep is not None else None
         count = len(self.view.rows)
@@ -132,15 +153,19 @@ class RowTable(ScrollView, can_focus=True):
         self.virtual_size = Size(width, count + 1)
         self._scroll_to_cursor()
         self.refresh()
+        self.post_message(self.Moved(self))
 
     # -- movement -----------------------------------------------------------------------
 
     def move_cursor(self, index: int) -> None:
         """Put the cursor on visible row ``index`` (clamped) and scroll it into view."""
         count = len(self.view.rows)
+        before = self.cursor
         self.cursor = max(0, min(index, count - 1)) if count else 0
         self._scroll_to_cursor()
         self.refresh()
+        if self.cursor != before:
+            self.post_message(self.Moved(self))
 
     def _page_size(self) -> int:
         return max(1, self.scrollable_content_region.height - 1)
@@ -185,6 +210,16 @@ class RowTable(ScrollView, can_focus=True):
         # Textual caches component styles and clears the cache on theme changes.
         return self.get_component_rich_style(name, partial=True)
 
+    def pinned_width(self) -> int:
+        """Cells of the leading pinned columns (the row's name), drawn whatever the scroll;
+        0 when nothing is pinned or the pinned columns would leave no room for the rest."""
+        view = self.view
+        pinned = view.pinned_count
+        if not pinned:
+            return 0
+        width = 1 + sum(w + 1 for w in view.widths[:pinned])
+        return width if width * 2 <= self.scrollable_content_region.width else 0
+
     def render_line(self, y: int) -> Strip:
         """Line ``y`` of the viewport: the header, a row, or blank."""
         scroll_x, scroll_y = self.scroll_offset
@@ -202,9 +237,20 @@ class RowTable(ScrollView, can_focus=True):
                 if self.view.filter_text:
                     text = f"no rows match '{self.view.filter_text}' ({self.view.total} hidden)"
                 strip = Strip([Segment(" " + text, base + self._style("row-table--empty"))])
+                return strip.crop_extend(scroll_x, scroll_x + width, base)
             else:
-                strip = Strip([])
-        return strip.crop_extend(scroll_x, scroll_x + width, base)
+                return Strip([]).crop_extend(0, width, base)
+        pinned = self.pinned_width() if scroll_x else 0
+        if not pinned:
+            return strip.crop_extend(scroll_x, scroll_x + width, base)
+        # The name stays at the left, a rule after it; the rest scrolls to its right.
+        return Strip.join(
+            [
+                strip.crop_extend(0, pinned - 1, base),
+                Strip([Segment("│", base + self._style("row-table--muted"))]),
+                strip.crop_extend(pinned + scroll_x, scroll_x + width, base),
+            ]
+        )
 
     def _header(self) -> Strip:
         base = self.rich_style + self._style("row-table--header")
