@@ -296,6 +296,7 @@ def _write_crash_report(exc: BaseException, scrub: Callable[[str], str]) -> str:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from portal_tui.cli.alerts_cmds import deliver_before_exit
     from portal_tui.engine.runtime import open_runtime
     from portal_tui.reports.check import print_human, print_json, run_check, transport_warnings
     from portal_tui.vocabulary.names import DashboardName
@@ -309,6 +310,7 @@ def _check(args: argparse.Namespace) -> int:
                 print(f"portal-tui: {notice}", file=sys.stderr)
             names = [DashboardName(d) for d in args.dashboard] if args.dashboard else None
             code, report = await run_check(runtime.monitor, names)
+            await deliver_before_exit(runtime.monitor)  # issue 17
         finally:
             await runtime.aclose()
         (print_json if args.json else print_human)(report)
