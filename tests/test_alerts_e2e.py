@@ -39,6 +39,8 @@ async def test_one_failing_and_one_recovered_message_between_two_processes(
                 r.faults.clear()
                 for n in range(4):  # recovered after two good ones; then quiet
                     await monitors[(n + 1) % 2].refresh(force=True)
+                for monitor in monitors:  # delivery runs in the background
+                    await monitor.alerts.idle()
                 events = await r.store.alert_events()
             finally:
                 await other.aclose()

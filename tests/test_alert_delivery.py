@@ -1,0 +1,99 @@
+"""Alert delivery off the cycle: a background task, a per-attempt timeout, a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+from tests.alert_receiver import receiver
+from tests.support import rig
+from tests.test_alerts import START, cycles
+
+from portal_tui.cli.alerts_cmds import deliver_before_exit
+from portal_tui.config.alerts import AlertTarget
+from portal_tui.engine.alert_delivery import AlertDelivery
+from portal_tui.store.database import Store
+from portal_tui.vocabulary.clock import FakeClock
+
+
+async def test_a_dead_webhook_does_not_hold_up_the_cycle(tmp_path: Path) -> None:
+    with receiver() as hook:
+        hook.open.clear()  # the webhook takes the POST and does not answer
+        target = AlertTarget(url=hook.url, name="hook", failure_threshold=1)
+        async with rig(tmp_path, alerts=[target]) as r:
+            r.faults.add_spec("revoked@3")
+            outcome = await r.monitor.refresh(force=True)  # returns with the send in flight
+            assert outcome is not None
+            await asyncio.to_thread(hook.arrived.wait, 10)
+            events = await r.store.alert_events()
+            assert "FAILING" in {e.kind for e in events}
+            assert all(e.delivered_at is None for e in events)
+            assert hook.accepted == []
+            hook.open.set()  # the webhook answers at last
+            await r.monitor.alerts.idle()
+            events = await r.store.alert_events()
+            assert all(e.delivered_at is not None for e in events)
+    assert sorted(hook.titles()) == sorted(e.title for e in events)
+
+
+async def test_an_attempt_times_out_is_retried_recorded_and_shown(tmp_path: Path) -> None:
+    clock = FakeClock(START)
+    async with await Store.open(tmp_path / "r.sqlite3", clock=clock) as store:
+        await cycles(store, 2, failed=True)
+        with receiver() as hook:
+            hook.open.clear()
+            target = AlertTarget(url=hook.url, name="hook")
+            delivery = AlertDelivery(
+                [target],
+                store=store,
+                clock=clock,
+                env={},
+                attempts=2,
+                backoff=0.01,
+                attempt_timeout=0.2,  # a socket timeout: real time, per attempt
+            )
+            delivery.kick()
+            await delivery.idle()
+            events = {e.kind: e for e in await store.alert_events()}
+            assert events["FAILING"].attempts == 2 and events["FAILING"].delivered_at is None
+            assert "connection error" in (events["FAILING"].last_error or "").lower()
+            [trouble] = delivery.trouble
+            assert trouble.target == "hook" and trouble.undelivered == 1
+            assert trouble.line().startswith("alerts: 1 undelivered to hook (last error ")
+            assert trouble.line().endswith("since 2026-12-03 03:01 UTC)")
+            err = io.StringIO()
+            await deliver_before_exit_on(delivery, err)
+            assert "alerts: 1 undelivered to hook" in err.getvalue()
+            # Later the webhook answers: the next pass, once the lease lapsed, delivers.
+            hook.open.set()
+            clock.advance(3600)
+            delivery.kick()
+            await delivery.idle()
+            assert delivery.trouble == ()
+            assert all(e.delivered_at is not None for e in await store.alert_events())
+
+
+async def deliver_before_exit_on(delivery: AlertDelivery, err: io.StringIO) -> None:
+    class Monitor:
+        alerts = delivery
+
+    await deliver_before_exit(Monitor(), err=err)  # type: ignore[arg-type]
+
+
+async def test_drain_is_bounded_by_its_deadline(tmp_path: Path) -> None:
+    clock = FakeClock(START)
+    async with await Store.open(tmp_path / "r.sqlite3", clock=clock) as store:
+        await cycles(store, 2, failed=True)
+        with receiver() as hook:
+            hook.open.clear()
+            target = AlertTarget(url=hook.url, name="hook")
+            delivery = AlertDelivery(
+                [target], store=store, clock=clock, env={}, attempt_timeout=30.0
+            )
+            delivery.kick()
+            await asyncio.to_thread(hook.arrived.wait, 10)
+            assert await delivery.drain(5.0) is False  # the injected clock's 5 s passed
+            await delivery.aclose()  # the send in flight is abandoned; its lease holds
+            [event] = await store.alert_events()
+            assert event.delivered_at is None
