@@ -34,6 +34,10 @@ EXIT_DEADLINE = 30.0
 """Seconds ``check`` waits at most for its alerts before it exits."""
 
 
+ERROR_WIDTH = 60
+"""Characters of the last error in :meth:`DeliveryTrouble.line` (the rest is in ``doctor``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryTrouble:
     """One target's undelivered events, as the records say."""
@@ -46,7 +50,10 @@ class DeliveryTrouble:
 
     def line(self) -> str:
         """``alerts: 3 undelivered to slack (last error …, since …)``."""
-        error = f"last error {self.last_error}, " if self.last_error else ""
+        last = self.last_error or ""
+        if len(last) > ERROR_WIDTH:
+            last = last[: ERROR_WIDTH - 1].rstrip() + "…"
+        error = f"last error {last}, " if last else ""
         return (
             f"alerts: {self.undelivered} undelivered to {self.target} "
             f"({error}since {self.since:%Y-%m-%d %H:%M} UTC)"
