@@ -97,3 +97,20 @@ async def test_drain_is_bounded_by_its_deadline(tmp_path: Path) -> None:
             await delivery.aclose()  # the send in flight is abandoned; its lease holds
             [event] = await store.alert_events()
             assert event.delivered_at is None
+
+
+async def test_a_dead_target_raises_one_delivery_failing_not_one_per_event(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock(START)
+    async with await Store.open(tmp_path / "r.sqlite3", clock=clock) as store:
+        await cycles(store, 2, failed=True, workspace="Cobalt", wid=1)
+        await cycles(store, 2, failed=True, workspace="Acme", wid=2)
+        with receiver() as hook:
+            hook.fail_next = [500] * 6
+            target = AlertTarget(url=hook.url, name="hook")
+            delivery = AlertDelivery([target], store=store, clock=clock, env={}, backoff=0.01)
+            delivery.kick()
+            await delivery.idle()
+        kinds = [e.kind for e in await store.alert_events()]
+    assert sorted(kinds) == ["DELIVERY_FAILING", "FAILING", "FAILING"]

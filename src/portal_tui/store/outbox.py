@@ -255,7 +255,8 @@ async def settle(
     ``error`` is the last failure (kept even once delivered, as history).
     Not delivered: the lease is moved to ``retry_at``, and after
     :data:`DELIVERY_FAILING_AFTER` failed attempts of an event (other than a
-    DELIVERY_FAILING one) a DELIVERY_FAILING event is raised, once.
+    DELIVERY_FAILING one) a DELIVERY_FAILING event is raised, once, unless one
+    is still undelivered.
     Returns False when another sender took the claim over (lease lapsed).
     """
     cursor = await conn.execute(
@@ -282,6 +283,7 @@ async def settle(
         not delivered
         and event.kind != "DELIVERY_FAILING"
         and failed_before < DELIVERY_FAILING_AFTER <= failed_now
+        and not await _delivery_failing_pending(conn)
     ):
         title = f"DELIVERY_FAILING alerts: {event.kind} {event.subject} not delivered"
         body = (
@@ -292,6 +294,15 @@ async def settle(
         )
         await conn.execute(_INSERT, ("DELIVERY_FAILING", "alerts", title, body, now))
     return True
+
+
+async def _delivery_failing_pending(conn: aiosqlite.Connection) -> bool:
+    """Whether a DELIVERY_FAILING event is still undelivered (one at a time is enough:
+    a dead target fails every event, and each one's failure need not be announced)."""
+    async with conn.execute(
+        "SELECT 1 FROM alert_outbox WHERE kind = 'DELIVERY_FAILING' AND delivered_at IS NULL"
+    ) as cursor:
+        return await cursor.fetchone() is not None
 
 
 async def read_events(
