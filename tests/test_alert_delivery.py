@@ -114,3 +114,30 @@ async def test_a_dead_target_raises_one_delivery_failing_not_one_per_event(
             await delivery.idle()
         kinds = [e.kind for e in await store.alert_events()]
     assert sorted(kinds) == ["DELIVERY_FAILING", "FAILING", "FAILING"]
+
+
+async def test_a_pass_stops_sending_before_its_lease_could_lapse(tmp_path: Path) -> None:
+    """Past its lease another process could claim an event and send it too: a slow pass
+    leaves what it cannot finish in time to a later pass (here each event costs 1 s)."""
+    clock = FakeClock(START)
+    async with await Store.open(tmp_path / "r.sqlite3", clock=clock) as store:
+        for w in range(10):
+            await cycles(store, 2, failed=True, workspace=f"W{w}", wid=w)
+        with receiver() as hook:
+            hook.fail_next = [500] * 100
+            target = AlertTarget(url=hook.url, name="hook")
+            delivery = AlertDelivery(
+                [target],
+                store=store,
+                clock=clock,
+                env={},
+                lease=10,
+                deadline=2,
+                attempt_timeout=0.5,
+            )  # a budget of 3 s per event: events may start until 7 s into the 10 s lease
+            delivery.kick()
+            await delivery.idle()
+        events = [e for e in await store.alert_events() if e.kind == "FAILING"]
+    tried = [e for e in events if e.attempts]
+    assert 0 < len(tried) < len(events)
+    assert all(e.attempts == 2 for e in tried) and len(hook.posts) == 2 * len(tried)

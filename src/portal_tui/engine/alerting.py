@@ -220,9 +220,18 @@ class AlertSender:
             return []
         async with self._lock:  # one pass at a time in this process
             await self.store.claim_reminders(self.reminders)
-            events = await self.store.claim_alerts(self.owner, self.lease)
+            # Sending must end within the lease, or another process could claim and
+            # send the same event: the lease covers two events' worst case, and an
+            # event that could not end within it waits for the lease to lapse.
+            budget = len(self.targets) * (self.deadline + 2 * self.attempt_timeout)
+            lease = max(self.lease, 2 * budget)
+            events = await self.store.claim_alerts(self.owner, lease)
+            last_start = self.clock.monotonic() + lease - budget
             done: list[AlertEvent] = []
             for event in events:
+                if self.clock.monotonic() > last_start:
+                    log.info("alert delivery pass out of time; the rest waits for its lease")
+                    break
                 sent = list(event.sent_to)
                 errors: list[str] = []
                 tries = 0
