@@ -8,8 +8,8 @@ REMINDER events now due (:mod:`portal_tui.store.reminders`), then claims the
 pending events (a lease, so two consoles and a cron ``check`` never both send
 one), sends each to every target that wants it, and records the result.
 
-Apprise is synchronous (it blocks on HTTP): each send runs in a worker
-thread (``asyncio.to_thread``), never on the event loop, and each attempt
+Apprise is synchronous (it blocks on HTTP): each send runs in a daemon
+thread of its own, never on the event loop, and each attempt
 is bounded by the target's socket timeouts (``attempt_timeout``). A failed send is
 retried with tenacity on the injected clock (entered only after the first
 failure, :func:`~portal_tui.vocabulary.retrying.retry_after_failure`) within
@@ -21,8 +21,10 @@ the store raises a DELIVERY_FAILING event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -111,6 +113,38 @@ def _send_blocking(url: str, title: str, body: str, timeout: float) -> None:
         raise DeliveryError(lines[-1].strip() if lines else "the target refused the message")
 
 
+async def _in_daemon_thread(url: str, title: str, body: str, socket_timeout: float) -> None:
+    """:func:`_send_blocking` in a daemon thread of its own.
+
+    Not ``asyncio.to_thread``: ``asyncio.run`` joins the default executor's
+    threads on the way out, so a console quitting (or a ``check`` past its
+    deadline) would wait for a dead webhook's socket timeouts. A daemon
+    thread is abandoned instead; its event stays claimed until the lease lapses.
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if done.done():
+            return  # the pass was cancelled meanwhile
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+
+    def run() -> None:
+        error: BaseException | None = None
+        try:
+            _send_blocking(url, title, body, socket_timeout)
+        except BaseException as exc:  # handed to the awaiting task, which decides
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, error)
+
+    threading.Thread(target=run, name="alert send", daemon=True).start()
+    await done
+
+
 class _StopAtDeadline(stop_base):
     """Stop when the next attempt could not start before ``deadline`` (injected clock)."""
 
@@ -188,7 +222,7 @@ class AlertSender:
         url = target.url
         tries = 1
         try:
-            await asyncio.to_thread(_send_blocking, url, title, body, self.attempt_timeout)
+            await _in_daemon_thread(url, title, body, self.attempt_timeout)
             return TargetResult(label, True, 1)
         except DeliveryError as first:
             log.info("alert to %s failed, retrying: %s", label, self.store.redact(str(first)))
@@ -198,7 +232,7 @@ class AlertSender:
         async def attempt(number: int) -> None:
             nonlocal tries
             tries = number
-            await asyncio.to_thread(_send_blocking, url, title, body, self.attempt_timeout)
+            await _in_daemon_thread(url, title, body, self.attempt_timeout)
 
         retrying = AsyncRetrying(
             sleep=self.clock.sleep,
