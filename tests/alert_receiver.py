@@ -19,6 +19,13 @@ class Receiver:
     posts: list[tuple[int, dict[str, object]]] = field(default_factory=list)
     """Every POST: the status answered and the JSON body."""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    open: threading.Event = field(default_factory=threading.Event)
+    """Cleared: every POST waits (a dead webhook) until it is set again."""
+    arrived: threading.Event = field(default_factory=threading.Event)
+    """Set when a POST arrived (before it is answered)."""
+
+    def __post_init__(self) -> None:
+        self.open.set()
 
     @property
     def url(self) -> str:
@@ -42,6 +49,8 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             size = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(size) or b"{}")
+            got.arrived.set()
+            got.open.wait(30)
             with got.lock:
                 status = got.fail_next.pop(0) if got.fail_next else 200
                 got.posts.append((status, body))
@@ -59,6 +68,7 @@ def receiver() -> Iterator[Receiver]:
     try:
         yield got
     finally:
+        got.open.set()  # let a held POST go
         server.shutdown()
         server.server_close()
         thread.join(5)

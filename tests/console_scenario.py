@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from portal_tui.console.app import PortalConsole
 
 from portal_tui.config import RetryConfig, Secrets
+from portal_tui.config.alerts import AlertTarget
 from portal_tui.engine.monitor import PortalMonitor
 from portal_tui.engine.runtime import Runtime
 from portal_tui.simulator import FaultSet, LatencyModel, build_demo
@@ -50,6 +51,7 @@ async def open_scenario(
     faults: str | FaultSet = "",
     latency: LatencyModel | None = None,
     auto_refresh: bool = True,
+    alerts: Sequence[AlertTarget] = (),
 ) -> Runtime:
     """A demo runtime on ``clock`` with the given faults; ``latency=None`` means instant."""
     setup = build_demo(clock=clock, workspaces=workspaces, seed=seed, faults=faults)
@@ -58,6 +60,7 @@ async def open_scenario(
         update={
             "retry": RetryConfig(jitter=0.0),
             "auto_refresh": auto_refresh,
+            "alerts": list(alerts),
         }
     )
     secrets = Secrets(setup.env)

@@ -302,6 +302,7 @@ def _write_crash_report(exc: BaseException, scrub: Callable[[str], str]) -> str:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from portal_tui.cli.alerts_cmds import deliver_before_exit
     from portal_tui.cli.check_progress import CheckProgress
     from portal_tui.engine.runtime import open_runtime
     from portal_tui.reports.check import print_human, print_json, run_check, transport_warnings
@@ -321,6 +322,7 @@ def _check(args: argparse.Namespace) -> int:
             finally:
                 if progress is not None:
                     progress.stop()
+            await deliver_before_exit(runtime.monitor)  # issue 17
         finally:
             await runtime.aclose()
         (print_json if args.json else print_human)(report)

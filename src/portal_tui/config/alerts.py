@@ -41,6 +41,13 @@ class AlertTarget(Section):
         default=2, ge=1, le=100, description="Good cycles in a row before RECOVERED."
     )
     send_on_resolved: bool = Field(default=True, description="Also send RECOVERED and OK.")
+    reminder_minutes: int | None = Field(
+        default=None,
+        ge=1,
+        le=10080,
+        description="While a workspace stays FAILING (or health CRITICAL), send one REMINDER "
+        "this many minutes after the last message about it (default: no reminders).",
+    )
 
     @model_validator(mode="after")
     def _one_url(self) -> AlertTarget:

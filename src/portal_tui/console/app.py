@@ -207,6 +207,7 @@ class PortalConsole(ConsoleActions):
         self._tabs = self.query_one("#panes", TabbedContent)
         self.relay.start()
         await self.monitor.restore()
+        self.monitor.alerts.start()  # background delivery passes: retries, reminders, trouble
         self.relay.flush()
         self._repaint_visible(force=True)
         store = self.monitor.store

@@ -1,13 +1,16 @@
 """Alert delivery: claim events from the records' outbox, send them with Apprise, settle.
 
 Events are written to the outbox by the store, in the transaction that
-records their cause (:mod:`portal_tui.store.outbox`). After each recorded
-cycle the monitor runs :meth:`AlertSender.deliver`: it claims the pending
-events (a lease, so two consoles and a cron ``check`` never both send one),
-sends each to every target that wants it, and records the result.
+records their cause (:mod:`portal_tui.store.outbox`). A delivery pass
+(:meth:`AlertSender.deliver`, run in the background by
+:class:`~portal_tui.engine.alert_delivery.AlertDelivery`) first records the
+REMINDER events now due (:mod:`portal_tui.store.reminders`), then claims the
+pending events (a lease, so two consoles and a cron ``check`` never both send
+one), sends each to every target that wants it, and records the result.
 
-Apprise is synchronous (it blocks on HTTP): each send runs in a worker
-thread (``asyncio.to_thread``), never on the event loop. A failed send is
+Apprise is synchronous (it blocks on HTTP): each send runs in a daemon
+thread of its own, never on the event loop, and each attempt
+is bounded by the target's socket timeouts (``attempt_timeout``). A failed send is
 retried with tenacity on the injected clock (entered only after the first
 failure, :func:`~portal_tui.vocabulary.retrying.retry_after_failure`) within
 a deadline; what still fails is recorded (``attempts``, ``last_error``) and
@@ -18,8 +21,10 @@ the store raises a DELIVERY_FAILING event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +36,7 @@ from tenacity.wait import wait_exponential
 from portal_tui.config.alerts import AlertTarget
 from portal_tui.store import Store
 from portal_tui.store.outbox import AlertEvent
+from portal_tui.store.reminders import ReminderRule
 from portal_tui.vocabulary.clock import Clock
 from portal_tui.vocabulary.retrying import retry_after_failure
 
@@ -44,6 +50,7 @@ SEVERITY = {
     "FAILING": 2,
     "CRITICAL": 2,
     "DELIVERY_FAILING": 2,
+    "REMINDER": 2,
 }
 _MIN = {"info": 0, "warning": 1, "critical": 2}
 _RESOLVED = ("OK", "RECOVERED")
@@ -58,23 +65,84 @@ def wants(target: AlertTarget, kind: str) -> bool:
     return SEVERITY.get(kind, 2) >= _MIN[target.min_severity]
 
 
+def addressed(target: AlertTarget, event: AlertEvent) -> bool:
+    """Whether ``event`` goes to ``target``: a reminder to its one target, else :func:`wants`."""
+    if event.target is not None:
+        return event.target == target.label
+    return wants(target, event.kind)
+
+
+def reminder_rules(targets: Sequence[AlertTarget]) -> tuple[ReminderRule, ...]:
+    """The reminders each target with ``reminder_minutes`` asks for."""
+    return tuple(
+        ReminderRule(
+            t.label,
+            t.reminder_minutes * 60.0,
+            workspaces=wants(t, "FAILING"),
+            health=wants(t, "CRITICAL"),
+        )
+        for t in targets
+        if t.reminder_minutes
+    )
+
+
 class DeliveryError(Exception):
     """One send failed (the message says why, redacted before it is kept)."""
 
 
-def _send_blocking(url: str, title: str, body: str) -> None:
-    """Send one message through Apprise (blocking: run in a worker thread)."""
+def _send_blocking(url: str, title: str, body: str, timeout: float) -> None:
+    """Send one message through Apprise (blocking: run in a worker thread).
+
+    ``timeout`` bounds connecting and each read (the plugin's socket
+    timeouts), so a dead webhook costs one attempt at most about twice that.
+    """
     import apprise
 
-    sender = apprise.Apprise()
-    if not sender.add(url):
+    plugin = apprise.Apprise.instantiate(url)
+    if not plugin:
         raise DeliveryError("Apprise does not recognise this target's URL")
+    plugin.socket_connect_timeout = timeout
+    plugin.socket_read_timeout = timeout
+    sender = apprise.Apprise()
+    sender.add(plugin)
     capture = apprise.LogCapture(level=logging.WARNING, fmt="%(message)s")  # type: ignore[no-untyped-call]
     with capture as captured:
         ok = sender.notify(title=title, body=body)
     if not ok:
         lines = [line for line in str(captured.getvalue()).splitlines() if line.strip()]
         raise DeliveryError(lines[-1].strip() if lines else "the target refused the message")
+
+
+async def _in_daemon_thread(url: str, title: str, body: str, socket_timeout: float) -> None:
+    """:func:`_send_blocking` in a daemon thread of its own.
+
+    Not ``asyncio.to_thread``: ``asyncio.run`` joins the default executor's
+    threads on the way out, so a console quitting (or a ``check`` past its
+    deadline) would wait for a dead webhook's socket timeouts. A daemon
+    thread is abandoned instead; its event stays claimed until the lease lapses.
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if done.done():
+            return  # the pass was cancelled meanwhile
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+
+    def run() -> None:
+        error: BaseException | None = None
+        try:
+            _send_blocking(url, title, body, socket_timeout)
+        except BaseException as exc:  # handed to the awaiting task, which decides
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, error)
+
+    threading.Thread(target=run, name="alert send", daemon=True).start()
+    await done
 
 
 class _StopAtDeadline(stop_base):
@@ -120,6 +188,7 @@ class AlertSender:
         lease: float = 120.0,
         backoff: float = 1.0,
         owner: str | None = None,
+        attempt_timeout: float = 5.0,
     ) -> None:
         env = os.environ if env is None else env
         self.store = store
@@ -128,6 +197,8 @@ class AlertSender:
         self.deadline = deadline
         self.lease = lease
         self.backoff = backoff
+        self.attempt_timeout = attempt_timeout
+        self.reminders = reminder_rules(targets)
         self.owner = owner or f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.targets: list[Resolved] = []
         for target in targets:
@@ -151,7 +222,7 @@ class AlertSender:
         url = target.url
         tries = 1
         try:
-            await asyncio.to_thread(_send_blocking, url, title, body)
+            await _in_daemon_thread(url, title, body, self.attempt_timeout)
             return TargetResult(label, True, 1)
         except DeliveryError as first:
             log.info("alert to %s failed, retrying: %s", label, self.store.redact(str(first)))
@@ -161,7 +232,7 @@ class AlertSender:
         async def attempt(number: int) -> None:
             nonlocal tries
             tries = number
-            await asyncio.to_thread(_send_blocking, url, title, body)
+            await _in_daemon_thread(url, title, body, self.attempt_timeout)
 
         retrying = AsyncRetrying(
             sleep=self.clock.sleep,
@@ -178,19 +249,29 @@ class AlertSender:
         )
 
     async def deliver(self) -> list[AlertEvent]:
-        """One delivery pass: claim, send, settle. Returns the events delivered now."""
+        """One delivery pass: remind, claim, send, settle. Returns the events delivered now."""
         if not self.targets:
             return []
         async with self._lock:  # one pass at a time in this process
-            events = await self.store.claim_alerts(self.owner, self.lease)
+            await self.store.claim_reminders(self.reminders)
+            # Sending must end within the lease, or another process could claim and
+            # send the same event: the lease covers two events' worst case, and an
+            # event that could not end within it waits for the lease to lapse.
+            budget = len(self.targets) * (self.deadline + 2 * self.attempt_timeout)
+            lease = max(self.lease, 2 * budget)
+            events = await self.store.claim_alerts(self.owner, lease)
+            last_start = self.clock.monotonic() + lease - budget
             done: list[AlertEvent] = []
             for event in events:
+                if self.clock.monotonic() > last_start:
+                    log.info("alert delivery pass out of time; the rest waits for its lease")
+                    break
                 sent = list(event.sent_to)
                 errors: list[str] = []
                 tries = 0
                 for target in self.targets:
                     label = target.target.label
-                    if label in sent or not wants(target.target, event.kind):
+                    if label in sent or not addressed(target.target, event):
                         continue
                     result = await self.send(target, event.title, event.body)
                     tries = max(tries, result.tries, 1)
@@ -201,7 +282,7 @@ class AlertSender:
                 pending = [
                     t
                     for t in self.targets
-                    if wants(t.target, event.kind) and t.target.label not in sent
+                    if addressed(t.target, event) and t.target.label not in sent
                 ]
                 delivered = not pending
                 retry_after = min(3600.0, self.lease * 2 ** max(0, event.attempts))

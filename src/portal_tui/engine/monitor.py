@@ -27,7 +27,7 @@ from portal_tui.consistency import Verdict as ConsistencyVerdict
 from portal_tui.consistency.upstream import WINDOW as SLOW_WINDOW
 from portal_tui.dashboards.registry import dashboard_for, dashboard_names, ttl_of
 from portal_tui.dashboards.snapshot import DashboardSnapshot
-from portal_tui.engine.alerting import AlertSender
+from portal_tui.engine.alert_delivery import AlertDelivery
 from portal_tui.engine.memory import cycle_finished, release_free_memory
 from portal_tui.engine.recording import cycle_record
 from portal_tui.engine.standing import HysteresisPolicy, WorkspaceTransition
@@ -42,7 +42,6 @@ from portal_tui.store.health_records import TREND_CYCLES, HealthRecords, Recorde
 from portal_tui.store.records import CycleRecord, WorkspaceState
 from portal_tui.upstream.endpoints import RequestKey
 from portal_tui.vocabulary.clock import Clock
-from portal_tui.vocabulary.errors import StoreError
 from portal_tui.vocabulary.freshness import Freshness
 from portal_tui.vocabulary.names import DashboardName
 
@@ -146,10 +145,10 @@ class PortalMonitor:
                 recover_after=max(a.success_threshold for a in config.alerts),
             )
         self._hysteresis = hysteresis or HysteresisPolicy()
-        self.alerts = AlertSender(
+        self.alerts = AlertDelivery(
             config.alerts, store=store, clock=clock, env=secrets.alert_urls(config)
         )
-        """Delivers the records' alert events after each recorded cycle (SPEC section 10)."""
+        """Delivers the records' alert events in the background (SPEC section 10)."""
         self._failing_since: dict[tuple[str, int | None, DashboardName], datetime] = {}
         # The records the verdict is judged from (read after each cycle and by
         # reload_health); None until the first read.
@@ -232,6 +231,7 @@ class PortalMonitor:
             task.cancel()
         # Wait for the cancelled cycles to unwind before the pools close under them.
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.alerts.aclose()  # the background delivery, before the store closes
         if self._fetcher_built():
             await self.fetcher.aclose()
         if "shared" in self.__dict__ and self.shared is not None:
@@ -320,7 +320,7 @@ class PortalMonitor:
         self._count_in_trend(health, record_at=outcome.finished_at)
         self.restored_health = None
         await self.store.prune_if_due()  # at most once per 6 h per file; never raises
-        await self._deliver_alerts()
+        self.alerts.kick()  # in the background: a dead webhook never delays the cycle
         for transition in recorded.transitions:
             self._emit(transition)
         cycle_finished(self.clock.monotonic())  # a paced full collection, if one is due
@@ -334,13 +334,6 @@ class PortalMonitor:
             self._emit(SnapshotUpdated(name))
         self._emit(RefreshFinished(outcome.dashboards, outcome))
         return outcome
-
-    async def _deliver_alerts(self) -> None:
-        """Send the records' pending alert events (this cycle's and any left over)."""
-        try:
-            await self.alerts.deliver()
-        except StoreError as exc:  # the records are busy or broken: the next pass retries
-            log.warning("alert delivery pass skipped: %s", exc)
 
     def _judge(
         self,

@@ -24,7 +24,7 @@ from types import TracebackType
 
 import aiosqlite
 
-from portal_tui.store import outbox, pruning, retention
+from portal_tui.store import outbox, pruning, reminders, retention
 from portal_tui.store.connection import open_checked, present_files, remove_leftovers
 from portal_tui.store.cycle_writer import CycleRows, insert_cycle
 from portal_tui.store.existing import open_existing
@@ -314,6 +314,15 @@ class Store(StoreReading):
         now = to_epoch(self._clock.now())
         query = partial(outbox.claim, owner=owner, now=now, lease=lease, limit=limit)
         return await self._db.run("claiming alerts to send", query)
+
+    async def claim_reminders(self, rules: Sequence[reminders.ReminderRule]) -> int:
+        """Record the REMINDER events due now, in one write transaction (see
+        :func:`reminders.enqueue_reminders`); returns how many."""
+        if not rules:
+            return 0
+        now = to_epoch(self._clock.now())
+        write = partial(reminders.enqueue_reminders, rules=tuple(rules), now=now)
+        return await self._db.run("recording alert reminders", write)
 
     async def settle_alert(
         self,

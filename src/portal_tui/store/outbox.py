@@ -28,7 +28,10 @@ import aiosqlite
 from portal_tui.store.records import from_epoch, to_epoch
 from portal_tui.store.standing import WorkspaceTransition
 
-KINDS = ("FAILING", "RECOVERED", "OK", "WARNING", "CRITICAL", "FINDING", "DELIVERY_FAILING")
+KINDS_V9 = ("FAILING", "RECOVERED", "OK", "WARNING", "CRITICAL", "FINDING", "DELIVERY_FAILING")
+"""The kinds of migration 9's table (released: never change it)."""
+KINDS = (*KINDS_V9, "REMINDER")
+"""The kinds today (migration 10 added REMINDER, :mod:`portal_tui.store.outbox_v10`)."""
 NEXT_STEP = "Next: run `portal-tui export` for the records (and `portal-tui doctor`)."
 DELIVERY_FAILING_AFTER = 3
 """Failed delivery attempts of one event before a DELIVERY_FAILING event is raised."""
@@ -36,7 +39,7 @@ DELIVERY_FAILING_AFTER = 3
 OUTBOX_TABLE = f"""
 CREATE TABLE alert_outbox (
     id            INTEGER PRIMARY KEY,
-    kind          TEXT NOT NULL CHECK (kind IN ({", ".join(repr(k) for k in KINDS)})),
+    kind          TEXT NOT NULL CHECK (kind IN ({", ".join(repr(k) for k in KINDS_V9)})),
     subject       TEXT NOT NULL,
     title         TEXT NOT NULL,
     body          TEXT NOT NULL,
@@ -80,6 +83,8 @@ class AlertEvent:
     delivered_at: datetime | None = None
     last_error: str | None = None
     sent_to: tuple[str, ...] = ()
+    target: str | None = None
+    """The one target this event is for (a REMINDER, per target); None: every target."""
 
 
 def _when(at: datetime | None) -> str:
@@ -199,7 +204,7 @@ WHERE id IN (
     WHERE delivered_at IS NULL AND claimed_until < ?2 AND created_at >= ?2 - ?5
     ORDER BY id LIMIT ?4
 )
-RETURNING id, kind, subject, title, body, created_at, attempts, sent_to
+RETURNING id, kind, subject, title, body, created_at, attempts, sent_to, target
 """
 
 
@@ -225,6 +230,7 @@ async def claim(
                 created_at=from_epoch(r[5]),
                 attempts=r[6],
                 sent_to=tuple(s for s in str(r[7]).split(",") if s),
+                target=r[8],
             )
             for r in rows
         ),
@@ -249,7 +255,8 @@ async def settle(
     ``error`` is the last failure (kept even once delivered, as history).
     Not delivered: the lease is moved to ``retry_at``, and after
     :data:`DELIVERY_FAILING_AFTER` failed attempts of an event (other than a
-    DELIVERY_FAILING one) a DELIVERY_FAILING event is raised, once.
+    DELIVERY_FAILING one) a DELIVERY_FAILING event is raised, once, unless one
+    is still undelivered.
     Returns False when another sender took the claim over (lease lapsed).
     """
     cursor = await conn.execute(
@@ -276,6 +283,7 @@ async def settle(
         not delivered
         and event.kind != "DELIVERY_FAILING"
         and failed_before < DELIVERY_FAILING_AFTER <= failed_now
+        and not await _delivery_failing_pending(conn)
     ):
         title = f"DELIVERY_FAILING alerts: {event.kind} {event.subject} not delivered"
         body = (
@@ -288,6 +296,15 @@ async def settle(
     return True
 
 
+async def _delivery_failing_pending(conn: aiosqlite.Connection) -> bool:
+    """Whether a DELIVERY_FAILING event is still undelivered (one at a time is enough:
+    a dead target fails every event, and each one's failure need not be announced)."""
+    async with conn.execute(
+        "SELECT 1 FROM alert_outbox WHERE kind = 'DELIVERY_FAILING' AND delivered_at IS NULL"
+    ) as cursor:
+        return await cursor.fetchone() is not None
+
+
 async def read_events(
     conn: aiosqlite.Connection, *, undelivered_only: bool = False, limit: int = 200
 ) -> list[AlertEvent]:
@@ -295,7 +312,7 @@ async def read_events(
     where = "WHERE delivered_at IS NULL " if undelivered_only else ""
     async with conn.execute(
         "SELECT id, kind, subject, title, body, created_at, attempts, delivered_at, last_error,"
-        f" sent_to FROM alert_outbox {where}ORDER BY id DESC LIMIT ?",
+        f" sent_to, target FROM alert_outbox {where}ORDER BY id DESC LIMIT ?",
         (limit,),
     ) as cursor:
         rows = await cursor.fetchall()
@@ -311,6 +328,7 @@ async def read_events(
             delivered_at=None if r[7] is None else from_epoch(r[7]),
             last_error=r[8],
             sent_to=tuple(s for s in str(r[9]).split(",") if s),
+            target=r[10],
         )
         for r in rows
     ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from portal_tui.store.outbox import LEVELS_TABLE, OUTBOX_INDEX, OUTBOX_TABLE
+from portal_tui.store.outbox_v10 import V10_REMINDERS
 from portal_tui.store.schema_v1 import (
     APPLICATION_ID,
     V1_HEALTH_VIEW,
@@ -245,6 +246,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "verify results: re-fetched samples against the recorded snapshots", _V7_VERIFY),
     Migration(8, "the shared tier: leases and shared responses (issue 18)", _V8_SHARED_TIER),
     Migration(9, "the alert outbox (issue 17)", (OUTBOX_TABLE, OUTBOX_INDEX, LEVELS_TABLE)),
+    Migration(10, "alert reminders, addressed to one target (issue 17)", V10_REMINDERS),
     # Migration(4, "what changed", ("ALTER TABLE ...", "DROP VIEW ...", "CREATE VIEW ...")),
 )
 

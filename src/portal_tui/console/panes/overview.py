@@ -49,7 +49,8 @@ def overview_top(state: ConsoleState) -> Text:
 
 
 def overview_bottom(state: ConsoleState, stats: CacheStats | None = None) -> Text:
-    """Instances (breaker, next probe, upstream), failing workspaces, requests, cache.
+    """Instances (breaker, next probe, upstream), failing workspaces, requests, cache,
+    alerts not delivered.
 
     ``stats``: the cache's statistics if already at hand (they cost a pass
     over every cached response).
@@ -92,6 +93,8 @@ def overview_bottom(state: ConsoleState, stats: CacheStats | None = None) -> Tex
             "\n",
             (shared_line(shared.label, monitor.sources), "" if shared.healthy else "bad"),
         ]
+    for trouble in monitor.alerts.trouble:  # as the records held after the last delivery pass
+        parts += ["\n", (trouble.line(), "bad")]
     return toned(*parts)
 
 
