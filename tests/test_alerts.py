@@ -93,6 +93,26 @@ async def test_two_senders_on_one_file_send_each_event_once(tmp_path: Path) -> N
             await s.close()
 
 
+async def test_one_pass_sends_more_events_than_one_claim_takes(tmp_path: Path) -> None:
+    """A claim takes a batch (50); the pass claims again until the outbox is empty,
+    so ``check`` delivers a burst of findings before it exits, not only the first 50."""
+    clock = FakeClock(START)
+    async with await Store.open(tmp_path / "r.sqlite3", clock=clock) as store:
+        for w in range(60):  # sixty workspaces fail twice: sixty FAILING events
+            for i in range(2):
+                at = START + timedelta(minutes=i)
+                obs = [seen(at, failed=True, workspace=f"W{w:02}", wid=w)]
+                await store.record(CycleRecord("check", at, at, observations=obs))
+        with receiver() as hook:
+            sender = AlertSender(
+                [AlertTarget(url=hook.url, name="hook")], store=store, clock=clock, env={}
+            )
+            delivered = await sender.deliver()
+            titles = hook.titles()
+        assert len(delivered) == len(titles) == len(set(titles)) == 60
+        assert await store.alert_events(undelivered_only=True) == []
+
+
 async def test_repeated_failure_is_recorded_and_raises_delivery_failing(tmp_path: Path) -> None:
     clock = FakeClock(START)
     async with await Store.open(tmp_path / "r.sqlite3", clock=clock) as s:

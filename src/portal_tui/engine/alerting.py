@@ -259,45 +259,53 @@ class AlertSender:
             # event that could not end within it waits for the lease to lapse.
             budget = len(self.targets) * (self.deadline + 2 * self.attempt_timeout)
             lease = max(self.lease, 2 * budget)
-            events = await self.store.claim_alerts(self.owner, lease)
-            last_start = self.clock.monotonic() + lease - budget
             done: list[AlertEvent] = []
-            for event in events:
-                if self.clock.monotonic() > last_start:
-                    log.info("alert delivery pass out of time; the rest waits for its lease")
+            # A claim takes a batch; claim again until nothing is left (an event that
+            # failed waits for its retry time, so it is not claimed twice in one pass).
+            while events := await self.store.claim_alerts(self.owner, lease):
+                if not await self._send_batch(events, lease - budget, done):
                     break
-                sent = list(event.sent_to)
-                errors: list[str] = []
-                tries = 0
-                for target in self.targets:
-                    label = target.target.label
-                    if label in sent or not addressed(target.target, event):
-                        continue
-                    result = await self.send(target, event.title, event.body)
-                    tries = max(tries, result.tries, 1)
-                    if result.ok:
-                        sent.append(label)
-                    if result.error:
-                        errors.append(result.error)
-                pending = [
-                    t
-                    for t in self.targets
-                    if addressed(t.target, event) and t.target.label not in sent
-                ]
-                delivered = not pending
-                retry_after = min(3600.0, self.lease * 2 ** max(0, event.attempts))
-                await self.store.settle_alert(
-                    event,
-                    owner=self.owner,
-                    tries=tries,
-                    sent_to=sent,
-                    error="; ".join(errors) or None,
-                    delivered=delivered,
-                    retry_after=retry_after,
-                )
-                if delivered:
-                    done.append(event)
             return done
+
+    async def _send_batch(
+        self, events: list[AlertEvent], window: float, done: list[AlertEvent]
+    ) -> bool:
+        """Send one claimed batch, starting sends for ``window`` seconds; False if out of time."""
+        last_start = self.clock.monotonic() + window
+        for event in events:
+            if self.clock.monotonic() > last_start:
+                log.info("alert delivery pass out of time; the rest waits for its lease")
+                return False
+            sent = list(event.sent_to)
+            errors: list[str] = []
+            tries = 0
+            for target in self.targets:
+                label = target.target.label
+                if label in sent or not addressed(target.target, event):
+                    continue
+                result = await self.send(target, event.title, event.body)
+                tries = max(tries, result.tries, 1)
+                if result.ok:
+                    sent.append(label)
+                if result.error:
+                    errors.append(result.error)
+            pending = [
+                t for t in self.targets if addressed(t.target, event) and t.target.label not in sent
+            ]
+            delivered = not pending
+            retry_after = min(3600.0, self.lease * 2 ** max(0, event.attempts))
+            await self.store.settle_alert(
+                event,
+                owner=self.owner,
+                tries=tries,
+                sent_to=sent,
+                error="; ".join(errors) or None,
+                delivered=delivered,
+                retry_after=retry_after,
+            )
+            if delivered:
+                done.append(event)
+        return True
 
     async def test(self) -> list[TargetResult]:
         """Send a test message to every target; each one's result."""
