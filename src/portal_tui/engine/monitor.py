@@ -107,6 +107,7 @@ class PortalMonitor:
             hysteresis=hysteresis,
         )
         self.scheduler = RefreshScheduler(self._run, self._emit)
+        self._views = 0
         self._cycles: list[RefreshCycle] = []
         """Cycles running now (their cold previews are drawn)."""
 
@@ -254,8 +255,7 @@ class PortalMonitor:
         self.state.last_outcome = replace(outcome, results={}, api_calls=[])
         for name in outcome.snapshots:
             self._emit(SnapshotUpdated(name))
-        self._emit(RefreshFinished(outcome.dashboards, outcome))
-        return outcome
+        return outcome  # the scheduler announces RefreshFinished
 
     # -- reading state (the read model's, for ``check``, ``export`` and tests) ----------
 
@@ -354,10 +354,12 @@ class PortalMonitor:
     def view(self, *, cache: bool = True) -> MonitorView:
         """Everything a face draws, frozen at this instant (``cache=False`` leaves out the
         cache's counts, which cost a pass over every cached response)."""
+        self._views += 1
         return build_view(
             self.state,
             self.consistency,
             self.config,
+            serial=self._views,
             refreshing=self.refreshing,
             preview=self._preview,
             breakers=self.breakers(),

@@ -2,8 +2,10 @@
 
 A refresh asked for a dashboard already refreshing joins that cycle rather
 than starting another; the dashboards not yet refreshing get a cycle of
-their own. A caller that gives up (a console worker cancelled) leaves its
-cycle to finish: the cycle records what it learned either way.
+their own. It announces each cycle (:class:`RefreshStarted`, and
+:class:`RefreshFinished` once the cycle no longer counts as refreshing).
+A caller that gives up (a console worker cancelled) leaves its cycle to
+finish: the cycle records what it learned either way.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from portal_tui.dashboards.registry import dashboard_names
-from portal_tui.engine.events import MonitorEvent, RefreshStarted
+from portal_tui.engine.events import MonitorEvent, RefreshFinished, RefreshStarted
 from portal_tui.vocabulary.names import DashboardName
 
 if TYPE_CHECKING:
@@ -27,7 +29,7 @@ CycleRunner = Callable[[list[DashboardName], bool, str], Coroutine[Any, Any, "Cy
 @dataclass(slots=True)
 class _Inflight:
     dashboards: frozenset[DashboardName]
-    task: asyncio.Future[CycleOutcome]
+    task: asyncio.Future[CycleOutcome] | None = None
 
 
 class RefreshScheduler:
@@ -57,16 +59,15 @@ class RefreshScheduler:
         every = dashboard_names()
         wanted = [n for n in every if n in set(names or every)]
         busy = self.refreshing
-        joined = [f.task for f in self._inflight if f.dashboards & set(wanted)]
+        joined = [f.task for f in self._inflight if f.task and f.dashboards & set(wanted)]
         todo = [n for n in wanted if n not in busy]
         if not todo:
             results: list[CycleOutcome] = await asyncio.gather(*joined)
             return results[-1] if results else None
-        loop = asyncio.get_running_loop()
-        task: asyncio.Task[CycleOutcome] = loop.create_task(self._run(todo, force, triggered_by))
-        flight = _Inflight(frozenset(todo), task)
+        flight = _Inflight(frozenset(todo))
+        task = asyncio.get_running_loop().create_task(self._fly(flight, todo, force, triggered_by))
+        flight.task = task
         self._inflight.append(flight)
-        task.add_done_callback(lambda _t: self._inflight.remove(flight))
         self._emit(RefreshStarted(tuple(todo)))
         # shield: a caller that gives up (a worker cancelled) leaves the cycle to finish.
         outcome = await asyncio.shield(task)
@@ -74,9 +75,20 @@ class RefreshScheduler:
             await asyncio.gather(*joined, return_exceptions=True)
         return outcome
 
+    async def _fly(
+        self, flight: _Inflight, todo: list[DashboardName], force: bool, triggered_by: str
+    ) -> CycleOutcome:
+        try:
+            outcome = await self._run(todo, force, triggered_by)
+        finally:
+            self._inflight.remove(flight)
+        # After the flight is gone: a listener asking what is refreshing sees it ended.
+        self._emit(RefreshFinished(outcome.dashboards, outcome))
+        return outcome
+
     async def cancel_all(self) -> None:
         """Cancel every cycle in flight and wait for them to unwind."""
-        tasks = [flight.task for flight in self._inflight]
+        tasks = [flight.task for flight in self._inflight if flight.task is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

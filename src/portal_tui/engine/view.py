@@ -71,6 +71,8 @@ class BoardView:
 class MonitorView:
     """Everything the console draws, as of ``at``."""
 
+    serial: int
+    """Views built by this monitor before this one, plus one: a later view has a larger one."""
     at: datetime
     boards: Mapping[DashboardName, BoardView]
     health: Verdict
@@ -141,6 +143,7 @@ def build_view(
     consistency: ConsistencyChecker,
     config: Config,
     *,
+    serial: int,
     refreshing: Set[DashboardName],
     preview: PreviewOf,
     breakers: Iterable[BreakerStatus],
@@ -169,6 +172,7 @@ def build_view(
     outcome = state.last_outcome
     instances = config.instances
     return MonitorView(
+        serial=serial,
         at=health.at,
         boards=MappingProxyType(boards),
         health=health,

@@ -54,7 +54,7 @@ class InfrastructurePane(DashboardPane):
     def repaint(self) -> None:
         """Rebuild both tables (the mailbox table only here, never on the 1 Hz tick)."""
         super().repaint()
-        self._build_mailboxes(self.state.monitor.snapshots.get(self.board))
+        self._build_mailboxes(self.state.view.board(self.board).shown)
 
     @work(thread=True, exclusive=True, group="mailboxes", description="build mailbox rows")
     def _build_mailboxes(self, snap: DashboardSnapshot | None) -> None:
