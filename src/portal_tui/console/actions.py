@@ -16,6 +16,7 @@ from textual.widgets import Static, TabbedContent
 from textual.worker import Worker
 
 from portal_tui.console.bindings import panes
+from portal_tui.console.messages import WorkspaceStateChanged
 from portal_tui.console.panes.base import Pane
 from portal_tui.console.relay import MonitorRelay
 from portal_tui.console.state import HISTORY_WINDOW_HOURS, ConsoleState
@@ -145,6 +146,27 @@ class ConsoleActions(App[int]):
         for pane in self.query("#history"):
             if isinstance(pane, Pane):
                 pane.repaint()
+
+    # -- notifications ------------------------------------------------------------------
+
+    def on_workspace_state_changed(self, message: WorkspaceStateChanged) -> None:
+        """Notify when a workspace starts failing or recovers (hysteresis already applied)."""
+        if message.to_state == "failing":
+            boards = ", ".join(message.dashboards) or "all dashboards"
+            self.notify(
+                f"✗ {message.workspace} ({message.instance}) is FAILING on {boards}: "
+                f"{message.reason}",
+                title="workspace failing",
+                severity="error",
+                timeout=10,
+            )
+        else:
+            self.notify(
+                f"✔ {message.workspace} ({message.instance}) recovered: {message.reason}",
+                title="workspace recovered",
+                severity="information",
+                timeout=8,
+            )
 
     # -- key actions --------------------------------------------------------------------
 

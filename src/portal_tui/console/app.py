@@ -31,7 +31,6 @@ from portal_tui.console.messages import (
     CallsChanged,
     DashboardsUpdated,
     RefreshStateChanged,
-    WorkspaceStateChanged,
 )
 from portal_tui.console.panes.base import Pane
 from portal_tui.console.panes.factory import make_pane
@@ -314,25 +313,6 @@ class PortalConsole(ConsoleActions):
         if pane.is_mounted:
             pane.calls_changed()
         self.update_header()
-
-    def on_workspace_state_changed(self, message: WorkspaceStateChanged) -> None:
-        """Notify when a workspace starts failing or recovers (hysteresis already applied)."""
-        if message.to_state == "failing":
-            boards = ", ".join(message.dashboards) or "all dashboards"
-            self.notify(
-                f"✗ {message.workspace} ({message.instance}) is FAILING on {boards}: "
-                f"{message.reason}",
-                title="workspace failing",
-                severity="error",
-                timeout=10,
-            )
-        else:
-            self.notify(
-                f"✔ {message.workspace} ({message.instance}) recovered: {message.reason}",
-                title="workspace recovered",
-                severity="information",
-                timeout=8,
-            )
 
     @on(TabbedContent.TabActivated)
     async def _pane_shown(self, event: TabbedContent.TabActivated) -> None:

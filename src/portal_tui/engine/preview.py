@@ -4,9 +4,10 @@ A first refresh at 27 workspaces takes ~14 s; without this the dashboard shows
 nothing until every workspace is in. :class:`ColdPreview` counts, per
 dashboard without a snapshot, the workspaces whose responses have all landed
 (``loading 12/27``) and, when a face asks, computes their rows: incrementally
-(each workspace once) and at most once per :data:`PREVIEW_INTERVAL` of the
-injected clock, so a 1,000-workspace cold start is not a full compute per
-workspace. Nothing asks in ``check``: there it costs only the counting.
+(each workspace once), at most once per :data:`PREVIEW_INTERVAL` of the
+injected clock and for at most :data:`PREVIEW_SLICE` each time, so a
+1,000-workspace cold start is not a full compute per workspace. Nothing asks
+in ``check``: there it costs only the counting.
 
 A preview is only drawn: it is never recorded, judged or checked for
 consistency. The cycle's own snapshot replaces it when the cycle ends.
@@ -14,6 +15,7 @@ consistency. The cycle's own snapshot replaces it when the cycle ends.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +35,11 @@ from portal_tui.vocabulary.names import DashboardName
 
 PREVIEW_INTERVAL = 1.0
 """Seconds of clock time between two builds of a dashboard's preview."""
+
+PREVIEW_SLICE = 0.01
+"""Seconds of computing rows per build at most (the console shares the loop): at 1,000
+workspaces the rows of a second's completions took 0.24 s in one go; past the slice the
+rest waits for the next build."""
 
 ProgressListener = Callable[[DashboardName, int, int], None]
 """Called with ``(dashboard, done, total)`` each time a workspace completes."""
@@ -121,7 +128,11 @@ class ColdPreview:
         ):
             return built
         dashboard = dashboard_for(name)
+        started = time.perf_counter()
         for ws in board.done[board.computed :]:
+            if time.perf_counter() - started > PREVIEW_SLICE:
+                break
+            board.computed += 1
             got = gather(ws, board.needs, self._results, self._unreachable)
             if got.complete and got.fetched_at is not None:
                 row = dashboard.compute(ws, got.values, board.ctx).row
@@ -130,7 +141,6 @@ class ColdPreview:
                     board.meta[ws.key] = RowMeta(
                         got.fetched_at, got.error is not None, error_text(got.error)
                     )
-        board.computed = len(board.done)
         board.built = DashboardSnapshot(
             name=name,
             rows=list(dashboard.rank(board.rows)),
