@@ -72,6 +72,7 @@ class DashboardPane(Pane):
     def __init__(self, state: ConsoleState, name: DashboardName) -> None:
         super().__init__(state, id=name.value)
         self.board = name
+        self._painted: DashboardSnapshot | None = None
 
     @property
     def dashboard_name(self) -> DashboardName:
@@ -96,6 +97,9 @@ class DashboardPane(Pane):
 
     def _paint_table(self) -> None:
         board = self.state.view.board(self.board)
+        if board.loading is not None and board.shown is self._painted:
+            return  # a cold refresh's progress moved, its rows did not (rebuilt once a second)
+        self._painted = board.shown
         rows = workspace_rows(
             board.shown,
             now=self.state.now,
