@@ -221,3 +221,59 @@ async def test_a_view_is_frozen_and_does_not_follow_the_monitor(tmp_path: Path) 
         assert r.monitor.snapshots[KPI] is not before
         assert view.snapshot(KPI) is before  # the old view still shows what it showed
         assert r.monitor.view().serial > view.serial
+
+
+async def test_a_cold_preview_computes_each_workspace_once_at_most_once_a_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portal_tui.dashboards.registry import dashboard_for
+    from portal_tui.dashboards.windows import report_windows
+    from portal_tui.engine.compute import SnapshotComputer
+    from portal_tui.engine.preview import PREVIEW_INTERVAL, ColdPreview
+    from portal_tui.upstream.endpoints import RequestKey
+
+    async with rig(tmp_path) as r:
+        outcome = await r.monitor.refresh([KPI])  # real responses to replay, one by one
+        assert outcome is not None
+        clock = r.clock
+        assert isinstance(clock, FakeClock)
+        refs = outcome.discoveries["sim"].workspaces
+        now = clock.now()
+        windows = report_windows(now, r.monitor.config.zone)
+        board = dashboard_for(KPI)
+        needs = board.needs(windows)
+        computer = SnapshotComputer(r.monitor.config, clock, previous={}, failing_since={})
+        progress: list[tuple[int, int]] = []
+        preview = ColdPreview([KPI], clock, lambda _n, done, total: progress.append((done, total)))
+        preview.start(refs, {KPI: (needs, computer.context(KPI, windows, now, {}))}, {}, now)
+        computed: list[str] = []
+        compute = type(board).compute
+
+        def counting(self: object, ws: object, *args: object) -> object:
+            computed.append(ws.name)  # type: ignore[attr-defined]
+            return compute(self, ws, *args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(type(board), "compute", counting)
+
+        def land(position: int) -> None:
+            ws = refs[position]
+            for need in needs.values():
+                key = RequestKey(ws.instance, ws.id, need.endpoint, need.params)
+                preview.landed(key, outcome.results[key])
+
+        assert preview.snapshot(KPI) is None and progress == [(0, len(refs))]
+        land(0)
+        first = preview.snapshot(KPI)
+        assert first is not None and len(first.rows) == 1 and computed == [refs[0].name]
+        land(1)
+        land(2)
+        assert progress[-1] == (3, len(refs))
+        loading = preview.progress(KPI)
+        assert loading is not None and loading.label == f"loading 3/{len(refs)}"
+        assert preview.snapshot(KPI) is first  # within the second: not rebuilt
+        clock.advance(PREVIEW_INTERVAL)
+        second = preview.snapshot(KPI)
+        assert second is not None and second is not first and len(second.rows) == 3
+        # Each workspace computed once: the first one was not computed again.
+        assert computed == [refs[0].name, refs[1].name, refs[2].name]
+        assert first.rows and len(first.rows) == 1  # the earlier preview was not changed
