@@ -269,6 +269,11 @@ def test_auto_refresh_policy() -> None:
 class _FakeMonitor:
     def __init__(self) -> None:
         self.listeners: list[Any] = []
+        self.views = 0
+
+    def view(self, *, cache: bool = True) -> Any:
+        self.views += 1
+        return ("view", self.views)
 
     def subscribe(self, listener: Any) -> Any:
         self.listeners.append(listener)
@@ -294,17 +299,21 @@ def test_relay_folds_a_thousand_status_events_into_one_message() -> None:
     assert [type(m) for m in posted] == [DashboardsUpdated, CallsChanged]
     assert posted[0].dashboards == {DashboardName.KPI, DashboardName.VOLUME}  # type: ignore[attr-defined]
     assert posted[1].events == 1000  # type: ignore[attr-defined]
+    # One frozen view for the whole flush, not one per monitor event.
+    assert monitor.views == 1
+    assert posted[0].view is posted[1].view == ("view", 1)  # type: ignore[attr-defined]
     relay.flush()
-    assert len(posted) == 2  # nothing new, nothing posted
+    assert len(posted) == 2 and monitor.views == 1  # nothing new, nothing posted or built
     relay.stop()
     assert monitor.listeners == []
 
 
 def test_coalescing_messages_replace_older_ones() -> None:
-    assert CallsChanged(5).can_replace(CallsChanged(3))
-    both = DashboardsUpdated(frozenset({DashboardName.KPI, DashboardName.VOLUME}))
-    assert both.can_replace(DashboardsUpdated(frozenset({DashboardName.KPI})))
-    assert not DashboardsUpdated(frozenset({DashboardName.KPI})).can_replace(both)
+    view: Any = None  # what the views carry does not decide replacing
+    assert CallsChanged(5, view).can_replace(CallsChanged(3, view))
+    both = DashboardsUpdated(frozenset({DashboardName.KPI, DashboardName.VOLUME}), view)
+    assert both.can_replace(DashboardsUpdated(frozenset({DashboardName.KPI}), view))
+    assert not DashboardsUpdated(frozenset({DashboardName.KPI}), view).can_replace(both)
 
 
 def test_keys_are_exactly_the_specs() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from portal_tui.engine import memory, monitor
+from portal_tui.engine import memory, monitor, recorder
 from support import rig
 
 
@@ -76,7 +76,8 @@ async def test_the_monitor_trims_in_the_judging_thread_and_after_recording(
         threads.append(threading.current_thread() is threading.main_thread())
         return True
 
-    monkeypatch.setattr(monitor, "release_free_memory", trim)
+    monkeypatch.setattr(recorder, "release_free_memory", trim)  # judging the cycle
+    monkeypatch.setattr(monitor, "release_free_memory", trim)  # after recording it
     async with rig(tmp_path) as r:
         await r.monitor.refresh()
         assert await r.store.recent_cycles(1)

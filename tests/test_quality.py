@@ -44,19 +44,12 @@ def test_import_layers_hold() -> None:
     assert "0 broken" in result.stdout
 
 
-# Still to split (issue 14); the test fails when one is split and left listed here.
-STILL_OVER_400 = {
-    "src/portal_tui/engine/cycle.py",
-    "src/portal_tui/engine/monitor.py",
-}
-
-
 def test_no_module_is_over_400_lines() -> None:
     sizes = {
         str(path.relative_to(ROOT)): len(path.read_text().splitlines())
         for path in PACKAGE.rglob("*.py")
     }
-    assert {name for name, n in sizes.items() if n > 400} == STILL_OVER_400
+    assert {name: n for name, n in sizes.items() if n > 400} == {}
 
 
 def test_headless_check_path_does_not_load_textual() -> None:

@@ -16,6 +16,7 @@ from textual.widgets import Static, TabbedContent
 from textual.worker import Worker
 
 from portal_tui.console.bindings import panes
+from portal_tui.console.messages import WorkspaceStateChanged
 from portal_tui.console.panes.base import Pane
 from portal_tui.console.relay import MonitorRelay
 from portal_tui.console.state import HISTORY_WINDOW_HOURS, ConsoleState
@@ -66,7 +67,7 @@ class ConsoleActions(App[int]):
     ) -> Worker[None]:
         """Refresh ``names`` (default all) in a worker; joins a refresh already running."""
         wanted = list(names) if names is not None else list(dashboard_names())
-        self.state.policy.attempted(wanted, self.state.now)
+        self.state.policy.attempted(wanted, self.monitor.clock.now())
         if triggered_by == "manual":
             self.state.manual_refreshes += 1
         label = ", ".join(d.value for d in wanted)
@@ -110,6 +111,10 @@ class ConsoleActions(App[int]):
             exit_on_error=False,
         )
 
+    def fresh_view(self) -> None:
+        """Draw from the monitor as it is now (provided by the app)."""
+        raise NotImplementedError
+
     async def _reload_health(self) -> None:
         await self.monitor.reload_health()
         if self.live():
@@ -129,18 +134,39 @@ class ConsoleActions(App[int]):
         store = self.monitor.store
         state = self.state
         if store is not None:
-            since = state.now - timedelta(hours=HISTORY_WINDOW_HOURS)
+            since = self.monitor.clock.now() - timedelta(hours=HISTORY_WINDOW_HOURS)
             try:
                 state.history = await store.workspace_history(since)
                 state.history_error = None
             except PortalError as exc:
                 state.history_error = str(exc)
-            state.history_loaded_at = state.now
+            state.history_loaded_at = self.monitor.clock.now()
         if not self.live():
             return
         for pane in self.query("#history"):
             if isinstance(pane, Pane):
                 pane.repaint()
+
+    # -- notifications ------------------------------------------------------------------
+
+    def on_workspace_state_changed(self, message: WorkspaceStateChanged) -> None:
+        """Notify when a workspace starts failing or recovers (hysteresis already applied)."""
+        if message.to_state == "failing":
+            boards = ", ".join(message.dashboards) or "all dashboards"
+            self.notify(
+                f"✗ {message.workspace} ({message.instance}) is FAILING on {boards}: "
+                f"{message.reason}",
+                title="workspace failing",
+                severity="error",
+                timeout=10,
+            )
+        else:
+            self.notify(
+                f"✔ {message.workspace} ({message.instance}) recovered: {message.reason}",
+                title="workspace recovered",
+                severity="information",
+                timeout=8,
+            )
 
     # -- key actions --------------------------------------------------------------------
 

@@ -31,7 +31,6 @@ from portal_tui.console.messages import (
     CallsChanged,
     DashboardsUpdated,
     RefreshStateChanged,
-    WorkspaceStateChanged,
 )
 from portal_tui.console.no_color import readable_no_color
 from portal_tui.console.panes.base import Pane
@@ -154,7 +153,9 @@ class PortalConsole(ConsoleActions):
         enabled = (
             runtime.config.auto_refresh if self._auto_override is None else self._auto_override
         )
-        self.state = ConsoleState(runtime.monitor, AutoRefreshPolicy(enabled=enabled))
+        self.state = ConsoleState(
+            runtime.monitor.view(cache=False), AutoRefreshPolicy(enabled=enabled)
+        )
         self.relay = MonitorRelay(runtime.monitor, self.post_message)
 
     async def on_load(self) -> None:
@@ -209,6 +210,7 @@ class PortalConsole(ConsoleActions):
         await self.monitor.restore()
         self.monitor.alerts.start()  # background delivery passes: retries, reminders, trouble
         self.relay.flush()
+        self.fresh_view()
         self._repaint_visible(force=True)
         store = self.monitor.store
         for notice in getattr(store, "notices", []) if store is not None else []:
@@ -279,6 +281,7 @@ class PortalConsole(ConsoleActions):
 
     def on_dashboards_updated(self, message: DashboardsUpdated) -> None:
         """New snapshots: mark the panes that show them dirty; repaint the visible one."""
+        self.state.adopt(message.view)
         if not self.live():
             return
         for pane in self._panes.values():
@@ -289,11 +292,13 @@ class PortalConsole(ConsoleActions):
 
     def health_reloaded(self) -> None:
         """The records' verdict was read again: the header, Overview and Failures show it."""
+        self.fresh_view()
         self._dirty.update({"overview", "failures"})
         self._repaint_visible()
 
     def on_refresh_state_changed(self, message: RefreshStateChanged) -> None:
         """A cycle started or ended: overlays and the header change."""
+        self.state.adopt(message.view)
         if not self.live():
             return
         self._dirty.update({"overview", "failures", "consistency"})
@@ -304,6 +309,7 @@ class PortalConsole(ConsoleActions):
 
     def on_calls_changed(self, message: CallsChanged) -> None:
         """Retry statuses changed (coalesced): only live widgets redraw."""
+        self.state.adopt(message.view)
         if not self.live():
             return
         pane = self.current_pane()
@@ -311,31 +317,13 @@ class PortalConsole(ConsoleActions):
             pane.calls_changed()
         self.update_header()
 
-    def on_workspace_state_changed(self, message: WorkspaceStateChanged) -> None:
-        """Notify when a workspace starts failing or recovers (hysteresis already applied)."""
-        if message.to_state == "failing":
-            boards = ", ".join(message.dashboards) or "all dashboards"
-            self.notify(
-                f"✗ {message.workspace} ({message.instance}) is FAILING on {boards}: "
-                f"{message.reason}",
-                title="workspace failing",
-                severity="error",
-                timeout=10,
-            )
-        else:
-            self.notify(
-                f"✔ {message.workspace} ({message.instance}) recovered: {message.reason}",
-                title="workspace recovered",
-                severity="information",
-                timeout=8,
-            )
-
     @on(TabbedContent.TabActivated)
     async def _pane_shown(self, event: TabbedContent.TabActivated) -> None:
         # Keys switch panes through show_pane (mounted first); a click on a tab lands here first.
         await self.ensure_pane(self._tabs.active if self._tabs else "")
         if not self.live():
             return
+        self.fresh_view()
         self._repaint_visible()
         pane = self.current_pane()
         pane.focus_table()
@@ -366,11 +354,18 @@ class PortalConsole(ConsoleActions):
         """Once a second: redraw ages and countdowns; start auto-refreshes that are due."""
         if not self.live():
             return
+        self.fresh_view()
         pane = self.current_pane()
         if pane.is_mounted:
             pane.tick()
         self.update_header()
         self.check_auto_refresh()
+
+    def fresh_view(self) -> None:
+        """Draw from the monitor as it is now: a new frozen view (with the cache's counts
+        only when the Overview, which shows them, is on screen)."""
+        overview = self._tabs is not None and self._tabs.active == "tab-overview"
+        self.state.adopt(self.monitor.view(cache=overview))
 
     def update_header(self) -> None:
         """The subtitle: DEMO, warnings, health, PAUSED, what is refreshing (80 columns)."""

@@ -8,7 +8,8 @@ called by the app on a ~4 Hz timer, posts at most one
 :class:`~portal_tui.console.messages.DashboardsUpdated` per tick. Rare
 events (a cycle starting or ending, a workspace changing state) are posted
 at once. The monitor calls listeners on the app's event loop, so posting is
-safe.
+safe. Every message carries the monitor's frozen view, built once per flush
+(or per rare event), never once per monitor event.
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ from portal_tui.engine.monitor import (
     MonitorEvent,
     PortalMonitor,
     RefreshFinished,
+    RefreshProgress,
     RefreshStarted,
     SnapshotUpdated,
     WorkspaceTransition,
 )
+from portal_tui.engine.view import MonitorView
 from portal_tui.vocabulary.names import DashboardName
 
 FLUSH_INTERVAL = 0.25
@@ -69,10 +72,10 @@ class MonitorRelay:
         self.seen[type(event).__name__] += 1
         if isinstance(event, CallStatusChanged):
             self._call_events += 1
-        elif isinstance(event, SnapshotUpdated):
+        elif isinstance(event, SnapshotUpdated | RefreshProgress):
             self._dirty.add(event.dashboard)
         elif isinstance(event, RefreshStarted):
-            self._send(RefreshStateChanged(event.dashboards, running=True))
+            self._send(RefreshStateChanged(event.dashboards, running=True, view=self._view()))
         elif isinstance(event, RefreshFinished):
             outcome = event.outcome
             failed = sum(1 for c in outcome.api_calls if not c.success)
@@ -80,7 +83,10 @@ class MonitorRelay:
                 f"{outcome.requests_made} requests, {failed} failed attempt(s), "
                 f"{outcome.duration_ms / 1000:.1f} s"
             )
-            self._send(RefreshStateChanged(event.dashboards, running=False, summary=summary))
+            view = self._view()
+            self._send(
+                RefreshStateChanged(event.dashboards, running=False, view=view, summary=summary)
+            )
             self._call_events += 1  # the last calls left the in-flight list
         elif isinstance(event, WorkspaceTransition):
             self._send(
@@ -100,12 +106,20 @@ class MonitorRelay:
 
     def flush(self) -> None:
         """Post what accumulated since the last flush: at most one message of each kind."""
+        if not self.pending:
+            return
+        view = self._view()
         if self._dirty:
             dirty, self._dirty = frozenset(self._dirty), set()
-            self._send(DashboardsUpdated(dirty))
+            self._send(DashboardsUpdated(dirty, view))
         if self._call_events:
             events, self._call_events = self._call_events, 0
-            self._send(CallsChanged(events))
+            self._send(CallsChanged(events, view))
+
+    def _view(self) -> MonitorView:
+        # Without the cache's counts: a pass over every cached response, up to 4 times a
+        # second while refreshing; the 1 Hz tick's view has them.
+        return self._monitor.view(cache=False)
 
     def _send(self, message: Message) -> None:
         self.posted[type(message).__name__] += 1

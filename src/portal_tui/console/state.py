@@ -1,7 +1,10 @@
-"""What every pane reads: the monitor, the injected clock, the auto-refresh policy, history.
+"""What every pane reads: the monitor's latest frozen view, the auto-refresh policy, history.
 
-Panes get one :class:`ConsoleState` and read from it; only the app changes
-it. Reading the monitor never touches the network.
+Panes get one :class:`ConsoleState` and draw from its :attr:`~ConsoleState.view`,
+a frozen :class:`~portal_tui.engine.view.MonitorView` the app replaces once per
+event (a message from the relay, the 1 Hz tick): never the monitor itself, so
+a pane draws one consistent instant. Only the app changes the state; actions
+(refresh, clear the cache, pause) go through the app's monitor.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from portal_tui.console.autorefresh import AutoRefreshPolicy, BoardClock
-from portal_tui.engine.monitor import PortalMonitor
+from portal_tui.engine.view import MonitorView
 from portal_tui.store.records import WorkspaceHistory
 from portal_tui.vocabulary.names import DashboardName
 
@@ -22,7 +25,8 @@ HISTORY_WINDOW_HOURS = 24
 class ConsoleState:
     """Shared, read-mostly state of one console."""
 
-    monitor: PortalMonitor
+    view: MonitorView
+    """The monitor as of the last event; replaced whole, never changed."""
     policy: AutoRefreshPolicy
     history: list[WorkspaceHistory] = field(default_factory=list)
     history_loaded_at: datetime | None = None
@@ -30,25 +34,32 @@ class ConsoleState:
     manual_refreshes: int = 0
     """Refreshes started by keys (``r``/``R``), for the activity line and tests."""
 
+    def adopt(self, view: MonitorView) -> bool:
+        """Draw from ``view`` from now on, unless a later one is already here; True if taken."""
+        if view.serial <= self.view.serial:
+            return False
+        self.view = view
+        return True
+
     @property
     def now(self) -> datetime:
-        """The injected clock's now."""
-        return self.monitor.clock.now()
+        """The instant of the view (ages and countdowns are drawn as of then)."""
+        return self.view.at
 
     @property
     def demo(self) -> bool:
         """True on the built-in simulator."""
-        return self.monitor.demo
+        return self.view.demo
 
     @property
     def multi_instance(self) -> bool:
         """More than one instance configured: tables show an Instance column."""
-        return len(self.monitor.config.instances) > 1
+        return self.view.multi_instance
 
     def board_clock(self, name: DashboardName) -> BoardClock:
-        """What the auto-refresh policy needs to know about ``name`` now."""
-        fresh = self.monitor.freshness(name)
-        return BoardClock(name, fresh.age, self.monitor.ttl(name), name in self.monitor.refreshing)
+        """What the auto-refresh policy needs to know about ``name`` as of the view."""
+        board = self.view.board(name)
+        return BoardClock(name, board.freshness.age, board.ttl, board.refreshing)
 
     def next_refresh(self, name: DashboardName) -> str:
         """``in 1m30s`` / ``due`` / ``↻ now`` / ``⏸ paused`` / ``auto off``."""
@@ -56,10 +67,10 @@ class ConsoleState:
 
     def tls_off(self) -> list[str]:
         """Instances configured with TLS verification off."""
-        return [i.name for i in self.monitor.config.instances if not i.verify_tls]
+        return list(self.view.tls_off)
 
     def plaintext_token(self) -> list[str]:
         """Instances whose token crosses the network unencrypted (plain http://, not loopback)."""
         if self.demo:
             return []  # the demo's upstream is in-process: nothing crosses a network
-        return [i.name for i in self.monitor.config.instances if i.plaintext_token]
+        return list(self.view.plaintext_token)

@@ -1,7 +1,7 @@
 """Plain-text summaries for copying (``y``) and for the workspace detail screen.
 
-Pure functions over the monitor's state: what an engineer pastes into the
-incident channel must say the same as the screen, in words.
+Pure functions over the console's frozen view of the monitor: what an engineer
+pastes into the incident channel must say the same as the screen, in words.
 """
 
 from __future__ import annotations
@@ -38,36 +38,36 @@ def row_text(columns: Sequence[Column], row: TableRow) -> str:
 
 def incident_summary(state: ConsoleState) -> str:
     """The Overview's ``y``: health, dashboards, instances and failures, for a chat message."""
-    monitor = state.monitor
+    view = state.view
     now = state.now
-    health = monitor.health()
+    health = view.health
     lines = [
         f"portal-tui incident summary at {now:%Y-%m-%d %H:%M:%S}Z"
         + (" [DEMO: built-in simulator]" if state.demo else ""),
-        health_text(health, monitor.restored_health, now),
+        health_text(health, view.restored_health, now),
     ]
     lines += [f"  - {reason}" for reason in health.reasons]
     if state.policy.paused:
         lines.append("auto-refresh PAUSED on this console")
     lines.append("Dashboards:")
     for name in dashboard_names():
-        fresh = monitor.freshness(name)
-        snap = monitor.snapshots.get(name)
+        fresh = view.freshness(name)
+        snap = view.snapshot(name)
         failed = len(snap.failed_workspaces) if snap else 0
         stale = snap.stale_rows if snap else 0
         lines.append(
             f"  {title_of(name):<15} {fresh.label:<30} age {fresh.age_text:>6}"
             f"  failed {failed}  stale rows {stale}"
         )
-    for status in monitor.breakers():
-        lines.append(breaker_line(status, now, monitor.unreachable.get(status.instance)))
-    failing = monitor.failing_workspaces()
+    for status in view.breakers:
+        lines.append(breaker_line(status, now, view.unreachable.get(status.instance)))
+    failing = view.failing
     if failing:
         lines.append(
             "Failing workspaces (after hysteresis): "
             + ", ".join(sorted(f"{ws} ({inst})" for inst, ws, _ in failing))
         )
-    failures = [f for s in monitor.snapshots.values() for f in s.failures]
+    failures = [f for s in view.snapshots.values() for f in s.failures]
     if failures:
         lines.append("Failures in the last refresh:")
         for f in failures[:20]:
@@ -75,17 +75,17 @@ def incident_summary(state: ConsoleState) -> str:
             lines.append(f"  {title_of(f.dashboard):<15} {who}: {failure_label(f)}")
         if len(failures) > 20:
             lines.append(f"  ... and {len(failures) - 20} more")
-    lines.append(f"Requests: {calls_summary(monitor.active_calls(), monitor.on_the_wire())}")
+    lines.append(f"Requests: {calls_summary(view.calls, view.on_the_wire)}")
     return "\n".join(lines)
 
 
 def workspace_detail(state: ConsoleState, ref: RowWorkspace) -> list[str]:
     """Everything known about one workspace across the four dashboards, as lines."""
-    monitor = state.monitor
+    view = state.view
     now = state.now
     lines = [f"{ref.workspace}  (instance {ref.instance}, id {ref.workspace_id or '?'})", ""]
     for name in dashboard_names():
-        snap = monitor.snapshots.get(name)
+        snap = view.snapshot(name)
         title = title_of(name)
         if snap is None:
             lines += [f"── {title}: no data yet", ""]
@@ -99,12 +99,12 @@ def workspace_detail(state: ConsoleState, ref: RowWorkspace) -> list[str]:
         meta = snap.row_meta.get((row.instance, row.workspace_id)) if row else None
         warnings = snap.warnings.get(ref.workspace, [])
         state_cell = row_state(
-            meta, warnings=warnings, failed=bool(failures), now=now, ttl=monitor.ttl(name)
+            meta, warnings=warnings, failed=bool(failures), now=now, ttl=view.ttl(name)
         )
         age = format_age((now - meta.fetched_at).total_seconds()) if meta else "—"
         lines.append(
             f"── {title}: {state_cell.text}  (data age {age}, "
-            f"dashboard {monitor.freshness(name).label})"
+            f"dashboard {view.freshness(name).label})"
         )
         if row is not None:
             cells = [f"{spec.label} {spec.cell(row)[0]}" for spec in fields_for(name)]
@@ -122,7 +122,7 @@ def workspace_detail(state: ConsoleState, ref: RowWorkspace) -> list[str]:
             for i in issues
         ]
         lines.append("")
-    calls = [c for c in monitor.active_calls() if c.workspace == ref.workspace]
+    calls = [c for c in view.calls if c.workspace == ref.workspace]
     if calls:
         lines.append("── Requests in flight")
         lines += [f"  {c.request}: {c.describe(now)}" for c in calls]
@@ -154,14 +154,14 @@ def _wrap(cells: Sequence[str], width: int = 76) -> list[str]:
 
 def remaining_ttl(state: ConsoleState, name: DashboardName, now: datetime) -> str:
     """The pane bar's TTL note: ``TTL 2m, next in 1m30s``."""
-    return f"TTL {fmt_duration(state.monitor.ttl(name))} · next: {state.next_refresh(name)}"
+    return f"TTL {fmt_duration(state.view.ttl(name))} · next: {state.next_refresh(name)}"
 
 
 def header_subtitle(state: ConsoleState) -> str:
     """The header's subtitle: DEMO, what crosses the network unsafely, the health (restored
     while this console has not refreshed), PAUSED, what is refreshing (fits 80 columns)."""
-    monitor = state.monitor
-    health = monitor.health()
+    view = state.view
+    health = view.health
     parts = ["DEMO"] if state.demo else []
     # On every pane, not only the Overview's banners: these never go away by themselves.
     if state.plaintext_token():
@@ -173,10 +173,10 @@ def header_subtitle(state: ConsoleState) -> str:
     else:
         parts.append(
             f"health {health.score} {HEALTH_SYMBOLS[health.status]} {health.status}"
-            + restored_suffix(monitor.restored_health, state.now)
+            + restored_suffix(view.restored_health, state.now)
         )
     if state.policy.paused:
         parts.append("⏸ PAUSED")
-    if monitor.refreshing:
-        parts.append(f"↻ refreshing {len(monitor.refreshing)}/{len(dashboard_names())}")
+    if view.refreshing:
+        parts.append(f"↻ refreshing {len(view.refreshing)}/{len(dashboard_names())}")
     return " · ".join(parts)

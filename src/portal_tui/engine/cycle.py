@@ -9,26 +9,20 @@ unreachable instance is reported once, not once per workspace.
 from __future__ import annotations
 
 import asyncio
-import time
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from portal_tui.config import ClientEntry, Config
-from portal_tui.dashboards.base import (
-    ComputeContext,
-    Need,
-    WorkspaceRow,
-    issues_from_validation_error,
-)
 from portal_tui.dashboards.registry import compute_order, dashboard_for, ttl_of
-from portal_tui.dashboards.snapshot import DashboardSnapshot, RowMeta, WorkspaceFailure, json_safe
+from portal_tui.dashboards.snapshot import DashboardSnapshot
 from portal_tui.dashboards.windows import ReportWindows, report_windows
+from portal_tui.engine.compute import SnapshotComputer
+from portal_tui.engine.outcome import CycleOutcome
+from portal_tui.engine.preview import ColdPreview, ProgressListener
 from portal_tui.fetch.cache import CacheResult, TtlCache
-from portal_tui.fetch.events import ApiCallRecord
 from portal_tui.fetch.fetcher import CallContext, Fetched, Fetcher
-from portal_tui.upstream.client import PayloadError
 from portal_tui.upstream.discovery import Discovery, join_registry
 from portal_tui.upstream.endpoints import Endpoint, RequestKey
 from portal_tui.upstream.mailboxes import MailboxCollection
@@ -36,16 +30,10 @@ from portal_tui.upstream.models import ApiWorkspace, WorkspacesResponse
 from portal_tui.upstream.workspaces import WorkspaceRef
 from portal_tui.vocabulary.clock import Clock
 from portal_tui.vocabulary.errors import ErrorType, UpstreamError
-from portal_tui.vocabulary.names import DashboardName, Severity
-from portal_tui.vocabulary.validation import ValidationErrorType, ValidationIssue
+from portal_tui.vocabulary.names import DashboardName
 
 if TYPE_CHECKING:
     from portal_tui.shared.loads import SharedLoads
-
-COMPUTE_SLICE = 0.02
-"""Seconds of computing between yields to the event loop: at 1,000 workspaces and
-50,000 mailboxes a dashboard takes about a second to compute, and the console
-shares this loop (its keys must not wait for the whole of it)."""
 
 START_BATCH = 100
 """Requests started per event-loop iteration when a cycle begins fetching."""
@@ -55,39 +43,7 @@ FORCED_GRACE = 5.0
 answer through the shared tier: consoles and checks started together share their
 first fetch, though one of them reached the upstream a moment before another began."""
 
-@dataclass(slots=True)
-class CycleOutcome:
-    """Everything one cycle learned, for the monitor to record and publish."""
-
-    dashboards: tuple[DashboardName, ...]
-    triggered_by: str
-    started_at: datetime
-    finished_at: datetime
-    snapshots: dict[DashboardName, DashboardSnapshot] = field(default_factory=dict)
-    api_calls: list[ApiCallRecord] = field(default_factory=list)
-    issues: list[ValidationIssue] = field(default_factory=list)
-    validated: set[tuple[str, str]] = field(default_factory=set)
-    discoveries: dict[str, Discovery] = field(default_factory=dict)
-    unreachable: dict[str, UpstreamError] = field(default_factory=dict)
-    results: dict[RequestKey, CacheResult[Fetched] | BaseException] = field(default_factory=dict)
-    # (instance, workspace id) -> dashboards that failed for it this cycle (empty: all good)
-    workspace_failures: dict[tuple[str, int], set[DashboardName]] = field(default_factory=dict)
-    workspace_names: dict[tuple[str, int], str] = field(default_factory=dict)
-    unknown_fields: dict[str, set[str]] = field(default_factory=dict)
-    # instance -> why its workspace list could not be read (4xx, bad payload)
-    list_errors: dict[str, UpstreamError] = field(default_factory=dict)
-    requests_needed: int = 0
-    requests_made: int = 0
-    requests_failed: int = 0
-    """Requests that finally failed after their retries (the health score's failed calls)."""
-    duration_ms: float = 0.0
-    # dashboard -> where its distinct requests' data came from: "here" (this process
-    # asked the upstream), "shared" (another process did, via the shared tier), "cache"
-    # (this process's memory), "failed"
-    sources: dict[str, dict[str, int]] = field(default_factory=dict)
-    # the cycle's distinct requests (each counted once) by the same sources
-    source_totals: dict[str, int] = field(default_factory=dict)
-
+__all__ = ["START_BATCH", "CycleOutcome", "RefreshCycle", "source_of"]
 
 
 class RefreshCycle:
@@ -103,7 +59,10 @@ class RefreshCycle:
         previous: Mapping[DashboardName, DashboardSnapshot],
         failing_since: Mapping[tuple[str, int | None, DashboardName], datetime],
         shared: SharedLoads | None = None,
+        on_progress: ProgressListener | None = None,
     ) -> None:
+        """``on_progress``: preview the dashboards ``previous`` has no snapshot of, calling
+        it as each workspace completes (see :mod:`portal_tui.engine.preview`)."""
         self._config = config
         self._shared = shared
         self._forced_at: datetime | None = None
@@ -111,7 +70,12 @@ class RefreshCycle:
         self._cache = cache
         self._clock = clock
         self._previous = previous
-        self._failing_since = failing_since
+        self._computer = SnapshotComputer(
+            config, clock, previous=previous, failing_since=failing_since
+        )
+        self._on_progress = on_progress
+        self.preview: ColdPreview | None = None
+        """The cold dashboards' rows so far, while this cycle fetches (None: nothing cold)."""
 
     def _ttl(self, name: DashboardName) -> float:
         return ttl_of(self._config, name)
@@ -144,6 +108,7 @@ class RefreshCycle:
             outcome.discoveries[d.instance] = d
 
         plan = self._plan(names, refs, windows)
+        self._start_preview(names, refs, windows, outcome, now)
         keys = list(plan)
         results = await self._fetch_planned(plan, ctx, force)
         for key, result in zip(keys, results, strict=True):
@@ -171,7 +136,7 @@ class RefreshCycle:
         for name in compute_order():  # each dashboard after those it reads
             if name not in names:
                 continue
-            snapshot = await self._compute(name, all_refs, windows, outcome, now)
+            snapshot = await self._computer.compute(name, all_refs, windows, outcome, now)
             outcome.snapshots[name] = snapshot
         outcome.finished_at = self._clock.now()
         outcome.duration_ms = (self._clock.monotonic() - start_mono) * 1000.0
@@ -180,6 +145,27 @@ class RefreshCycle:
         for snapshot in outcome.snapshots.values():
             snapshot.duration_ms = outcome.duration_ms
         return outcome
+
+    def _start_preview(
+        self,
+        names: Sequence[DashboardName],
+        refs: Sequence[WorkspaceRef],
+        windows: ReportWindows,
+        outcome: CycleOutcome,
+        now: datetime,
+    ) -> None:
+        cold = [n for n in names if n not in self._previous]
+        if self._on_progress is None or not cold:
+            return
+        self.preview = ColdPreview(cold, self._clock, self._on_progress)
+        contexts = {
+            name: (
+                dashboard_for(name).needs(windows),
+                self._computer.context(name, windows, now, {}),
+            )
+            for name in cold
+        }
+        self.preview.start(refs, contexts, outcome.unreachable, now)
 
     # -- discovery ----------------------------------------------------------------------
 
@@ -269,9 +255,13 @@ class RefreshCycle:
         redraw in between).
         """
         tasks: list[asyncio.Future[CacheResult[Fetched]]] = []
+        preview = self.preview
         try:
             for key, (ws, tags) in plan.items():
-                tasks.append(asyncio.ensure_future(self._get(key, ws, tags, ctx, force)))
+                got = asyncio.ensure_future(self._get(key, ws, tags, ctx, force))
+                if preview is not None:
+                    got.add_done_callback(functools.partial(_landed, preview, key))
+                tasks.append(got)
                 if len(tasks) % START_BATCH == 0:
                     await asyncio.sleep(0)
         except BaseException:
@@ -335,115 +325,6 @@ class RefreshCycle:
                 switched.add(ws.key)
         return needed + len(switched)
 
-    # -- compute ------------------------------------------------------------------------
-
-    async def _compute(
-        self,
-        name: DashboardName,
-        refs: Sequence[WorkspaceRef],
-        windows: ReportWindows,
-        outcome: CycleOutcome,
-        now: datetime,
-    ) -> DashboardSnapshot:
-        """One dashboard's snapshot from this cycle's results (and, for failures, the last one)."""
-        board = dashboard_for(name)
-        previous = self._previous.get(name)
-        kept = {row.key: row for row in previous.rows} if previous else {}
-        snap = DashboardSnapshot(name=name, refreshed_at=now, workspaces_expected=len(refs))
-        upstream: dict[DashboardName, DashboardSnapshot] = {}
-        for dependency in board.depends_on:  # this cycle's snapshot, else the last one
-            found = outcome.snapshots.get(dependency) or self._previous.get(dependency)
-            if found is not None:
-                upstream[dependency] = found
-        ctx = board.prepare(
-            ComputeContext(windows=windows, config=self._config, now=now, upstream=upstream)
-        )
-        needs = board.needs(windows)
-        for instance, error in outcome.unreachable.items():
-            snap.failures.append(self._failure(instance, None, name, error, "upstream unreachable"))
-        for instance, error in outcome.list_errors.items():
-            snap.failures.append(self._failure(instance, None, name, error, "list workspaces"))
-        rows: list[WorkspaceRow] = []
-        slice_start = time.perf_counter()
-        for ws in refs:
-            if time.perf_counter() - slice_start > COMPUTE_SLICE:
-                await asyncio.sleep(0)  # let keypresses and redraws in
-                slice_start = time.perf_counter()
-            got = _gather(ws, needs, outcome)
-            row: WorkspaceRow | None = None
-            if got.complete:
-                result = board.compute(ws, got.values, ctx)
-                outcome.validated.add((name.value, ws.name))
-                snap.issues.extend(result.issues)
-                row = result.row
-                if row is None:
-                    first = result.issues[0].message if result.issues else "row rejected"
-                    got.error = UpstreamError(ErrorType.VALIDATION, f"row rejected: {first}")
-                    got.request = "validation"
-                elif result.warnings:
-                    snap.warnings.setdefault(ws.name, []).extend(result.warnings)
-            if got.error is not None:
-                outcome.workspace_failures.setdefault(ws.key, set()).add(name)
-                if ws.instance not in outcome.unreachable:
-                    snap.failures.append(
-                        self._failure(ws.instance, ws, name, got.error, got.request)
-                    )
-                    if isinstance(got.error, PayloadError):
-                        snap.issues.extend(_payload_issues(got.error, name, ws.name, got.request))
-            if row is not None:
-                assert got.fetched_at is not None
-                rows.append(row)
-                stale = got.error is not None
-                snap.row_meta[ws.key] = RowMeta(got.fetched_at, stale, _text(got.error))
-            elif previous is not None and ws.key in kept and ws.key in previous.row_meta:
-                # Failed or rejected: keep the last good row, flagged stale with its own age.
-                rows.append(kept[ws.key])
-                snap.row_meta[ws.key] = RowMeta(
-                    previous.row_meta[ws.key].fetched_at, True, _text(got.error)
-                )
-                if previous.warnings.get(ws.name):
-                    snap.warnings[ws.name] = list(previous.warnings[ws.name])
-        snap.issues = _dedupe(snap.issues)
-        summary = board.summarize(rows, ctx)
-        for workspace, extra in summary.warnings.items():
-            snap.warnings.setdefault(workspace, []).extend(extra)
-        snap.totals = json_safe(summary.totals)
-        snap.rows = list(board.rank(rows))
-        fresh_times = [m.fetched_at for m in snap.row_meta.values() if not m.stale]
-        if fresh_times:
-            snap.fetched_at = min(fresh_times)
-        else:
-            snap.fetched_at = previous.fetched_at if previous else None
-            if snap.failures:
-                snap.error = f"refresh failed: {snap.failures[0].message}"
-            elif not refs:
-                snap.error = "no workspaces found (check the registry and the master token)"
-        return snap
-
-    def _failure(
-        self,
-        instance: str,
-        ws: WorkspaceRef | None,
-        name: DashboardName,
-        error: UpstreamError,
-        request: str,
-    ) -> WorkspaceFailure:
-        now = self._clock.now()
-        since = self._failing_since.get((instance, ws.id if ws else None, name), now)
-        return WorkspaceFailure(
-            instance=instance,
-            workspace=ws.name if ws else None,
-            workspace_id=ws.id if ws else None,
-            dashboard=name,
-            error_type=error.error_type.value,
-            status_code=error.status_code,
-            attempts=error.attempts,
-            message=error.message,
-            request=request,
-            since=since,
-            last_at=now,
-        )
-
 
 def source_of(result: CacheResult[Fetched] | BaseException | None) -> str:
     """``here``, ``shared``, ``cache`` or ``failed``: where a request's data came from."""
@@ -454,44 +335,12 @@ def source_of(result: CacheResult[Fetched] | BaseException | None) -> str:
     return result.value.origin
 
 
-def _payload_issues(
-    error: PayloadError, name: DashboardName, workspace: str, request: str
-) -> list[ValidationIssue]:
-    if error.validation is not None:
-        return issues_from_validation_error(
-            error.validation, dashboard=name, workspace=workspace, prefix=request.split(" ")[0]
-        )
-    return [
-        ValidationIssue(
-            dashboard=name,
-            workspace=workspace,
-            error_type=ValidationErrorType.SCHEMA_MISMATCH,
-            field_name=request.split(" ")[0],
-            expected="JSON document",
-            actual="unparseable body",
-            message=error.message,
-            severity=Severity.CRITICAL,
-        )
-    ]
-
-
-def _dedupe(issues: list[ValidationIssue]) -> list[ValidationIssue]:
-    seen: set[tuple[str, str, str, str]] = set()
-    unique: list[ValidationIssue] = []
-    for issue in issues:
-        ident = (issue.dashboard.value, issue.workspace, issue.field_name, issue.error_type.value)
-        if ident not in seen:
-            seen.add(ident)
-            unique.append(issue)
-    return unique
-
-
-def _text(error: BaseException | None) -> str | None:
-    if error is None:
-        return None
-    if isinstance(error, UpstreamError):
-        return f"{error.label}: {error.message}"
-    return f"{type(error).__name__}: {error}"
+def _landed(
+    preview: ColdPreview, key: RequestKey, task: asyncio.Future[CacheResult[Fetched]]
+) -> None:
+    if not task.cancelled():
+        error = task.exception()
+        preview.landed(key, error if error is not None else task.result())
 
 
 def _registry_entry(registry: Sequence[ClientEntry], ws_id: int, name: str) -> ClientEntry | None:
@@ -499,44 +348,6 @@ def _registry_entry(registry: Sequence[ClientEntry], ws_id: int, name: str) -> C
         if entry.id == ws_id or entry.name.casefold() == name.casefold():
             return entry
     return None
-
-
-@dataclass(slots=True)
-class _Gathered:
-    """One workspace's inputs for one dashboard, and the first thing that went wrong."""
-
-    values: dict[str, Any] = field(default_factory=dict)
-    fetched_at: datetime | None = None
-    error: UpstreamError | None = None
-    request: str = ""
-    complete: bool = False
-
-
-def _gather(ws: WorkspaceRef, needs: Mapping[str, Need], outcome: CycleOutcome) -> _Gathered:
-    got = _Gathered()
-    for label, need in needs.items():
-        key = RequestKey(ws.instance, ws.id, need.endpoint, need.params)
-        result = outcome.results.get(key)
-        if result is None or isinstance(result, BaseException):
-            got.error = _as_upstream(result, outcome.unreachable.get(ws.instance))
-            got.request = key.describe()
-            return got
-        got.values[label] = result.value.payload
-        if got.fetched_at is None or result.fetched_at < got.fetched_at:
-            got.fetched_at = result.fetched_at
-        if result.stale and got.error is None:
-            got.error = _as_upstream(result.error, None)
-            got.request = key.describe()
-    got.complete = True
-    return got
-
-
-def _as_upstream(error: BaseException | None, unreachable: UpstreamError | None) -> UpstreamError:
-    if isinstance(error, UpstreamError):
-        return error
-    if error is None:
-        return unreachable or UpstreamError(ErrorType.NETWORK, "not fetched")
-    return UpstreamError(ErrorType.NETWORK, f"{type(error).__name__}: {error}")
 
 
 def _means_unreachable(error: UpstreamError) -> bool:

@@ -18,7 +18,7 @@ from portal_tui.store.records import (
 )
 
 if TYPE_CHECKING:
-    from portal_tui.engine.cycle import CycleOutcome
+    from portal_tui.engine.outcome import CycleOutcome
 
 
 def cycle_record(

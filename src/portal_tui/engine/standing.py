@@ -14,7 +14,7 @@ from portal_tui.store.records import Hysteresis, WorkspaceObservation
 from portal_tui.store.standing import WorkspaceTransition
 
 if TYPE_CHECKING:
-    from portal_tui.engine.cycle import CycleOutcome
+    from portal_tui.engine.outcome import CycleOutcome
 
 HysteresisPolicy = Hysteresis
 """Failed cycles in a row before "failing", good cycles in a row before "recovered"."""

@@ -40,21 +40,20 @@ class ConsistencyPane(Pane):
         yield from self.compose_filter()
 
     def repaint(self) -> None:
-        """Findings and rules from the monitor."""
+        """Findings and rules as of the view."""
         super().repaint()
-        monitor = self.state.monitor
-        findings = monitor.findings
-        instances = [i.name for i in monitor.config.instances]
+        view = self.state.view
+        findings = view.findings
+        instances = list(view.instances)
         self.query_one("#findings-table", RowTable).set_rows(
             finding_rows(findings, self.state.now, instances)
         )
         self.query_one("#rules-table", RowTable).set_rows(
-            rule_rows(monitor.consistency.rules, findings)
+            rule_rows(view.rules, findings)
         )
-        outcome = monitor.last_outcome
         checked = (
-            f"last checked {fmt_clock(outcome.finished_at, self.state.now)}"
-            if outcome is not None
+            f"last checked {fmt_clock(view.last_checked, self.state.now)}"
+            if view.last_checked is not None
             else "not checked yet in this session (findings restored from SQLite)"
         )
         tone = (

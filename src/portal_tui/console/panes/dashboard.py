@@ -12,15 +12,19 @@ from portal_tui.console.state import ConsoleState
 from portal_tui.console.summary import remaining_ttl
 from portal_tui.console.widgets.row_table import RowTable
 from portal_tui.dashboards.registry import title_of
+from portal_tui.dashboards.snapshot import DashboardSnapshot
 from portal_tui.vocabulary.names import DashboardName
 
 
 def freshness_bar(state: ConsoleState, name: DashboardName) -> Text:
-    """``KPI ● fresh ▲ warning · 17s old · TTL 2m · next in 1m43s · 26 rows ...`` + notes."""
-    monitor = state.monitor
-    snap = monitor.snapshots.get(name)
-    fresh = monitor.freshness(name)
+    """``KPI ● fresh ▲ warning · 17s old · TTL 2m · next in 1m43s · 26 rows ...`` + notes;
+    during a cold refresh ``KPI loading 12/27`` over the workspaces completed so far."""
+    board = state.view.board(name)
+    snap = board.snapshot
+    fresh = board.freshness
     now = state.now
+    if board.loading is not None:
+        return loading_bar(name, board.loading.label, board.preview)
     age = "no data yet" if fresh.age is None else f"data {fresh.age_text} old"
     parts: list[tuple[str, str] | str] = [
         (title_of(name), "bold"),
@@ -50,12 +54,25 @@ def freshness_bar(state: ConsoleState, name: DashboardName) -> Text:
     return toned(*parts)
 
 
+def loading_bar(name: DashboardName, label: str, preview: DashboardSnapshot | None) -> Text:
+    """``KPI ↻ loading 12/27 · first refresh: rows appear as each workspace completes``."""
+    rows = len(preview.rows) if preview is not None else 0
+    return toned(
+        (title_of(name), "bold"),
+        "  ",
+        (f"↻ {label}", "yellow"),
+        " · first refresh: rows appear as each workspace completes",
+        f"\n{rows} rows so far · totals when every workspace is in",
+    )
+
+
 class DashboardPane(Pane):
     """A dashboard's workspace table: state word + symbol per row, stale rows with their age."""
 
     def __init__(self, state: ConsoleState, name: DashboardName) -> None:
         super().__init__(state, id=name.value)
         self.board = name
+        self._painted: DashboardSnapshot | None = None
 
     @property
     def dashboard_name(self) -> DashboardName:
@@ -79,11 +96,14 @@ class DashboardPane(Pane):
         self.tick()
 
     def _paint_table(self) -> None:
-        monitor = self.state.monitor
+        board = self.state.view.board(self.board)
+        if board.loading is not None and board.shown is self._painted:
+            return  # a cold refresh's progress moved, its rows did not (rebuilt once a second)
+        self._painted = board.shown
         rows = workspace_rows(
-            monitor.snapshots.get(self.board),
+            board.shown,
             now=self.state.now,
-            ttl=monitor.ttl(self.board),
+            ttl=board.ttl,
             show_instance=self.state.multi_instance,
         )
         self.query_one(f"#{self.id}-table", RowTable).set_rows(rows)
@@ -91,6 +111,6 @@ class DashboardPane(Pane):
     def tick(self) -> None:
         """Ages move: the bar, and stale rows' own ages."""
         self.query_one(f"#{self.id}-bar", Bar).update(freshness_bar(self.state, self.board))
-        snap = self.state.monitor.snapshots.get(self.board)
+        snap = self.state.view.snapshot(self.board)
         if snap is not None and snap.stale_rows and self.repaints:
             self._paint_table()

@@ -24,19 +24,19 @@ from portal_tui.store.records import WorkspaceState
 
 def failures_bar(state: ConsoleState) -> Text:
     """Counts, then one line per instance: breaker state, next probe, upstream."""
-    monitor = state.monitor
+    view = state.view
     now = state.now
-    failures = sum(len(s.failures) for s in monitor.snapshots.values())
-    failing = [f for f in monitor.failing_workspaces() if f[2] is WorkspaceState.FAILING]
-    refreshing = ", ".join(sorted(n.value for n in monitor.refreshing)) or "nothing"
-    requests = calls_summary(monitor.active_calls(), monitor.on_the_wire())
+    failures = sum(len(s.failures) for s in view.snapshots.values())
+    failing = [f for f in view.failing if f[2] is WorkspaceState.FAILING]
+    refreshing = ", ".join(sorted(n.value for n in view.refreshing)) or "nothing"
+    requests = calls_summary(view.calls, view.on_the_wire)
     parts: list[tuple[str, str] | str] = [
         (f"✗ {failures} failure(s)", "bad") if failures else ("✔ no failures", "good"),
         f" in the last refresh · {len(failing)} workspace(s) failing (after hysteresis)"
         f" · refreshing: {refreshing} · {requests}",
     ]
-    for status in monitor.breakers():
-        unreachable = monitor.unreachable.get(status.instance)
+    for status in view.breakers:
+        unreachable = view.unreachable.get(status.instance)
         tone = "bad" if unreachable or status.state.value != "closed" else ""
         parts += ["\n", (breaker_line(status, now, unreachable), tone)]
     return toned(*parts)
@@ -74,7 +74,7 @@ class FailuresPane(Pane):
         """Rebuild the failures table and the live calls."""
         super().repaint()
         self.query_one("#failures-table", RowTable).set_rows(
-            failure_rows(self.state.monitor.snapshots.values(), self.state.now)
+            failure_rows(self.state.view.snapshots.values(), self.state.now)
         )
         self.calls_changed()
 
@@ -84,8 +84,7 @@ class FailuresPane(Pane):
 
     def calls_changed(self) -> None:
         """Redraw the live calls table and the bar."""
-        monitor = self.state.monitor
         self.query_one("#calls-table", RowTable).set_rows(
-            call_rows(monitor.active_calls(), self.state.now)
+            call_rows(self.state.view.calls, self.state.now)
         )
         self.query_one("#failures-bar", Bar).update(failures_bar(self.state))

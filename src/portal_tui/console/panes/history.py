@@ -47,7 +47,7 @@ class HistoryPane(Pane):
             text = toned((f"✗ could not read history: {state.history_error}", "bad"))
         else:
             loaded = fmt_clock(state.history_loaded_at, state.now)
-            trend = health_trend_text(state.monitor.health_trend, width=20)
+            trend = health_trend_text(state.view.health_trend, width=20)
             text = toned(
                 ("API history", "bold"),
                 f" · last {HISTORY_WINDOW_HOURS} h from SQLite · {len(state.history)} "

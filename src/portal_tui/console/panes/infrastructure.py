@@ -38,6 +38,7 @@ class InfrastructurePane(DashboardPane):
         """Handing them to the table (on the UI thread)."""
         self.mailbox_generation = 0
         """Mailbox tables shown so far (tests wait on it)."""
+        self._mailboxes_of: DashboardSnapshot | None = None
         self._mailbox_count = 0
 
     def compose(self) -> ComposeResult:
@@ -56,7 +57,11 @@ class InfrastructurePane(DashboardPane):
     def repaint(self) -> None:
         """Rebuild both tables (the mailbox table only here, never on the 1 Hz tick)."""
         super().repaint()
-        self._build_mailboxes(self.state.monitor.snapshots.get(self.board))
+        board = self.state.view.board(self.board)
+        if board.loading is not None and board.shown is self._mailboxes_of:
+            return  # a cold refresh's progress moved, its rows did not
+        self._mailboxes_of = board.shown
+        self._build_mailboxes(board.shown)
 
     @work(thread=True, exclusive=True, group="mailboxes", description="build mailbox rows")
     def _build_mailboxes(self, snap: DashboardSnapshot | None) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rich.text import Text
 from textual.app import ComposeResult
 
@@ -34,15 +36,16 @@ def overview_top(state: ConsoleState) -> Text:
     for name in state.plaintext_token():
         banner = f" ⚠ TOKEN SENT UNENCRYPTED to instance {name} (plain http://) "
         parts += [(banner, "reverse bold red"), "\n"]
-    shared = state.monitor.shared_status()
+    view = state.view
+    shared = view.shared
     if not shared.healthy:
         parts += [(f" ⚠ {shared.label} ", "reverse bold yellow"), "\n"]
-    health = state.monitor.health()
-    text = health_text(health, state.monitor.restored_health, state.now)
+    health = view.health
+    text = health_text(health, view.restored_health, state.now)
     parts.append((text, health_tone(health) + " bold"))
     for reason in health.reasons:
         parts.append(f"\n  • {reason}")
-    trend = health_trend_text(state.monitor.health_trend)
+    trend = health_trend_text(view.health_trend)
     if trend:
         parts.append(f"\n  trend over the last recorded cycles: {trend}")
     return toned(*parts)
@@ -55,17 +58,17 @@ def overview_bottom(state: ConsoleState, stats: CacheStats | None = None) -> Tex
     ``stats``: the cache's statistics if already at hand (they cost a pass
     over every cached response).
     """
-    monitor = state.monitor
+    view = state.view
     now = state.now
     parts: list[tuple[str, str] | str] = []
-    for status in monitor.breakers():
-        unreachable = monitor.unreachable.get(status.instance)
+    for status in view.breakers:
+        unreachable = view.unreachable.get(status.instance)
         tone = "bad" if unreachable or status.state.value != "closed" else ""
         parts += [(breaker_line(status, now, unreachable), tone), "\n"]
-    failing = [f for f in monitor.failing_workspaces() if f[2] is WorkspaceState.FAILING]
+    failing = [f for f in view.failing if f[2] is WorkspaceState.FAILING]
     failed_now = {
         (f.instance, f.workspace)
-        for snap in monitor.snapshots.values()
+        for snap in view.snapshots.values()
         for f in snap.failures
         if f.workspace
     }
@@ -81,24 +84,27 @@ def overview_bottom(state: ConsoleState, stats: CacheStats | None = None) -> Tex
         else "none failing after hysteresis"
     )
     parts.append("\n")
-    stats = stats or monitor.cache_stats()
-    requests = calls_summary(monitor.active_calls(), monitor.on_the_wire())
-    parts.append(
-        f"requests: {requests} · cache {fmt_int(stats.entries)} "
-        f"entries, {fmt_int(stats.hits)} hits / {fmt_int(stats.misses)} misses"
+    stats = stats or view.cache
+    requests = calls_summary(view.calls, view.on_the_wire)
+    cache = (
+        f" · cache {fmt_int(stats.entries)} entries, "
+        f"{fmt_int(stats.hits)} hits / {fmt_int(stats.misses)} misses"
+        if stats is not None
+        else ""
     )
-    shared = monitor.shared_status()
+    parts.append(f"requests: {requests}{cache}")
+    shared = view.shared
     if shared.kind != "off":
         parts += [
             "\n",
-            (shared_line(shared.label, monitor.sources), "" if shared.healthy else "bad"),
+            (shared_line(shared.label, view.sources), "" if shared.healthy else "bad"),
         ]
-    for trouble in monitor.alerts.trouble:  # as the records held after the last delivery pass
+    for trouble in view.alert_trouble:  # as the records held after the last delivery pass
         parts += ["\n", (trouble.line(), "bad")]
     return toned(*parts)
 
 
-def shared_line(label: str, sources: dict[str, dict[str, int]]) -> str:
+def shared_line(label: str, sources: Mapping[str, Mapping[str, int]]) -> str:
     """``shared via SQLite (…) · data: KPI 4 here, 20 shared · …`` (the last refresh of
     each dashboard: fetched here, shared by another process, from this one's cache)."""
     boards = []
@@ -131,20 +137,20 @@ class OverviewPane(Pane):
 
     def tick(self) -> None:
         """Redraw health, the dashboards' ages and states, and the instances."""
-        monitor = self.state.monitor
+        view = self.state.view
         self.query_one("#overview-top", Bar).update(overview_top(self.state))
         self.query_one("#overview-table", RowTable).set_rows(
             [
                 overview_row(
                     name,
-                    monitor.snapshots.get(name),
-                    monitor.freshness(name),
+                    view.snapshot(name),
+                    view.freshness(name),
                     self.state.next_refresh(name),
                 )
                 for name in dashboard_names()
             ]
         )
-        self._cache_stats = monitor.cache_stats()
+        self._cache_stats = view.cache or self._cache_stats
         self.query_one("#overview-bottom", Bar).update(
             overview_bottom(self.state, self._cache_stats)
         )
