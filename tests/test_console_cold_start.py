@@ -78,6 +78,10 @@ async def test_rows_appear_as_workspaces_complete_during_a_cold_refresh(tmp_path
                 assert await store.load_snapshots() == {}
                 assert monitor.health().status == "UNKNOWN"
                 assert "UNKNOWN" in text
+                await pilot.press("1")  # the Overview says the same of its dashboard row
+                await catch_up(pilot)
+                assert f"↻ loading {WORKSPACES - len(HELD)}/{WORKSPACES}" in screen_text(app)
+                await pilot.press("2")
 
                 for position in HELD:  # the held workspaces answer, and what follows at once
                     sim.faults.clear(workspace_id=sim.dataset.workspaces[position].id)

@@ -88,15 +88,24 @@ OVERVIEW_COLUMNS = (
 
 
 def overview_row(
-    name: DashboardName, snap: DashboardSnapshot | None, fresh: Freshness, next_refresh: str
+    name: DashboardName,
+    snap: DashboardSnapshot | None,
+    fresh: Freshness,
+    next_refresh: str,
+    loading: str | None = None,
 ) -> TableRow:
-    """One dashboard on the Overview: state word and symbol, age, counts, next refresh."""
+    """One dashboard on the Overview: state word and symbol, age, counts, next refresh.
+
+    ``loading``: a cold refresh's progress (``loading 12/27``), shown as the state
+    while the dashboard has no data yet."""
     rows = len(snap.rows) if snap else 0
     failed = len(snap.failed_workspaces) if snap else 0
     stale = snap.stale_rows if snap else 0
     warn = snap.warning_count if snap else 0
     invalid = len(snap.issues) if snap else 0
     label = fresh.label + (" (restored)" if snap is not None and snap.restored else "")
+    if snap is None and loading is not None:
+        label = f"↻ {loading}"
     return TableRow(
         key=name.value,
         cells=(

@@ -21,8 +21,10 @@ from portal_tui.console.state import ConsoleState
 from portal_tui.console.summary import incident_summary
 from portal_tui.console.widgets.row_table import RowTable
 from portal_tui.dashboards.registry import dashboard_names, title_of
+from portal_tui.engine.view import MonitorView
 from portal_tui.fetch.cache import CacheStats
 from portal_tui.store.records import WorkspaceState
+from portal_tui.vocabulary.names import DashboardName
 from portal_tui.vocabulary.trend import health_trend_text
 
 
@@ -146,6 +148,7 @@ class OverviewPane(Pane):
                     view.snapshot(name),
                     view.freshness(name),
                     self.state.next_refresh(name),
+                    _loading_label(view, name),
                 )
                 for name in dashboard_names()
             ]
@@ -169,3 +172,8 @@ class OverviewPane(Pane):
     def copy_text(self) -> str | None:
         """On the Overview, ``y`` copies the incident summary."""
         return incident_summary(self.state)
+
+
+def _loading_label(view: MonitorView, name: DashboardName) -> str | None:
+    loading = view.board(name).loading
+    return loading.label if loading is not None else None
