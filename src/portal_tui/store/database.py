@@ -250,10 +250,7 @@ class Store(StoreReading):
             else:
                 await self._db.run("noting a pruning backlog", retention.leave_backlog)
         except StoreError as exc:
-            notice = f"Pruning old records failed and is retried later: {exc}"
-            log.info("%s", notice)  # said through the notices, once
-            if notice not in self.notices:
-                self.notices.append(notice)
+            self._notice_once(f"Pruning old records failed and is retried later: {exc}")
             return None
         if any(result.deleted.values()):
             log.info("pruned %s from %s", result.deleted, self._path)
@@ -272,10 +269,7 @@ class Store(StoreReading):
                 self._db, now=at, raw_hours=self._raw_hours, retention_days=self._retention_days
             )
         except StoreError as exc:
-            notice = f"Rolling up old API attempts failed and is retried later: {exc}"
-            log.info("%s", notice)  # said through the notices, once
-            if notice not in self.notices:
-                self.notices.append(notice)
+            self._notice_once(f"Rolling up old API attempts failed and is retried later: {exc}")
             return None
         return None if result is None else result.rolled
 
@@ -290,6 +284,11 @@ class Store(StoreReading):
             retention_days=self._retention_days,
         )
         return done.rolled
+
+    def _notice_once(self, notice: str) -> None:
+        log.info("%s", notice)  # said through the notices, once
+        if notice not in self.notices:
+            self.notices.append(notice)
 
     async def _prune(self, at: float, *, max_rows: int | None) -> pruning.PruneResult:
         return await pruning.prune(

@@ -8,6 +8,11 @@ compact array for the nearest-rank percentiles. Errors by kind and the last
 error come from the partial index of failed attempts. Window functions over
 every attempt (two sorts of the whole window) took ~1.6 s for a day at 27
 workspaces (118,000 attempts); this takes ~0.4 s, with identical results.
+
+Attempts past the raw window (issue 20) are folded first, from their roll-up
+buckets (:mod:`portal_tui.store.rollup_reads`): they are older than every raw
+row, and a bucket keeps each attempt's time, response time and failure kind
+exactly, so the numbers are the ones the raw rows gave.
 """
 
 from __future__ import annotations

@@ -276,7 +276,7 @@ async def api_call_counts(conn: aiosqlite.Connection, *, since: datetime) -> lis
         both = attempts.setdefault(instance, [0, 0])
         both[0] += counts.calls
         both[1] += counts.failed
-        for (kind, code), n in (counts.errors or {}).items():
+        for (kind, code), n in counts.errors.items():
             failed[(instance, kind, code)] = failed.get((instance, kind, code), 0) + n
     per_instance = [
         ApiCallCount(inst, None, None, n, bad) for inst, (n, bad) in sorted(attempts.items())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiosqlite
@@ -107,15 +107,14 @@ class InstanceCounts:
 
     calls: int = 0
     failed: int = 0
-    errors: dict[tuple[str, int | None], int] | None = None
+    errors: dict[tuple[str, int | None], int] = field(default_factory=dict)
 
 
 async def instance_counts(conn: aiosqlite.Connection, since: float) -> dict[str, InstanceCounts]:
     """Per instance, the window's rolled-up attempts (``kind`` is ``'unknown'`` when unset)."""
     found: dict[str, InstanceCounts] = {}
     async for bucket in buckets(conn, since):
-        counts = found.setdefault(bucket.instance, InstanceCounts(errors={}))
-        assert counts.errors is not None
+        counts = found.setdefault(bucket.instance, InstanceCounts())
         if bucket.whole:
             counts.calls += bucket.calls
         else:
