@@ -169,11 +169,15 @@ async def roll_up(
 ) -> RollupResult:
     """Move attempts older than ``raw_hours`` batch by batch, each batch its own transaction.
 
-    Attempts already past ``retention_days`` are left for pruning to delete.
+    Only hours wholly past the raw window move (an attempt stays raw for ``raw_hours``
+    to ``raw_hours`` + 1). Attempts already past ``retention_days`` are left for
+    pruning to delete.
     """
+    # Whole hours only: each bucket is then written once, whole (no merge, no page churn).
+    cutoff = (now - raw_hours * HOUR) // HOUR * HOUR
     batch = partial(
         roll_up_batch,
-        cutoff=now - raw_hours * HOUR,
+        cutoff=cutoff,
         limit=ROLLUP_BATCH,
         expired=now - retention_days * 86400.0,
     )
