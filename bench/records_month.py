@@ -13,8 +13,8 @@ its WAL after day 30 and after the last day; the tables' shares come from
 SQLite's ``dbstat``.
 
 ``--baseline REF`` also runs this very module against ``git archive REF``
-(another tree, another process, the same interpreter), so the two rows are
-measured side by side in one sitting::
+(another tree, in a second process started beside this one, the same
+interpreter), so the two rows are measured side by side in one sitting::
 
     python -m bench.records_month --days 32 --baseline main
 """
