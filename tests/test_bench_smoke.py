@@ -118,3 +118,23 @@ def test_the_fetch_cost_bench_runs() -> None:
     lines = result.stdout.splitlines()
     assert [line.split()[0] for line in lines] == ["ok", "retried"]
     assert all(float(line.split()[1]) > 0 for line in lines)
+
+
+@pytest.mark.timeout(300)
+def test_the_records_month_bench_runs_beside_its_baseline() -> None:
+    """Issue 20's bench at a tiny size: this tree beside ``git archive HEAD~0`` (the same
+    code, so the same file size), with roll-ups after an hour."""
+    args = ["--days", "2", "--workspaces", "3", "--hours", "3", "--raw-hours", "1"]
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.records_month", *args, "--json", "--baseline", "HEAD"],
+        cwd=ROOT, capture_output=True, text=True, timeout=280,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    both = json.loads(result.stdout)
+    mine, base = both["this tree"], both["HEAD"]
+    for run in (mine, base):
+        assert set(run["sizes"]) == {"1", "2"} and all(v > 0 for v in run["sizes"].values())
+        assert run["api_calls_per_hour"] > 0 and run["reads"]["history_30d_calls"] > 0
+    assert "api_call_rollups" in mine["tables_at_30"]  # attempts past an hour were rolled up
+    # Every attempt written is counted, raw or rolled up.
+    assert mine["reads"]["history_30d_calls"] == mine["api_calls_per_hour"] * 2 * 3

@@ -264,6 +264,7 @@ async def test_prune_respects_both_retentions(
         deleted = await store.prune()
         assert deleted == {
             "api_health_logs": 20,
+            "api_call_rollups": 0,  # issue 20
             "workspace_state_transitions": 2,
             "refresh_cycles": 2 + 5,  # the two old cycles and the five validation-only ones
             "data_validation_errors": 1,

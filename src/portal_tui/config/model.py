@@ -151,6 +151,11 @@ class StorageConfig(Section):
     path: Path | None = Field(default=None, description="Default: the user data dir.")
     retention_days: float = Field(default=30.0, gt=0)
     resolved_retention_days: float = Field(default=90.0, gt=0)
+    raw_attempts_hours: float = Field(
+        default=48.0,
+        gt=0,
+        description="Hours each API attempt is kept as a row before it is rolled up per hour.",
+    )
 
 
 class ConsistencyConfig(Section):

@@ -86,6 +86,7 @@ async def open_runtime(
         clock=clock,
         retention_days=config.storage.retention_days,
         resolved_retention_days=config.storage.resolved_retention_days,
+        raw_hours=config.storage.raw_attempts_hours,
         redact_values=secrets.token_values(config),
     )
     monitor = PortalMonitor(

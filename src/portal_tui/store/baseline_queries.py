@@ -14,9 +14,10 @@ from typing import Any
 
 import aiosqlite
 
-from portal_tui.store import consistency_queries
+from portal_tui.store import consistency_queries, rollup_reads
 from portal_tui.store.consistency_records import BaselineRecord, ConsistencyState, ResponseTimes
 from portal_tui.store.records import from_epoch, to_epoch
+from portal_tui.store.rollup import RAW_MICROS
 
 
 async def _named(
@@ -58,15 +59,27 @@ async def response_times_since(
 ) -> list[ResponseTimes]:
     """Per instance: attempts logged at or after ``since`` and their summed response time.
 
-    Attempts refused by an open breaker are left out: no request was made.
+    Attempts refused by an open breaker are left out: no request was made. Raw
+    and rolled-up attempts together, summed in whole microseconds.
     """
-    sql = """
-        SELECT instance, count(*) AS attempts, total(response_time_ms) AS total_ms
+    sql = f"""
+        SELECT instance, count(*) AS attempts, coalesce(sum({RAW_MICROS}), 0) AS total_us
         FROM api_health_logs
         WHERE timestamp >= ? AND (error_type IS NULL OR error_type != 'breaker_open')
-        GROUP BY instance ORDER BY instance
+        GROUP BY instance
     """
+    at = to_epoch(since)
+    found = {
+        row["instance"]: [int(row["attempts"]), int(row["total_us"])]
+        for row in await _named(conn, sql, (at,))
+    }
+    rolled = await rollup_reads.instance_times(conn, at, skip_kind="breaker_open")
+    for instance, times in rolled.items():
+        both = found.setdefault(instance, [0, 0])
+        both[0] += times.count
+        both[1] += times.total_us
     return [
-        ResponseTimes(row["instance"], int(row["attempts"]), float(row["total_ms"]))
-        for row in await _named(conn, sql, (to_epoch(since),))
+        ResponseTimes(instance, n, total / 1000)
+        for instance, (n, total) in sorted(found.items())
+        if n
     ]

@@ -12,6 +12,7 @@ a newer snapshot, and an issue's ``last_occurrence`` only moves forward.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -108,6 +109,12 @@ VALUES (?, ?, ?, ?, ?, ?, ?)
 """
 
 
+def to_microsecond(ms: float) -> float:
+    """A response time in ms, to the microsecond (what a roll-up keeps exactly; issue 20)."""
+    value = max(0.0, float(ms))
+    return round(value * 1000) / 1000 if math.isfinite(value) else value
+
+
 @dataclass(frozen=True, slots=True)
 class CycleRows:
     """A cycle converted to SQL parameters; api call rows lack their cycle id."""
@@ -170,7 +177,7 @@ class CycleRows:
                 c.method.upper(),
                 name(c.workspace),
                 c.status_code,
-                max(0.0, float(c.response_time_ms)),
+                to_microsecond(c.response_time_ms),
                 int(c.success),
                 None if c.error_type is None else str(c.error_type),
                 text(c.error_message),

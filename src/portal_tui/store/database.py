@@ -24,7 +24,8 @@ from types import TracebackType
 
 import aiosqlite
 
-from portal_tui.store import outbox, pruning, reminders, retention
+from portal_tui.store import pruning, retention, rollup
+from portal_tui.store.alert_writes import StoreAlerts
 from portal_tui.store.connection import open_checked, present_files, remove_leftovers
 from portal_tui.store.cycle_writer import CycleRows, insert_cycle
 from portal_tui.store.existing import open_existing
@@ -38,7 +39,6 @@ from portal_tui.store.maintenance import (
     optimize,
     user_version,
 )
-from portal_tui.store.outbox import AlertEvent
 from portal_tui.store.reading import StoreReading
 from portal_tui.store.records import (
     CycleRecord,
@@ -69,7 +69,7 @@ class RecordedCycle:
     transitions: tuple[WorkspaceTransition, ...]
 
 
-class Store(StoreReading):
+class Store(StoreReading, StoreAlerts):
     """The SQLite records file shared by the consoles and ``check``.
 
     Open it with :meth:`open` (or ``async with await Store.open(...)``). The
@@ -89,12 +89,14 @@ class Store(StoreReading):
         resolved_retention_days: float,
         redactor: Redactor,
         notices: list[str],
+        raw_hours: float = rollup.RAW_HOURS,
     ) -> None:
         self._db = SharedConnection(conn, path, clock)
         self._path = path
         self._clock = clock
         self._retention_days = retention_days
         self._resolved_retention_days = resolved_retention_days
+        self._raw_hours = raw_hours
         self._redactor = redactor
         self.notices: list[str] = notices
         """Things the user should be told once (a corrupt file moved aside, ...)."""
@@ -107,6 +109,7 @@ class Store(StoreReading):
         clock: Clock,
         retention_days: float = 30.0,
         resolved_retention_days: float = 90.0,
+        raw_hours: float = rollup.RAW_HOURS,
         redact_values: Iterable[str] = (),
         redact: Callable[[str], str] | None = None,
         create: bool = True,
@@ -130,7 +133,7 @@ class Store(StoreReading):
         newer portal-tui, another program's file, or an unusable location
         raises StoreError and leaves the file untouched.
         """
-        if retention_days <= 0 or resolved_retention_days <= 0:
+        if retention_days <= 0 or resolved_retention_days <= 0 or raw_hours <= 0:
             raise ValueError("retention periods must be positive")
         path = Path(path).expanduser()
         before = await asyncio.to_thread(present_files, path)
@@ -152,6 +155,7 @@ class Store(StoreReading):
             resolved_retention_days=resolved_retention_days,
             redactor=Redactor(redact_values, redact),
             notices=notices,
+            raw_hours=raw_hours,
         )
         try:
             await store._migrate(read_only=read_only)
@@ -227,7 +231,11 @@ class Store(StoreReading):
         when not due or failed: a failure is logged and noticed once, never raised
         (each batch commits whole or not at all).
         """
-        at = to_epoch(now or self._clock.now())
+        deleted = await self._prune_if_due(to_epoch(now or self._clock.now()))
+        await self.roll_up_if_due(now)  # hourly; after pruning, so expired rows are not packed
+        return deleted
+
+    async def _prune_if_due(self, at: float) -> dict[str, int] | None:
         every = retention.PRUNE_INTERVAL
         try:
             due = partial(retention.due, now=at, interval=every)
@@ -242,14 +250,45 @@ class Store(StoreReading):
             else:
                 await self._db.run("noting a pruning backlog", retention.leave_backlog)
         except StoreError as exc:
-            notice = f"Pruning old records failed and is retried later: {exc}"
-            log.info("%s", notice)  # said through the notices, once
-            if notice not in self.notices:
-                self.notices.append(notice)
+            self._notice_once(f"Pruning old records failed and is retried later: {exc}")
             return None
         if any(result.deleted.values()):
             log.info("pruned %s from %s", result.deleted, self._path)
         return result.deleted
+
+    async def roll_up_if_due(self, now: datetime | None = None) -> int | None:
+        """Move raw API attempts past the raw window into hourly buckets, if due (hourly).
+
+        See :mod:`portal_tui.store.rollup`; asked by :meth:`prune_if_due` after every
+        cycle. Attempts moved, or None when not due or failed (logged and noticed once,
+        never raised: each batch commits whole or not at all).
+        """
+        at = to_epoch(now or self._clock.now())
+        try:
+            result = await rollup.roll_up_if_due(
+                self._db, now=at, raw_hours=self._raw_hours, retention_days=self._retention_days
+            )
+        except StoreError as exc:
+            self._notice_once(f"Rolling up old API attempts failed and is retried later: {exc}")
+            return None
+        return None if result is None else result.rolled
+
+    async def roll_up(self, now: datetime | None = None) -> int:
+        """Move every raw API attempt past the raw window into its bucket; returns how many."""
+        at = to_epoch(now or self._clock.now())
+        done = await rollup.roll_up(
+            self._db,
+            now=at,
+            raw_hours=self._raw_hours,
+            max_rows=None,
+            retention_days=self._retention_days,
+        )
+        return done.rolled
+
+    def _notice_once(self, notice: str) -> None:
+        log.info("%s", notice)  # said through the notices, once
+        if notice not in self.notices:
+            self.notices.append(notice)
 
     async def _prune(self, at: float, *, max_rows: int | None) -> pruning.PruneResult:
         return await pruning.prune(
@@ -308,47 +347,6 @@ class Store(StoreReading):
     def redact(self, text: str) -> str:
         """``text`` through the store's redactor (what every written text passes)."""
         return self._redactor(text)
-
-    async def claim_alerts(self, owner: str, lease: float, limit: int = 50) -> list[AlertEvent]:
-        """Claim undelivered alert events whose lease lapsed, for ``lease`` seconds."""
-        now = to_epoch(self._clock.now())
-        query = partial(outbox.claim, owner=owner, now=now, lease=lease, limit=limit)
-        return await self._db.run("claiming alerts to send", query)
-
-    async def claim_reminders(self, rules: Sequence[reminders.ReminderRule]) -> int:
-        """Record the REMINDER events due now, in one write transaction (see
-        :func:`reminders.enqueue_reminders`); returns how many."""
-        if not rules:
-            return 0
-        now = to_epoch(self._clock.now())
-        write = partial(reminders.enqueue_reminders, rules=tuple(rules), now=now)
-        return await self._db.run("recording alert reminders", write)
-
-    async def settle_alert(
-        self,
-        event: AlertEvent,
-        *,
-        owner: str,
-        tries: int,
-        sent_to: Sequence[str],
-        error: str | None,
-        delivered: bool,
-        retry_after: float,
-    ) -> bool:
-        """Record a claimed alert's delivery result (see :func:`outbox.settle`)."""
-        now = to_epoch(self._clock.now())
-        write = partial(
-            outbox.settle,
-            event=event,
-            owner=owner,
-            now=now,
-            tries=tries,
-            sent_to=tuple(sent_to),
-            error=None if error is None else self._redactor(error),
-            delivered=delivered,
-            retry_at=now + retry_after,
-        )
-        return await self._db.run("recording an alert delivery", write)
 
     # -- internals ------------------------------------------------------------
 

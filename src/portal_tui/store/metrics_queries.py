@@ -13,7 +13,9 @@ from datetime import datetime
 
 import aiosqlite
 
+from portal_tui.store import rollup_reads
 from portal_tui.store.records import to_epoch
+from portal_tui.store.rollup import RAW_MICROS
 from portal_tui.store.rows import rows
 
 
@@ -31,22 +33,40 @@ class ResponseTimes:
 async def response_times(
     conn: aiosqlite.Connection, *, since: datetime, bounds_ms: Sequence[float]
 ) -> list[ResponseTimes]:
-    """Per instance, attempts logged at or after ``since`` at or under each bound (ms)."""
+    """Per instance, attempts logged at or after ``since`` at or under each bound (ms).
+
+    Raw and rolled-up attempts together; the sum is taken in whole microseconds.
+    """
+    bounds = tuple(bounds_ms)
     buckets = "".join(
-        f", coalesce(sum(response_time_ms <= ?), 0) AS b{i}" for i in range(len(bounds_ms))
+        f", coalesce(sum(response_time_ms <= ?), 0) AS b{i}" for i in range(len(bounds))
     )
+    at = to_epoch(since)
     found = await rows(
         conn,
-        "SELECT instance, count(*) AS n, coalesce(sum(response_time_ms), 0.0) AS total"
-        f"{buckets} FROM api_health_logs WHERE timestamp >= ? GROUP BY instance ORDER BY instance",
-        (*bounds_ms, to_epoch(since)),
+        f"SELECT instance, count(*) AS n, coalesce(sum({RAW_MICROS}), 0) AS total_us"
+        f"{buckets} FROM api_health_logs WHERE timestamp >= ? GROUP BY instance",
+        (*bounds, at),
     )
-    return [
-        ResponseTimes(
-            instance=str(r["instance"]),
-            count=int(r["n"]),
-            sum_ms=float(r["total"]),
-            cumulative=tuple(int(r[f"b{i}"]) for i in range(len(bounds_ms))),
+    merged = {
+        str(r["instance"]): rollup_reads.InstanceTimes(
+            int(r["n"]), int(r["total_us"]), [int(r[f"b{i}"]) for i in range(len(bounds))]
         )
         for r in found
+    }
+    rolled = await rollup_reads.instance_times(conn, at, bounds_ms=bounds)
+    for instance, times in rolled.items():
+        into = merged.setdefault(instance, rollup_reads.InstanceTimes(0, 0, [0] * len(bounds)))
+        into.count += times.count
+        into.total_us += times.total_us
+        into.cumulative = [a + b for a, b in zip(into.cumulative, times.cumulative, strict=False)]
+    return [
+        ResponseTimes(
+            instance=instance,
+            count=t.count,
+            sum_ms=t.total_us / 1000,
+            cumulative=tuple(t.cumulative),
+        )
+        for instance, t in sorted(merged.items())
+        if t.count
     ]

@@ -25,6 +25,8 @@ class RetentionRule:
     table: str
     column: str
     resolved_only: bool = False  # governed by the longer, resolved-error retention
+    lag_seconds: float = 0.0
+    """Kept this much longer: a roll-up bucket goes once its whole hour is past retention."""
 
     def delete_sql(self) -> str:
         """One batch of deletions; parameters: cut-off epoch seconds, batch size."""
@@ -37,6 +39,8 @@ class RetentionRule:
 
 RULES: tuple[RetentionRule, ...] = (
     RetentionRule("api_health_logs", "timestamp"),
+    # Roll-up buckets (issue 20) are named by their hour's start.
+    RetentionRule("api_call_rollups", "hour", lag_seconds=3600.0),
     RetentionRule("workspace_state_transitions", "at"),
     RetentionRule("refresh_cycles", "finished_at"),
     # Open validation errors are never pruned, however old: they are current.
@@ -85,7 +89,7 @@ async def prune(
     complete = True
     for rule in RULES:
         days = resolved_retention_days if rule.resolved_only else retention_days
-        batch = partial(delete_batch, rule=rule, cutoff=now - days * _DAY)
+        batch = partial(delete_batch, rule=rule, cutoff=now - days * _DAY - rule.lag_seconds)
         total = 0
         while complete:
             if max_rows is not None and gone >= max_rows:

@@ -9,6 +9,7 @@ from typing import Any
 import aiosqlite
 
 from portal_tui.fetch.events import ApiCallRecord
+from portal_tui.store import rollup_reads
 from portal_tui.store.records import (
     ApiCallCount,
     CacheMetadataRecord,
@@ -52,7 +53,8 @@ async def failed_calls_since(conn: aiosqlite.Connection, since: datetime) -> int
         "SELECT count(*) FROM api_health_logs WHERE success = 0 AND timestamp >= ?",
         (to_epoch(since),),
     )
-    return int(failed)
+    rolled = await rollup_reads.instance_counts(conn, to_epoch(since))
+    return int(failed) + sum(c.failed for c in rolled.values())
 
 
 _VALIDATION_COLUMNS = """
@@ -248,26 +250,43 @@ async def recent_cycles(conn: aiosqlite.Connection, *, limit: int) -> list[Cycle
 
 
 async def api_call_counts(conn: aiosqlite.Connection, *, since: datetime) -> list[ApiCallCount]:
-    """Attempts per instance, then failed attempts per ``(instance, error_type, status)``."""
+    """Attempts per instance, then failed attempts per ``(instance, error_type, status)``.
+
+    Raw attempts and rolled-up ones together (:mod:`portal_tui.store.rollup_reads`).
+    """
     at = (to_epoch(since),)
     totals = await rows(
         conn,
         "SELECT instance, count(*) AS attempts, count(*) - coalesce(sum(success), 0) AS failed"
-        " FROM api_health_logs WHERE timestamp >= ? GROUP BY instance ORDER BY instance",
+        " FROM api_health_logs WHERE timestamp >= ? GROUP BY instance",
         at,
     )
     errors = await rows(
         conn,
         "SELECT instance, coalesce(error_type, 'unknown') AS kind, status_code,"
         " count(*) AS failed FROM api_health_logs WHERE timestamp >= ? AND success = 0"
-        " GROUP BY instance, kind, status_code ORDER BY instance, failed DESC, kind, status_code",
+        " GROUP BY instance, kind, status_code",
         at,
     )
+    attempts: dict[str, list[int]] = {r["instance"]: [r["attempts"], r["failed"]] for r in totals}
+    failed: dict[tuple[str, str, int | None], int] = {
+        (r["instance"], r["kind"], r["status_code"]): r["failed"] for r in errors
+    }
+    for instance, counts in (await rollup_reads.instance_counts(conn, at[0])).items():
+        both = attempts.setdefault(instance, [0, 0])
+        both[0] += counts.calls
+        both[1] += counts.failed
+        for (kind, code), n in counts.errors.items():
+            failed[(instance, kind, code)] = failed.get((instance, kind, code), 0) + n
     per_instance = [
-        ApiCallCount(r["instance"], None, None, r["attempts"], r["failed"]) for r in totals
+        ApiCallCount(inst, None, None, n, bad) for inst, (n, bad) in sorted(attempts.items())
     ]
+    # As SQL would order them: instance, most failed first, kind, status (NULL first).
+    ordered = sorted(
+        failed.items(),
+        key=lambda kv: (kv[0][0], -kv[1], kv[0][1], kv[0][2] is not None, kv[0][2] or 0),
+    )
     per_error = [
-        ApiCallCount(r["instance"], r["kind"], r["status_code"], r["failed"], r["failed"])
-        for r in errors
+        ApiCallCount(instance, kind, code, n, n) for (instance, kind, code), n in ordered
     ]
     return per_instance + per_error

@@ -117,7 +117,11 @@ class StoreReading:
         workspace: str | None = None,
         failures_only: bool = False,
     ) -> list[ApiCallRecord]:
-        """Logged API attempts, newest first."""
+        """Logged API attempts, newest first: the raw ones only (the last ``raw_hours``).
+
+        Attempts past the raw window are rolled up per hour (issue 20), without their
+        endpoint, method or attempt number; windows read them through the other queries.
+        """
         query = partial(
             queries.recent_api_calls,
             since=since,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from portal_tui.store.outbox import LEVELS_TABLE, OUTBOX_INDEX, OUTBOX_TABLE
 from portal_tui.store.outbox_v10 import V10_REMINDERS
+from portal_tui.store.rollup_schema import ROLLUP_SCHEMA
 from portal_tui.store.schema_v1 import (
     APPLICATION_ID,
     V1_HEALTH_VIEW,
@@ -247,6 +248,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "the shared tier: leases and shared responses (issue 18)", _V8_SHARED_TIER),
     Migration(9, "the alert outbox (issue 17)", (OUTBOX_TABLE, OUTBOX_INDEX, LEVELS_TABLE)),
     Migration(10, "alert reminders, addressed to one target (issue 17)", V10_REMINDERS),
+    # Version 11 (issue 20): API attempts past the raw window, packed per hour and
+    # workspace (see portal_tui.store.rollup). Kept as one step so it can be renumbered.
+    Migration(11, "roll-ups of API attempts past the raw window (issue 20)", ROLLUP_SCHEMA),
     # Migration(4, "what changed", ("ALTER TABLE ...", "DROP VIEW ...", "CREATE VIEW ...")),
 )
 
