@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     import httpx
 
     from portal_tui.engine.cycle import CycleOutcome
+    from portal_tui.engine.targeted import Scope
     from portal_tui.fetch.fetcher import Fetched, Fetcher
     from portal_tui.shared.loads import SharedLoads
 
@@ -255,8 +256,10 @@ class PortalMonitor:
         *,
         force: bool = False,
         triggered_by: str = "manual",
+        scope: Scope | None = None,
     ) -> CycleOutcome | None:
-        """Refresh ``names`` (default all); a dashboard already refreshing is joined."""
+        """Refresh ``names`` (default all); a dashboard already refreshing is joined.
+        ``scope``: only those workspaces (:mod:`portal_tui.engine.targeted`)."""
         every = dashboard_names()
         wanted = [n for n in every if n in set(names or every)]
         busy = self.refreshing
@@ -266,7 +269,7 @@ class PortalMonitor:
             results = await asyncio.gather(*joined)
             return results[-1] if results else None
         loop = asyncio.get_running_loop()
-        task = loop.create_task(self._run(todo, force, triggered_by))
+        task = loop.create_task(self._run(todo, force, triggered_by, scope))
         flight = _Inflight(set(todo), task)
         self._inflight.append(flight)
         task.add_done_callback(lambda _t: self._inflight.remove(flight))
@@ -278,7 +281,11 @@ class PortalMonitor:
         return outcome
 
     async def _run(
-        self, names: list[DashboardName], force: bool, triggered_by: str
+        self,
+        names: list[DashboardName],
+        force: bool,
+        triggered_by: str,
+        scope: Scope | None = None,
     ) -> CycleOutcome:
         if not self._fetcher_built():
             # The first refresh: import the network side and build the connection pools
@@ -296,7 +303,7 @@ class PortalMonitor:
             failing_since=self._failing_since,
             shared=self.shared,
         )
-        outcome = await cycle.run(names, force=force, triggered_by=triggered_by)
+        outcome = await cycle.run(names, force=force, triggered_by=triggered_by, scope=scope)
         del cycle  # it holds the previous snapshots: let them go once this cycle's replace them
         self._absorb(outcome)
         # This cycle's view: another cycle may absorb its snapshots while this one is judged.
@@ -309,7 +316,8 @@ class PortalMonitor:
             # The rules' digests and the snapshot text take ~1.5 s at 50,000 mailboxes:
             # a worker thread, so the loop (and a console sharing it) keeps running.
             verdict, record = await asyncio.to_thread(self._judge, outcome, snapshots, times)
-            self.consistency.commit(verdict)
+            if verdict is not None:
+                self.consistency.commit(verdict)
         recorded = await self.store.record(record)
         del record
         # The verdict this cycle ends on, from the records every process shares.
@@ -347,12 +355,14 @@ class PortalMonitor:
         outcome: CycleOutcome,
         snapshots: Mapping[DashboardName, DashboardSnapshot],
         response_times: Mapping[str, ResponseTimes],
-    ) -> tuple[ConsistencyVerdict, CycleRecord]:
+    ) -> tuple[ConsistencyVerdict | None, CycleRecord]:
         """The consistency verdict and the cycle's record (runs in a worker thread: it reads
         the finished outcome and snapshots, which nothing changes any more)."""
         # The fetch has just replaced the old cache entries: hand their pages back before
         # this thread's own arena grows to hold the digests and the snapshot text.
         release_free_memory()
+        if outcome.scope is not None:  # the rules judge whole cycles (engine/targeted.py)
+            return None, cycle_record(outcome, self.config, hysteresis=self._hysteresis)
         verdict = self.consistency.evaluate(
             outcome, snapshots, self.config, response_times=response_times
         )
@@ -364,7 +374,11 @@ class PortalMonitor:
     def _absorb(self, outcome: CycleOutcome) -> None:
         self.snapshots.update(outcome.snapshots)
         self.sources.update(outcome.sources)
-        self.unreachable = {k: v.message for k, v in outcome.unreachable.items()}
+        if outcome.scope is not None:  # a targeted cycle saw only its instances
+            keep = {k: v for k, v in self.unreachable.items() if k not in outcome.scope.instances}
+        else:
+            keep = {}
+        self.unreachable = keep | {k: v.message for k, v in outcome.unreachable.items()}
         for snap in outcome.snapshots.values():
             failing_now = {(f.instance, f.workspace_id, f.dashboard) for f in snap.failures}
             for key in failing_now:

@@ -38,6 +38,7 @@ from portal_tui.store.maintenance import (
     optimize,
     user_version,
 )
+from portal_tui.store.operator_records import OperatorRecords
 from portal_tui.store.outbox import AlertEvent
 from portal_tui.store.reading import StoreReading
 from portal_tui.store.records import (
@@ -69,7 +70,7 @@ class RecordedCycle:
     transitions: tuple[WorkspaceTransition, ...]
 
 
-class Store(StoreReading):
+class Store(StoreReading, OperatorRecords):
     """The SQLite records file shared by the consoles and ``check``.
 
     Open it with :meth:`open` (or ``async with await Store.open(...)``). The

@@ -21,6 +21,7 @@ from portal_tui.store.schema_v1 import (
     V1_HEALTH_VIEW,
     V1_TABLES,
 )
+from portal_tui.store.schema_v10 import V10_OPERATOR
 from portal_tui.store.standing import STANDING_TABLE
 
 
@@ -245,6 +246,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "verify results: re-fetched samples against the recorded snapshots", _V7_VERIFY),
     Migration(8, "the shared tier: leases and shared responses (issue 18)", _V8_SHARED_TIER),
     Migration(9, "the alert outbox (issue 17)", (OUTBOX_TABLE, OUTBOX_INDEX, LEVELS_TABLE)),
+    Migration(10, "operator actions, finding acknowledgements, evidence (issue 19)", V10_OPERATOR),
     # Migration(4, "what changed", ("ALTER TABLE ...", "DROP VIEW ...", "CREATE VIEW ...")),
 )
 
