@@ -320,6 +320,8 @@ def test_keys_are_exactly_the_specs() -> None:
         "s",
         "enter",
         "y",
+        "w",
+        "f",
         "question_mark",
         "q",
     }

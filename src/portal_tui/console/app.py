@@ -215,6 +215,7 @@ class PortalConsole(ConsoleActions):
         self.set_interval(HEALTH_INTERVAL, self.reload_health, name="the records' verdict")
         if self._handle_signals:
             self._install_signal_handlers()
+        self.load_acks()
         if self._startup_refresh:
             self.start_refresh(None, force=False, triggered_by="startup")
         self.current_pane().focus_table()
@@ -296,6 +297,8 @@ class PortalConsole(ConsoleActions):
         self._dirty.update({"overview", "failures", "consistency"})
         self._repaint_visible()
         self.update_header()
+        if not message.running:
+            self.load_acks()  # findings opened or resolved: their acknowledgements too
         if not message.running and self.current_pane().id == "history":
             self.load_history()
 

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from portal_tui.console.autorefresh import AutoRefreshPolicy, BoardClock
 from portal_tui.engine.monitor import PortalMonitor
+from portal_tui.store.operator_records import FindingAck, FindingKey, OperatorAction
 from portal_tui.store.records import WorkspaceHistory
 from portal_tui.vocabulary.names import DashboardName
 
@@ -29,6 +30,17 @@ class ConsoleState:
     history_error: str | None = None
     manual_refreshes: int = 0
     """Refreshes started by keys (``r``/``R``), for the activity line and tests."""
+    acks: dict[FindingKey, FindingAck] = field(default_factory=dict)
+    """Acknowledgements of the open findings, by their identity as the records hold it."""
+    operator_actions: list[OperatorAction] = field(default_factory=list)
+    """What engineers did over the History window (read with the history)."""
+
+    def ack_of(self, key: FindingKey) -> FindingAck | None:
+        """The acknowledgement of an open finding (``key`` as the monitor holds it)."""
+        store = self.monitor.store
+        if not self.acks or store is None:
+            return None
+        return self.acks.get(store.stored_key(key))
 
     @property
     def now(self) -> datetime:

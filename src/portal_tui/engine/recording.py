@@ -16,6 +16,7 @@ from portal_tui.store.records import (
     SnapshotRecord,
     dashboard_cache_key,
 )
+from portal_tui.vocabulary.validation import ValidationIssue
 
 if TYPE_CHECKING:
     from portal_tui.engine.cycle import CycleOutcome
@@ -35,7 +36,7 @@ def cycle_record(
 
     metadata: list[CacheMetadataRecord] = []
     snapshots: list[SnapshotRecord] = []
-    issues = []
+    issues: list[ValidationIssue] = []
     # A targeted cycle's snapshots carry the other workspaces' issues as they were:
     # only its own workspaces' are this cycle's to record.
     own = set(outcome.workspace_names.values()) if outcome.scope is not None else None
