@@ -95,7 +95,7 @@ class EvidenceIndex:
             row = next((r for r in snap.rows if r.key == key), None)
             if row is not None:
                 doc["row"] = narrowed(plain(row), needles)
-        return json.dumps(doc, default=str, sort_keys=True, allow_nan=False)
+        return json.dumps(doc, default=str, allow_nan=False)
 
 
 def _dashboard(scope: str) -> DashboardName | None:

@@ -107,7 +107,7 @@ def finding_lines(
 def pretty(evidence: str) -> str:
     """Evidence JSON indented (as stored when it was clipped: not JSON any more)."""
     try:
-        return json.dumps(json.loads(evidence), indent=2, sort_keys=True, ensure_ascii=False)
+        return json.dumps(json.loads(evidence), indent=2, ensure_ascii=False)
     except ValueError:
         return evidence
 
