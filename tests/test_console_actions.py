@@ -103,7 +103,7 @@ async def test_f_on_the_failures_pane_retries_only_what_failed(tmp_path: Path) -
 
 
 async def test_v_on_the_detail_screen_shows_the_verify_result(tmp_path: Path) -> None:
-    async with loopback_console(tmp_path) as (app, pilot, r):
+    async with loopback_console(tmp_path) as (_, pilot, r):
         detail = await open_detail(pilot)
         await pilot.press("v")
         await finish(pilot)

@@ -68,7 +68,10 @@ async def test_operator_actions_are_recorded_in_order_and_redacted(store: Store)
         "clear-cache", f"KPI with Bearer {SECRET}", who="bob", at=START + timedelta(seconds=5)
     )
     actions = await store.operator_actions(START)
-    assert [(a.action, a.who) for a in actions] == [("pause", operator_name()), ("clear-cache", "bob")]
+    assert [(a.action, a.who) for a in actions] == [
+        ("pause", operator_name()),
+        ("clear-cache", "bob"),
+    ]
     assert SECRET not in actions[1].detail
     assert await store.operator_actions(START + timedelta(seconds=6)) == []
 
