@@ -237,7 +237,7 @@ class ConsistencyChecker:
             baselines.extend(result.baselines)
         covered.update((ENGINE_RULE, r.name) for r in self.rules)
         prune_digests(self._digests, ctx.now)
-        findings = with_evidence(_unique(findings), ctx)
+        findings = with_evidence(_unique(findings), ctx, known=set(self._open))
         return Verdict(findings, frozenset(covered), checksums, fields, ctx.now, baselines)
 
     def commit(self, verdict: Verdict) -> ConsistencyRecord:

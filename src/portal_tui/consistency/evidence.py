@@ -6,7 +6,8 @@ workspace a finding is about (its subject names ``instance/workspace``, or
 its message starts with the workspace's name) and collects that workspace's
 responses of the cycle and its row on the finding's dashboard. Lists are cut
 down to the items that contain what the subject quotes (``'jack@ce'``), so
-the one bad mailbox is kept rather than the first page. The store redacts
+the one bad mailbox is kept rather than the first page (else to their first
+few items: the store keeps 8,000 characters). The store redacts
 and size-caps the text (:mod:`portal_tui.store.consistency_writer`).
 """
 
@@ -14,47 +15,54 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from datetime import date, datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from portal_tui.consistency.model import CheckContext, Finding
+from portal_tui.dashboards.registry import dashboard_for, dashboard_names
 from portal_tui.fetch.cache import CacheResult
 from portal_tui.upstream.endpoints import RequestKey
 from portal_tui.vocabulary.names import DashboardName
 
-MAX_FINDINGS = 200
-"""Findings per cycle given evidence (the rest keep what they were first recorded with)."""
+log = logging.getLogger(__name__)
+
+LIST_ITEMS = 5
+"""Items of a list kept when the subject quotes nothing found in it."""
+
+MAX_FINDINGS = 50
+"""New findings per cycle given evidence (a repeat keeps what it was first recorded with)."""
 
 _QUOTED = re.compile(r"'([^']{3,})'")
 
 
-def plain(value: Any) -> Any:
-    """JSON-able form of a payload: pydantic models, dataclasses, sequences, mappings."""
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
+def plain(value: Any, needles: tuple[str, ...] = ()) -> Any:
+    """JSON-able form of a payload (pydantic models, dataclasses, sequences, mappings), every
+    list cut to the items that mention one of ``needles``, else to its first
+    :data:`LIST_ITEMS` (with a note of how many more there were)."""
+    if isinstance(value, BaseModel):
+        return {k: plain(getattr(value, k), needles) for k in type(value).model_fields}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: plain(getattr(value, f.name), needles) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
+        return {str(k): plain(v, needles) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
+        items = list(value)
+        hits = [v for v in items if _mentions(v, needles)] if needles else []
+        kept = hits or items[:LIST_ITEMS]
+        shown: list[Any] = [plain(v, needles) for v in kept]
+        if len(kept) < len(items):
+            shown.append(f"… {len(items) - len(kept)} more item(s) not kept")
+        return shown
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
     return str(value)
-
-
-def narrowed(value: Any, needles: tuple[str, ...]) -> Any:
-    """``value`` with every list cut to the items that mention one of ``needles``
-    (a list none of whose items does is kept whole)."""
-    if not needles:
-        return value
-    if isinstance(value, list):
-        hits = [v for v in value if any(n in json.dumps(v, default=str) for n in needles)]
-        return [narrowed(v, needles) for v in hits] if hits else value
-    if isinstance(value, dict):
-        return {k: narrowed(v, needles) for k, v in value.items()}
-    return value
 
 
 class EvidenceIndex:
@@ -83,38 +91,61 @@ class EvidenceIndex:
         if key is None:
             return None
         needles = tuple(_QUOTED.findall(finding.subject))
+        board = _dashboard(finding.scope)
+        wanted = None
+        if board is not None:  # the requests the finding's dashboard is computed from
+            needs = dashboard_for(board).needs(self._ctx.windows).values()
+            wanted = {(n.endpoint, n.params) for n in needs}
         requests: dict[str, Any] = {}
         for request in sorted(self._requests.get(key, []), key=RequestKey.describe):
+            if wanted is not None and (request.endpoint, request.params) not in wanted:
+                continue
             result = self._ctx.outcome.results.get(request)
             if isinstance(result, CacheResult):
-                requests[request.describe()] = narrowed(plain(result.value.payload), needles)
+                requests[request.describe()] = plain(result.value.payload, needles)
         doc: dict[str, Any] = {"workspace": f"{key[0]}/{self._names[key]}", "requests": requests}
-        board = _dashboard(finding.scope)
         snap = self._ctx.snapshots.get(board) if board is not None else None
         if snap is not None:
             row = next((r for r in snap.rows if r.key == key), None)
             if row is not None:
-                doc["row"] = narrowed(plain(row), needles)
+                doc["row"] = plain(row, needles)
         return json.dumps(doc, default=str, allow_nan=False)
 
 
+def _mentions(value: Any, needles: tuple[str, ...]) -> bool:
+    """Whether ``value`` or one of its own text fields contains a needle (not deeper: cheap)."""
+    if isinstance(value, str):
+        return any(n in value for n in needles)
+    if isinstance(value, BaseModel):
+        fields: Any = value.__dict__.values()
+    elif isinstance(value, Mapping):
+        fields = value.values()
+    else:
+        return False
+    return any(isinstance(f, str) and any(n in f for n in needles) for f in fields)
+
+
 def _dashboard(scope: str) -> DashboardName | None:
-    try:
-        return DashboardName(scope)
-    except ValueError:
-        return None
+    """The dashboard a finding's scope names, if it names a registered one."""
+    return next((name for name in dashboard_names() if name.value == scope), None)
 
 
-def with_evidence(findings: list[Finding], ctx: CheckContext) -> list[Finding]:
-    """``findings``, the first :data:`MAX_FINDINGS` without evidence given theirs."""
+def with_evidence(
+    findings: list[Finding], ctx: CheckContext, *, known: Collection[tuple[str, str, str]] = ()
+) -> list[Finding]:
+    """``findings``, the first :data:`MAX_FINDINGS` new ones (not in ``known``: the open
+    findings, which keep the evidence they were first recorded with) given evidence."""
     index: EvidenceIndex | None = None
     given: list[Finding] = []
-    for count, finding in enumerate(findings):
-        if finding.evidence is None and count < MAX_FINDINGS:
+    count = 0
+    for finding in findings:
+        if finding.evidence is None and finding.key not in known and count < MAX_FINDINGS:
+            count += 1
             index = index or EvidenceIndex(ctx)
             try:
                 text = index.evidence(finding)
-            except (TypeError, ValueError):  # an odd payload: the finding stands without
+            except Exception as exc:  # evidence must never break the refresh: none then
+                log.warning("no evidence for finding %s %s: %r", finding.rule, finding.subject, exc)
                 text = None
             if text is not None:
                 finding = dataclasses.replace(finding, evidence=text)
@@ -122,4 +153,4 @@ def with_evidence(findings: list[Finding], ctx: CheckContext) -> list[Finding]:
     return given
 
 
-__all__ = ["MAX_FINDINGS", "EvidenceIndex", "narrowed", "plain", "with_evidence"]
+__all__ = ["LIST_ITEMS", "MAX_FINDINGS", "EvidenceIndex", "plain", "with_evidence"]

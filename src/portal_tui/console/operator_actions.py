@@ -177,7 +177,7 @@ class OperatorActions(App[int]):
             return
         if outcome is None or not self.live():
             return
-        if outcome.scope is None:
+        if outcome.scope != scope:
             self.notify(f"{what}: joined the refresh already running.", timeout=4)
             return
         failed = sum(

@@ -56,10 +56,10 @@ class ConsistencyPane(Pane):
         self.query_one("#rules-table", RowTable).set_rows(
             rule_rows(monitor.consistency.rules, findings)
         )
-        outcome = monitor.last_outcome
+        checked_at = monitor.consistency.last_checked_at  # a targeted cycle is not judged
         checked = (
-            f"last checked {fmt_clock(outcome.finished_at, self.state.now)}"
-            if outcome is not None
+            f"last checked {fmt_clock(checked_at, self.state.now)}"
+            if checked_at is not None
             else "not checked yet in this session (findings restored from SQLite)"
         )
         tone = (
