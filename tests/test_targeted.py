@@ -111,3 +111,23 @@ async def test_a_targeted_cycle_leaves_the_findings_to_the_next_full_cycle(
 def test_empty_scope_when_nothing_failed() -> None:
     assert failed_scope([]).empty
     assert workspace_scope("sim", 2).describe({("sim", 2): "Acme"}) == "Acme (sim)"
+
+
+async def test_retry_failed_takes_a_whole_instance_that_was_unreachable(tmp_path: Path) -> None:
+    async with rig(tmp_path, attempts=1) as r:
+        await r.monitor.refresh()
+        assert isinstance(r.clock, FakeClock)
+        r.sim.faults.add_spec("down")
+        r.clock.advance(3600)  # every TTL lapsed: the next refresh asks the instance
+        await r.monitor.refresh(force=True)
+        scope = failed_scope(r.monitor.snapshots.values())
+        assert scope.whole_instances == {"sim"}
+        assert r.monitor.unreachable
+        r.sim.faults.clear()
+        r.clock.advance(60)  # past the breaker's reset timeout
+        since = r.clock.now()
+        await r.monitor.refresh(failed_dashboards(r.monitor.snapshots.values()), scope=scope)
+        assert not any(s.failures for s in r.monitor.snapshots.values())
+        assert not r.monitor.unreachable
+        for snap in r.monitor.snapshots.values():
+            assert all(not m.stale and m.fetched_at >= since for m in snap.row_meta.values())
