@@ -373,7 +373,8 @@ class PortalMonitor:
 
     def _absorb(self, outcome: CycleOutcome) -> None:
         self.snapshots.update(outcome.snapshots)
-        self.sources.update(outcome.sources)
+        if outcome.scope is None:  # a targeted cycle's few requests do not describe a dashboard
+            self.sources.update(outcome.sources)
         if outcome.scope is not None:  # a targeted cycle saw only its instances
             keep = {k: v for k, v in self.unreachable.items() if k not in outcome.scope.instances}
         else:
