@@ -12,7 +12,7 @@ from portal_tui.console.widgets.row_table import RowTable
 from portal_tui.vocabulary.names import DashboardName
 
 CONSOLE = Path(__file__).resolve().parents[1] / "src" / "portal_tui" / "console"
-HOLDS_THE_MONITOR = {"app.py", "actions.py", "relay.py"}
+HOLDS_THE_MONITOR = {"app.py", "actions.py", "operator_actions.py", "relay.py"}
 """The app (actions go through the monitor) and the relay (it builds the views)."""
 
 

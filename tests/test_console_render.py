@@ -330,6 +330,8 @@ def test_keys_are_exactly_the_specs() -> None:
         "S",
         "enter",
         "y",
+        "w",
+        "f",
         "question_mark",
         "q",
     }

@@ -187,3 +187,26 @@ def test_small_terminal_stays_sensible(snap_compare: Any, tmp_path: Path) -> Non
         await redraw(pilot)
 
     assert snap_compare(make_app(tmp_path, clock), terminal_size=(60, 18), run_before=run_before)
+
+
+async def test_finding_view(tmp_path: Path, svg_snapshot: Any) -> None:
+    """``enter`` on a finding at 80×24: its whole text wrapped, affected workspaces, first/last
+    seen, occurrences and the redacted evidence payload."""
+    from portal_tui.console.screens.finding import FindingScreen
+
+    async with running_console(
+        tmp_path / "c.db", workspaces=WORKSPACES, faults="bad_email@2"
+    ) as (app, pilot, runtime, _):
+        await pilot.press("7")
+        await settle(pilot)
+        findings = runtime.monitor.findings
+        target = next(f for f in findings if f.rule == "sender-email-format")
+        for _ in range(findings.index(target)):
+            await pilot.press("down")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, FindingScreen)
+        await app.screen.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen.evidence is not None
+        await pictures(pilot, svg_snapshot, "finding_view", SIZES[:1])

@@ -251,3 +251,34 @@ async def test_an_instance_down_from_the_start_is_still_reported(tmp_path: Path)
     assert down["error_type"] == "network" and down["dashboards"] == []
     assert down["since"] is None and down["failed_calls"] >= 1
     assert "- instance `sim` (no snapshot): network: " in render_markdown(report)
+
+
+async def test_acknowledgements_and_operator_actions_are_exported(tmp_path: Path) -> None:
+    """Issue 19: an acknowledged finding says who and why; operator actions are in the
+    report and its timeline, in JSON and in Markdown."""
+    path = await incident_records(tmp_path)
+    from portal_tui.store.database import Store
+    from portal_tui.vocabulary.clock import FakeClock
+
+    async with await Store.open(path, clock=FakeClock(NOW + timedelta(seconds=150))) as store:
+        (finding, *_) = await store.open_findings()
+        key = (finding.rule, finding.scope, finding.subject)
+        assert await store.acknowledge_finding(key, "expected: migration OPS-9", who="alice")
+        await store.record_operator_action("clear-cache", "every cache: 12 response(s)", who="bob")
+    report = await report_for(path)
+    (acked,) = [f for f in report["consistency_findings"] if f["acknowledged"]]
+    assert acked["subject"] == finding.subject
+    assert acked["acknowledged"]["by"] == "alice"
+    assert acked["acknowledged"]["note"] == "expected: migration OPS-9"
+    assert [(a["who"], a["action"]) for a in report["operator_actions"]] == [
+        ("alice", "acknowledge"),
+        ("bob", "clear-cache"),
+    ]
+    operator = [e["text"] for e in report["timeline"] if e["kind"] == "operator"]
+    assert operator == [
+        f"alice acknowledge: {finding.rule} {finding.subject}: expected: migration OPS-9",
+        "bob clear-cache: every cache: 12 response(s)",
+    ]
+    markdown = render_markdown(report)
+    assert "acknowledged by alice: expected: migration OPS-9" in markdown
+    assert "operator: bob clear-cache" in markdown

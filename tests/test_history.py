@@ -115,3 +115,22 @@ def test_cli_history_text_json_and_bad_since(
 def test_spans(text: str, seconds: int, shown: str) -> None:
     span = parse_span(text)
     assert span.total_seconds() == seconds and describe_span(span) == shown
+
+
+async def test_operator_actions_are_in_the_history(tmp_path: Path) -> None:
+    path = await troubled_records(tmp_path)
+    async with await Store.open(path, clock=FakeClock(NOW + timedelta(minutes=3))) as store:
+        await store.record_operator_action("retry-failed", "Globex (sim) on kpi", who="carol")
+    doc = await history_of(path)
+    assert doc["operator_actions"] == [
+        {
+            "at": (NOW + timedelta(minutes=3)).isoformat(),
+            "who": "carol",
+            "action": "retry-failed",
+            "detail": "Globex (sim) on kpi",
+        }
+    ]
+    text = io.StringIO()
+    print_history(doc, text)
+    assert "Operator actions:" in text.getvalue()
+    assert "carol retry-failed: Globex (sim) on kpi" in text.getvalue()

@@ -272,6 +272,7 @@ async def test_prune_respects_both_retentions(
             "consistency_baselines": 0,  # issue 19
             "verify_results": 0,  # issue 19
             "alert_outbox": 0,
+            "operator_actions": 0,  # issue 19 (actions)
         }
         assert len(await store.recent_api_calls(limit=1000)) == 20
         assert {r.workspace for r in await store.resolved_validation_errors()} == {"Mid"}

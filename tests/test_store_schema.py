@@ -61,9 +61,10 @@ async def test_fresh_file_gets_every_table_the_view_and_the_version(tmp_path: Pa
     assert {"consistency_baselines", "verify_results"} <= found["table"]  # issue 19
     assert {"shared_leases", "shared_responses"} <= found["table"]  # issue 18
     assert {"alert_outbox", "alert_levels"} <= found["table"]  # issue 17
-    assert pragma(path, "user_version") == SCHEMA_VERSION == 11
+    assert pragma(path, "user_version") == SCHEMA_VERSION == 12
     assert "alert_outbox_subject" in found["index"]  # version 10: reminders
     assert "api_call_rollups" in found["table"]  # issue 20: version 11
+    assert {"operator_actions", "finding_acks"} <= found["table"]  # issue 19: version 12
     assert pragma(path, "application_id") == schema.APPLICATION_ID
     assert pragma(path, "journal_mode") == "wal"
 

@@ -27,6 +27,7 @@ from portal_tui.consistency.checksums import ContentChecksum, prune_digests
 from portal_tui.consistency.counters import MonthToDateCounters
 from portal_tui.consistency.drift import FieldDrift
 from portal_tui.consistency.drops import SharpDrops
+from portal_tui.consistency.evidence import with_evidence
 from portal_tui.consistency.model import (
     CheckContext,
     CycleView,
@@ -102,7 +103,7 @@ class Verdict:
         """The rows the cycle's transaction writes."""
         return ConsistencyRecord(
             findings=[
-                FindingRecord(f.rule, f.severity.value, f.scope, f.subject, f.message)
+                FindingRecord(f.rule, f.severity.value, f.scope, f.subject, f.message, f.evidence)
                 for f in self.findings
             ],
             covered=self.covered,
@@ -236,7 +237,8 @@ class ConsistencyChecker:
             baselines.extend(result.baselines)
         covered.update((ENGINE_RULE, r.name) for r in self.rules)
         prune_digests(self._digests, ctx.now)
-        return Verdict(_unique(findings), frozenset(covered), checksums, fields, ctx.now, baselines)
+        findings = with_evidence(_unique(findings), ctx, known=set(self._open))
+        return Verdict(findings, frozenset(covered), checksums, fields, ctx.now, baselines)
 
     def commit(self, verdict: Verdict) -> ConsistencyRecord:
         """Apply a verdict: open, bump and resolve findings, remember its state (cheap;

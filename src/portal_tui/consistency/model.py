@@ -83,6 +83,8 @@ class Finding:
     scope: str
     subject: str
     message: str
+    evidence: str | None = field(default=None, compare=False)
+    """The offending payload as JSON text (:mod:`portal_tui.consistency.evidence`)."""
 
     @property
     def key(self) -> tuple[str, str, str]:

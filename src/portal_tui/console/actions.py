@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
-from textual.app import App
 from textual.widgets import Static, TabbedContent
 from textual.worker import Worker
 
 from portal_tui.console.bindings import panes
 from portal_tui.console.messages import WorkspaceStateChanged
+from portal_tui.console.operator_actions import OperatorActions
 from portal_tui.console.panes.base import Pane
 from portal_tui.console.relay import MonitorRelay
 from portal_tui.console.state import HISTORY_WINDOW_HOURS, ConsoleState
@@ -30,7 +30,7 @@ from portal_tui.vocabulary.names import DashboardName
 PAUSED_BANNER = " ⏸ PAUSED · auto-refresh is off on this console · data keeps ageing · p resumes "
 
 
-class ConsoleActions(App[int]):
+class ConsoleActions(OperatorActions):
     """The console's actions; :class:`~portal_tui.console.app.PortalConsole` adds the rest."""
 
     runtime: Runtime
@@ -137,6 +137,7 @@ class ConsoleActions(App[int]):
             since = self.monitor.clock.now() - timedelta(hours=HISTORY_WINDOW_HOURS)
             try:
                 state.history = await store.workspace_history(since)
+                state.operator_actions = await store.operator_actions(since)
                 state.history_error = None
             except PortalError as exc:
                 state.history_error = str(exc)
@@ -187,6 +188,7 @@ class ConsoleActions(App[int]):
         name = pane.dashboard_name
         if name is not None:
             self.start_refresh([name], force=True, triggered_by="manual")
+            self.record_action("force-refresh", title_of(name))
             self.notify(f"Refreshing {title_of(name)} now (TTL bypassed)…", timeout=3)
         elif pane.id == "history":
             self.load_history()
@@ -201,6 +203,7 @@ class ConsoleActions(App[int]):
     def action_refresh_all(self) -> None:
         """``R``: force-refresh every dashboard."""
         self.start_refresh(None, force=True, triggered_by="manual")
+        self.record_action("force-refresh", "every dashboard")
         self.notify("Force-refreshing every dashboard…", timeout=3)
 
     def action_clear_pane(self) -> None:
@@ -212,6 +215,7 @@ class ConsoleActions(App[int]):
             )
             return
         dropped = self.monitor.clear_cache(name)
+        self.record_action("clear-cache", f"{title_of(name)}: {dropped} response(s)")
         self.notify(
             f"Cleared {dropped} cached response(s) of {title_of(name)}; its data stays on "
             "screen until the next refresh.",
@@ -224,6 +228,7 @@ class ConsoleActions(App[int]):
         def answered(yes: bool | None) -> None:
             if yes:
                 dropped = self.monitor.clear_cache(None)
+                self.record_action("clear-cache", f"every cache: {dropped} response(s)")
                 self.notify(f"Cleared all caches ({dropped} response(s)).", timeout=4)
             else:
                 self.notify("Caches kept.", timeout=2)
@@ -243,6 +248,7 @@ class ConsoleActions(App[int]):
         """``p``: pause or resume auto-refresh; PAUSED shows in a banner and the header."""
         policy = self.state.policy
         policy.paused = not policy.paused
+        self.record_action("pause" if policy.paused else "resume", "auto-refresh")
         banner = self.query_one("#pause-banner", Static)
         banner.update(PAUSED_BANNER)
         banner.set_class(not policy.paused, "hidden")
@@ -279,6 +285,12 @@ class ConsoleActions(App[int]):
     async def action_detail(self) -> None:
         """``enter``: the selected workspace's detail (Overview: jump to the dashboard)."""
         pane = self.current_pane()
+        finding = self.selected_finding(pane)
+        if finding is not None:
+            from portal_tui.console.screens.finding import FindingScreen
+
+            self.push_screen(FindingScreen(self.state, finding, self.monitor.store))
+            return
         ref = pane.selected_workspace()
         if ref is not None:
             from portal_tui.console.screens.detail import WorkspaceDetailScreen

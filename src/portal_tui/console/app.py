@@ -156,6 +156,8 @@ class PortalConsole(ConsoleActions):
         self.state = ConsoleState(
             runtime.monitor.view(cache=False), AutoRefreshPolicy(enabled=enabled)
         )
+        if runtime.monitor.store is not None:
+            self.state.stored_key = runtime.monitor.store.stored_key
         self.relay = MonitorRelay(runtime.monitor, self.post_message)
 
     async def on_load(self) -> None:
@@ -220,6 +222,7 @@ class PortalConsole(ConsoleActions):
         self.set_interval(HEALTH_INTERVAL, self.reload_health, name="the records' verdict")
         if self._handle_signals:
             self._install_signal_handlers()
+        self.load_acks()
         if self._startup_refresh:
             self.start_refresh(None, force=False, triggered_by="startup")
         self.current_pane().focus_table()
@@ -304,6 +307,8 @@ class PortalConsole(ConsoleActions):
         self._dirty.update({"overview", "failures", "consistency"})
         self._repaint_visible()
         self.update_header()
+        if not message.running:
+            self.load_acks()  # findings opened or resolved: their acknowledgements too
         if not message.running and self.current_pane().id == "history":
             self.load_history()
 

@@ -158,15 +158,60 @@ OTHER_KEYS: tuple[KeySpec, ...] = (
         palette="Copy row / incident summary",
     ),
     KeySpec(
+        "w",
+        "refresh_workspace",
+        "workspace",
+        "refresh the selected workspace only, past the cache (Failures, dashboards, detail)",
+        show=False,
+        palette="Refresh the selected workspace past the cache",
+    ),
+    KeySpec(
+        "f",
+        "retry_failed",
+        "retry failed",
+        "retry only what failed in the last cycle; everything else stays as it is",
+        show=False,
+        palette="Retry only what failed",
+    ),
+    KeySpec(
         "question_mark", "help", "help", "show this help", key_display="?", palette="Help", rank=0
     ),
     KeySpec("q", "quit", "quit", "quit", palette="Quit", rank=0),
 )
 
 
+DETAIL_KEYS: tuple[KeySpec, ...] = (
+    KeySpec("w", "refresh_workspace", "refresh", "refresh this workspace only, past the cache"),
+    KeySpec("f", "retry_failed", "retry failed", "retry only what failed in the last cycle"),
+    KeySpec("v", "verify", "verify", "re-fetch this workspace past the cache and diff it"),
+    KeySpec("y", "copy", "copy", "copy the detail (OSC 52)"),
+    KeySpec("escape", "dismiss", "close", "close", key_display="esc"),
+    KeySpec("q", "dismiss", "close", "close", show=False),
+)
+"""The workspace detail screen's keys (``enter`` on a workspace row)."""
+
+FINDING_KEYS: tuple[KeySpec, ...] = (
+    KeySpec("a", "acknowledge", "acknowledge", "acknowledge this finding with a note"),
+    KeySpec("y", "copy", "copy", "copy the finding and its evidence (OSC 52)"),
+    KeySpec("escape", "dismiss", "close", "close", key_display="esc"),
+    KeySpec("q", "dismiss", "close", "close", show=False),
+)
+"""The finding view's keys (``enter`` on a finding in the Consistency pane)."""
+
+
 def keys() -> tuple[KeySpec, ...]:
     """Every key: the pane keys, then the others."""
     return (*pane_keys(), *OTHER_KEYS)
+
+
+def key_line(specs: tuple[KeySpec, ...]) -> str:
+    """A dialog's shown keys on one line: ``w refresh · v verify · esc close``."""
+    return " · ".join(f"{k.key_display or k.key} {k.footer}" for k in specs if k.show)
+
+
+def screen_bindings(specs: tuple[KeySpec, ...]) -> list[Binding]:
+    """A dialog's bindings (:data:`DETAIL_KEYS`, :data:`FINDING_KEYS`)."""
+    return [binding(k) for k in specs]
 
 
 def binding(spec: KeySpec) -> Binding:
@@ -193,6 +238,14 @@ def help_rows() -> list[tuple[str, str]]:
         if spec.key.isdigit():
             continue
         rows.append((spec.key_display or spec.key, spec.help))
+    for title, specs in (("workspace detail", DETAIL_KEYS), ("finding view", FINDING_KEYS)):
+        shown = [k for k in specs if k.action not in ("dismiss", "copy")]
+        rows.append(
+            (
+                " ".join(k.key_display or k.key for k in shown),
+                f"in the {title}: " + "; ".join(f"{k.key} {k.help}" for k in shown),
+            )
+        )
     rows += [
         ("tab", "move focus between the tab bar and the tables; ←/→ on the tab bar switch panes"),
         ("↑↓ PgUp PgDn", "move in a table; Home/End jump to the first/last row"),

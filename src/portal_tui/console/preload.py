@@ -21,6 +21,10 @@ LAZY_MODULES: tuple[str, ...] = (
     "portal_tui.console.screens.confirm",
     "portal_tui.console.screens.detail",
     "portal_tui.console.screens.help",
+    "portal_tui.console.screens.finding",
+    # What the targeted actions import on first use (verify, its result's text).
+    "portal_tui.console.render_operator",
+    "portal_tui.engine.verification",
     # Panes (panes/factory.py imports each the first time it is made).
     "portal_tui.console.panes.overview",
     "portal_tui.console.panes.dashboard",

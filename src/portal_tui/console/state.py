@@ -9,11 +9,13 @@ a pane draws one consistent instant. Only the app changes the state; actions
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from portal_tui.console.autorefresh import AutoRefreshPolicy, BoardClock
 from portal_tui.engine.view import MonitorView
+from portal_tui.store.operator_records import FindingAck, FindingKey, OperatorAction
 from portal_tui.store.records import WorkspaceHistory
 from portal_tui.vocabulary.names import DashboardName
 
@@ -33,6 +35,18 @@ class ConsoleState:
     history_error: str | None = None
     manual_refreshes: int = 0
     """Refreshes started by keys (``r``/``R``), for the activity line and tests."""
+    acks: dict[FindingKey, FindingAck] = field(default_factory=dict)
+    """Acknowledgements of the open findings, by their identity as the records hold it."""
+    operator_actions: list[OperatorAction] = field(default_factory=list)
+    """What engineers did over the History window (read with the history)."""
+    stored_key: Callable[[FindingKey], FindingKey] = lambda key: key
+    """A finding's identity as the records hold it (the store's redactor; set by the app)."""
+
+    def ack_of(self, key: FindingKey) -> FindingAck | None:
+        """The acknowledgement of an open finding (``key`` as the monitor holds it)."""
+        if not self.acks:
+            return None
+        return self.acks.get(self.stored_key(key))
 
     def adopt(self, view: MonitorView) -> bool:
         """Draw from ``view`` from now on, unless a later one is already here; True if taken."""

@@ -21,6 +21,7 @@ from portal_tui.dashboards.windows import ReportWindows, report_windows
 from portal_tui.engine.compute import SnapshotComputer
 from portal_tui.engine.outcome import CycleOutcome
 from portal_tui.engine.preview import ColdPreview, ProgressListener
+from portal_tui.engine.targeted import Scope, merge_scoped
 from portal_tui.fetch.cache import CacheResult, TtlCache
 from portal_tui.fetch.fetcher import CallContext, Fetched, Fetcher
 from portal_tui.upstream.discovery import Discovery, join_registry
@@ -81,29 +82,37 @@ class RefreshCycle:
         return ttl_of(self._config, name)
 
     async def run(
-        self, names: Sequence[DashboardName], *, force: bool, triggered_by: str
+        self,
+        names: Sequence[DashboardName],
+        *,
+        force: bool,
+        triggered_by: str,
+        scope: Scope | None = None,
     ) -> CycleOutcome:
-        """Refresh ``names``; never raises for upstream trouble."""
+        """Refresh ``names``; never raises for upstream trouble. With a ``scope``, only its
+        workspaces (``force`` then applies to them, not to the workspace lists)."""
         start_mono = self._clock.monotonic()
         now = self._clock.now()
         # A forced refresh takes what another process fetched as it began, not older.
         self._forced_at = now - timedelta(seconds=FORCED_GRACE) if force else None
         made_before = self._fetcher.requests_made
         failed_before = self._fetcher.requests_failed
-        outcome = CycleOutcome(tuple(names), triggered_by, now, now)
+        outcome = CycleOutcome(tuple(names), triggered_by, now, now, scope=scope)
         ctx = CallContext(triggered_by, tuple(n.value for n in names), outcome.api_calls.append)
         windows = report_windows(now, self._config.zone)
         min_ttl = min(self._ttl(n) for n in names)
 
         discoveries = await asyncio.gather(
             *(
-                self._discover(inst.name, ctx, outcome, force, min_ttl)
+                self._discover(inst.name, ctx, outcome, force and scope is None, min_ttl)
                 for inst in self._config.instances
+                if scope is None or inst.name in scope.instances
             )
         )
         refs = [
             ws for d in discoveries for ws in d.workspaces if d.instance not in outcome.unreachable
         ]
+        refs = scope.select(refs) if scope is not None else refs
         for d in discoveries:
             outcome.discoveries[d.instance] = d
 
@@ -130,6 +139,7 @@ class RefreshCycle:
             plan, outcome.results
         )
         all_refs = [ws for d in discoveries for ws in d.workspaces]
+        all_refs = scope.select(all_refs) if scope is not None else all_refs
         for ws in all_refs:
             outcome.workspace_names[ws.key] = ws.name
             outcome.workspace_failures.setdefault(ws.key, set())
@@ -144,6 +154,8 @@ class RefreshCycle:
         outcome.requests_failed = self._fetcher.requests_failed - failed_before
         for snapshot in outcome.snapshots.values():
             snapshot.duration_ms = outcome.duration_ms
+        if scope is not None:  # every other workspace as the last snapshots have it
+            merge_scoped(outcome, self._previous, scope, self._config, now)
         return outcome
 
     def _start_preview(

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 
     from portal_tui.engine.cycle import RefreshCycle
     from portal_tui.engine.outcome import CycleOutcome
+    from portal_tui.engine.targeted import Scope
     from portal_tui.fetch.fetcher import Fetched, Fetcher
     from portal_tui.shared.loads import SharedLoads
 
@@ -209,12 +210,16 @@ class PortalMonitor:
         *,
         force: bool = False,
         triggered_by: str = "manual",
+        scope: Scope | None = None,
     ) -> CycleOutcome | None:
-        """Refresh ``names`` (default all); a dashboard already refreshing is joined."""
-        return await self.scheduler.refresh(names, force=force, triggered_by=triggered_by)
+        """Refresh ``names`` (default all); a dashboard already refreshing is joined.
+        ``scope``: only those workspaces (:mod:`portal_tui.engine.targeted`)."""
+        return await self.scheduler.refresh(
+            names, force=force, triggered_by=triggered_by, scope=scope
+        )
 
     async def _run(
-        self, names: list[DashboardName], force: bool, triggered_by: str
+        self, names: list[DashboardName], force: bool, triggered_by: str, scope: Scope | None
     ) -> CycleOutcome:
         if not self._fetcher_built():
             # The first refresh: import the network side and build the connection pools
@@ -235,7 +240,7 @@ class PortalMonitor:
         )
         self._cycles.append(cycle)
         try:
-            outcome = await cycle.run(names, force=force, triggered_by=triggered_by)
+            outcome = await cycle.run(names, force=force, triggered_by=triggered_by, scope=scope)
         finally:
             self._cycles.remove(cycle)
         del cycle  # it holds the previous snapshots: let them go once this cycle's replace them

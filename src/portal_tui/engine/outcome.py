@@ -16,6 +16,7 @@ from portal_tui.vocabulary.names import DashboardName
 from portal_tui.vocabulary.validation import ValidationIssue
 
 if TYPE_CHECKING:
+    from portal_tui.engine.targeted import Scope
     from portal_tui.fetch.cache import CacheResult
     from portal_tui.fetch.events import ApiCallRecord
     from portal_tui.fetch.fetcher import Fetched
@@ -55,3 +56,5 @@ class CycleOutcome:
     sources: dict[str, dict[str, int]] = field(default_factory=dict)
     # the cycle's distinct requests (each counted once) by the same sources
     source_totals: dict[str, int] = field(default_factory=dict)
+    scope: Scope | None = None
+    """A targeted cycle's workspaces (see :mod:`portal_tui.engine.targeted`); None: all."""

@@ -83,8 +83,13 @@ class DashboardState:
     def absorb(self, outcome: CycleOutcome) -> None:
         """A finished cycle's snapshots replace the last ones; failure streaks move on."""
         self.snapshots.update(outcome.snapshots)
-        self.sources.update(outcome.sources)
-        self.unreachable = {k: v.message for k, v in outcome.unreachable.items()}
+        if outcome.scope is None:  # a targeted cycle's few requests do not describe a dashboard
+            self.sources.update(outcome.sources)
+        if outcome.scope is not None:  # a targeted cycle saw only its instances
+            keep = {k: v for k, v in self.unreachable.items() if k not in outcome.scope.instances}
+        else:
+            keep = {}
+        self.unreachable = keep | {k: v.message for k, v in outcome.unreachable.items()}
         for snap in outcome.snapshots.values():
             failing_now = {(f.instance, f.workspace_id, f.dashboard) for f in snap.failures}
             for key in failing_now:

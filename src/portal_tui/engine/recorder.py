@@ -80,7 +80,8 @@ class CycleRecorder:
             # The rules' digests and the snapshot text take ~1.5 s at 50,000 mailboxes:
             # a worker thread, so the loop (and a console sharing it) keeps running.
             verdict, record = await asyncio.to_thread(self._judge, outcome, snapshots, times)
-            self.consistency.commit(verdict)
+            if verdict is not None:
+                self.consistency.commit(verdict)
         recorded = await self._store.record(record)
         del record
         return recorded
@@ -101,12 +102,14 @@ class CycleRecorder:
         outcome: CycleOutcome,
         snapshots: Mapping[DashboardName, DashboardSnapshot],
         response_times: Mapping[str, ResponseTimes],
-    ) -> tuple[ConsistencyVerdict, CycleRecord]:
+    ) -> tuple[ConsistencyVerdict | None, CycleRecord]:
         """The consistency verdict and the cycle's record (runs in a worker thread: it reads
         the finished outcome and snapshots, which nothing changes any more)."""
         # The fetch has just replaced the old cache entries: hand their pages back before
         # this thread's own arena grows to hold the digests and the snapshot text.
         release_free_memory()
+        if outcome.scope is not None:  # the rules judge whole cycles (engine/targeted.py)
+            return None, cycle_record(outcome, self.config, hysteresis=self.hysteresis)
         verdict = self.consistency.evaluate(
             outcome, snapshots, self.config, response_times=response_times
         )

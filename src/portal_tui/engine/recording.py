@@ -16,6 +16,7 @@ from portal_tui.store.records import (
     SnapshotRecord,
     dashboard_cache_key,
 )
+from portal_tui.vocabulary.validation import ValidationIssue
 
 if TYPE_CHECKING:
     from portal_tui.engine.outcome import CycleOutcome
@@ -35,9 +36,12 @@ def cycle_record(
 
     metadata: list[CacheMetadataRecord] = []
     snapshots: list[SnapshotRecord] = []
-    issues = []
+    issues: list[ValidationIssue] = []
+    # A targeted cycle's snapshots carry the other workspaces' issues as they were:
+    # only its own workspaces' are this cycle's to record.
+    own = set(outcome.workspace_names.values()) if outcome.scope is not None else None
     for name, snap in outcome.snapshots.items():
-        issues.extend(snap.issues)
+        issues.extend(i for i in snap.issues if own is None or i.workspace in own)
         ttl = ttl_of(config, name)
         if snap.error:
             status = CacheStatus.ERROR

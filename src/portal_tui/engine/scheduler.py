@@ -21,9 +21,12 @@ from portal_tui.vocabulary.names import DashboardName
 
 if TYPE_CHECKING:
     from portal_tui.engine.outcome import CycleOutcome
+    from portal_tui.engine.targeted import Scope
 
-CycleRunner = Callable[[list[DashboardName], bool, str], Coroutine[Any, Any, "CycleOutcome"]]
-"""Runs one cycle: ``(dashboards, force, triggered_by)`` → its outcome."""
+CycleRunner = Callable[
+    [list[DashboardName], bool, str, "Scope | None"], Coroutine[Any, Any, "CycleOutcome"]
+]
+"""Runs one cycle: ``(dashboards, force, triggered_by, scope)`` → its outcome."""
 
 
 @dataclass(slots=True)
@@ -51,8 +54,10 @@ class RefreshScheduler:
         *,
         force: bool = False,
         triggered_by: str = "manual",
+        scope: Scope | None = None,
     ) -> CycleOutcome | None:
         """Refresh ``names`` (default all); a dashboard already refreshing is joined.
+        ``scope``: only those workspaces (:mod:`portal_tui.engine.targeted`).
 
         Returns the outcome of the cycle started here, else of the last one joined.
         """
@@ -65,7 +70,8 @@ class RefreshScheduler:
             results: list[CycleOutcome] = await asyncio.gather(*joined)
             return results[-1] if results else None
         flight = _Inflight(frozenset(todo))
-        task = asyncio.get_running_loop().create_task(self._fly(flight, todo, force, triggered_by))
+        run = self._fly(flight, todo, force, triggered_by, scope)
+        task = asyncio.get_running_loop().create_task(run)
         flight.task = task
         self._inflight.append(flight)
         self._emit(RefreshStarted(tuple(todo)))
@@ -76,10 +82,15 @@ class RefreshScheduler:
         return outcome
 
     async def _fly(
-        self, flight: _Inflight, todo: list[DashboardName], force: bool, triggered_by: str
+        self,
+        flight: _Inflight,
+        todo: list[DashboardName],
+        force: bool,
+        triggered_by: str,
+        scope: Scope | None,
     ) -> CycleOutcome:
         try:
-            outcome = await self._run(todo, force, triggered_by)
+            outcome = await self._run(todo, force, triggered_by, scope)
         finally:
             self._inflight.remove(flight)
         # After the flight is gone: a listener asking what is refreshing sees it ended.

@@ -84,7 +84,8 @@ class MonitorView:
     findings: tuple[OpenFinding, ...]
     rules: tuple[Rule, ...]
     last_checked: datetime | None
-    """When this process's last cycle ended (its consistency check); None before one."""
+    """When this process's rules last judged a cycle (a targeted one is not judged); None
+    before one."""
     unreachable: Mapping[str, str]
     sources: Mapping[str, Mapping[str, int]]
     breakers: tuple[BreakerStatus, ...]
@@ -173,7 +174,6 @@ def build_view(
             board = replace(board, preview=cold[0], loading=cold[1])
         boards[name] = board
     health = state.health()
-    outcome = state.last_outcome
     instances = config.instances
     return MonitorView(
         serial=serial,
@@ -185,7 +185,7 @@ def build_view(
         failing=tuple(state.failing_workspaces(health)),
         findings=tuple(consistency.findings),
         rules=tuple(consistency.rules),
-        last_checked=outcome.finished_at if outcome is not None else None,
+        last_checked=consistency.last_checked_at,  # a targeted cycle is not judged
         unreachable=MappingProxyType(dict(state.unreachable)),
         sources=MappingProxyType({k: MappingProxyType(dict(v)) for k, v in state.sources.items()}),
         breakers=tuple(breakers),

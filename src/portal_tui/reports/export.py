@@ -22,6 +22,7 @@ from portal_tui.dashboards.registry import dashboard_names
 from portal_tui.engine.verdict import verdict_from_records
 from portal_tui.reports.records_file import RecordsLocation
 from portal_tui.store.database import Store
+from portal_tui.store.operator_records import FindingAck
 from portal_tui.store.records import DASHBOARD_KEY_PREFIX, CacheMetadataRecord, ValidationErrorRow
 from portal_tui.vocabulary.freshness import Freshness, FreshnessState, Overlay
 
@@ -51,6 +52,8 @@ async def build_report(
     }
     validation = await store.open_validation_errors()
     findings = await store.open_findings()
+    acks = await store.acknowledgements()
+    actions = await store.operator_actions(start)
     dashboards = {
         name.value: _dashboard(metadata.get(name.value), snapshots.get(name.value), now)
         for name in dashboard_names()
@@ -92,6 +95,7 @@ async def build_report(
                 "first_seen": iso(f.first_seen),
                 "last_seen": iso(f.last_seen),
                 "occurrences": f.occurrences,
+                "acknowledged": _ack(acks.get((f.rule, f.scope, f.subject))),
             }
             for f in findings
         ],
@@ -151,8 +155,18 @@ async def build_report(
             if e.created_at >= start
         ],
     }
+    # What engineers did from the consoles (issue 19): who is the OS user name.
+    report["operator_actions"] = [
+        {"at": iso(a.at), "who": a.who, "action": a.action, "detail": a.detail} for a in actions
+    ]
     report["timeline"] = await _timeline(store, report, start, validation)
     return report
+
+
+def _ack(ack: FindingAck | None) -> dict[str, Any] | None:
+    if ack is None:
+        return None
+    return {"by": ack.who, "at": iso(ack.at), "note": ack.note}
 
 
 def _dashboard(
@@ -323,6 +337,10 @@ async def _timeline(
                     "text": f"[{v.severity}] {v.dashboard} {v.workspace}: {v.message}",
                 }
             )
+    for a in report["operator_actions"]:
+        detail = f": {a['detail']}" if a["detail"] else ""
+        text = f"{a['who']} {a['action']}{detail}"
+        events.append({"at": a["at"], "kind": "operator", "text": text})
     for c in report["cycles"]:
         if c["failures"]:
             events.append(

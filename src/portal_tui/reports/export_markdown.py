@@ -140,10 +140,12 @@ def _findings(report: dict[str, Any], now: datetime) -> list[str]:
         return ["*Consistency findings*: none open"]
     lines = [f"*Consistency findings ({len(findings)} open)*"]
     for f in findings[: LIMITS["findings"]]:
+        ack = f.get("acknowledged")
+        acked = f" — acknowledged by {ack['by']}: {_short(ack['note'], 80)}" if ack else ""
         lines.append(
             f"- [{f['severity']}] {_code(f['rule'])} {_code(f['subject'])}: "
             f"{_short(f['message'], 110)} (since {_when(f['first_seen'], now)}, "
-            f"×{f['occurrences']})"
+            f"×{f['occurrences']}){acked}"
         )
     return lines + _more(LIMITS["findings"], len(findings))
 

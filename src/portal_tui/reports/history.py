@@ -68,6 +68,10 @@ async def build_history(
             {"at": iso(p.at), "score": p.score, "level": p.level}
             for p in await store.health_trend(start)
         ],
+        "operator_actions": [
+            {"at": iso(a.at), "who": a.who, "action": a.action, "detail": a.detail}
+            for a in await store.operator_actions(start)
+        ],
     }
 
 
@@ -160,6 +164,16 @@ def print_history(doc: dict[str, Any], out: TextIO) -> None:
                 f"  {_at(t['at'])}  {e['instance']}/{e['workspace']}: {t['from'] or 'new'} → "
                 f"{t['to']}{where}  {t['reason']}\n"
             )
+    _print_actions(doc, out)
+
+
+def _print_actions(doc: dict[str, Any], out: TextIO) -> None:
+    actions = doc.get("operator_actions") or []
+    if actions:
+        out.write("\nOperator actions:\n")
+        for a in actions:
+            detail = f": {a['detail']}" if a["detail"] else ""
+            out.write(f"  {_at(a['at'])}  {a['who']} {a['action']}{detail}\n")
 
 
 def print_history_json(doc: dict[str, Any], out: TextIO) -> None:

@@ -22,6 +22,7 @@ class FindingRecord:
     scope: str  # what the rule judged: a dashboard, an instance, an endpoint
     subject: str  # what is wrong: ``instance/workspace``, an address, ``endpoint.field``
     message: str
+    evidence: str | None = None  # the offending payload, as JSON text (issue 19)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,15 +23,20 @@ Row = tuple[object, ...]
 SEVERITIES = ("info", "warning", "error", "critical")
 
 _UPSERT_FINDING = """
-INSERT INTO consistency_findings (rule, severity, scope, subject, message, first_seen, last_seen)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+INSERT INTO consistency_findings (rule, severity, scope, subject, message, first_seen, last_seen,
+    evidence)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (rule, scope, subject) WHERE resolved = 0
 DO UPDATE SET
     occurrences = occurrences + 1,
     last_seen = max(last_seen, excluded.last_seen),
     severity = excluded.severity,
-    message = excluded.message
+    message = excluded.message,
+    evidence = coalesce(excluded.evidence, evidence)
 """
+
+EVIDENCE_MAX_CHARS = 8000
+"""A finding's evidence (the offending payload) is kept up to this many characters."""
 
 _RESOLVE_ABSENT = """
 UPDATE consistency_findings SET resolved = 1, resolved_at = ?1
@@ -105,6 +110,7 @@ class ConsistencyRows:
                 redact(f.message),
                 at,
                 at,
+                None if f.evidence is None else _clip(redact, f.evidence),
             )
         resolve = [(at, rule, exact(scope)) for rule, scope in sorted(record.covered)]
         checksums = [
@@ -137,6 +143,14 @@ class ConsistencyRows:
             for b in record.baselines
         ]
         return cls(list(latest.values()), resolve, checksums, fields, baselines)
+
+
+def _clip(redact: Callable[[str], str], text: str) -> str:
+    """Evidence through the store's redactor, clipped at :data:`EVIDENCE_MAX_CHARS`."""
+    clipped = getattr(redact, "clipped", None)
+    if clipped is not None:
+        return str(clipped(text, EVIDENCE_MAX_CHARS))
+    return redact(text)
 
 
 async def insert_consistency(conn: aiosqlite.Connection, rows: ConsistencyRows) -> None:

@@ -39,6 +39,7 @@ from portal_tui.store.maintenance import (
     optimize,
     user_version,
 )
+from portal_tui.store.operator_records import OperatorRecords
 from portal_tui.store.reading import StoreReading
 from portal_tui.store.records import (
     CycleRecord,
@@ -69,7 +70,7 @@ class RecordedCycle:
     transitions: tuple[WorkspaceTransition, ...]
 
 
-class Store(StoreReading, StoreAlerts):
+class Store(StoreReading, StoreAlerts, OperatorRecords):
     """The SQLite records file shared by the consoles and ``check``.
 
     Open it with :meth:`open` (or ``async with await Store.open(...)``). The

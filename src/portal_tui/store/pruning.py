@@ -52,6 +52,8 @@ RULES: tuple[RetentionRule, ...] = (
     RetentionRule("verify_results", "run_at"),
     # Alert events (delivered or not) go with the logs they came from (issue 17).
     RetentionRule("alert_outbox", "created_at"),
+    # What engineers did from the consoles goes with the logs too (issue 19).
+    RetentionRule("operator_actions", "at"),
 )
 
 

@@ -96,11 +96,16 @@ class Redactor:
         """``text`` with secrets removed and clipped; None stays None."""
         if text is None:
             return None
+        return self.clipped(text, MAX_TEXT_CHARS)
+
+    def clipped(self, text: str, limit: int) -> str:
+        """``text`` with secrets removed, clipped to ``limit`` characters (a finding's
+        evidence is kept longer than a message)."""
         text = self._scanner.scrub(text)
         for pattern, replacement in _RULES:
             text = pattern.sub(replacement, text)
         if self._extra is not None:
             text = self._extra(text)
-        if len(text) > MAX_TEXT_CHARS:
-            text = text[: MAX_TEXT_CHARS - 1] + "…"
+        if len(text) > limit:
+            text = text[: limit - 1] + "…"
         return text

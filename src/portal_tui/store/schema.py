@@ -23,6 +23,7 @@ from portal_tui.store.schema_v1 import (
     V1_HEALTH_VIEW,
     V1_TABLES,
 )
+from portal_tui.store.schema_v12 import V12_OPERATOR
 from portal_tui.store.standing import STANDING_TABLE
 
 
@@ -251,6 +252,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     # Version 11 (issue 20): API attempts past the raw window, packed per hour and
     # workspace (see portal_tui.store.rollup). Kept as one step so it can be renumbered.
     Migration(11, "roll-ups of API attempts past the raw window (issue 20)", ROLLUP_SCHEMA),
+    Migration(12, "operator actions, finding acknowledgements, evidence (issue 19)", V12_OPERATOR),
     # Migration(4, "what changed", ("ALTER TABLE ...", "DROP VIEW ...", "CREATE VIEW ...")),
 )
 

@@ -19,6 +19,7 @@ from portal_tui.console.render_checks import (
     findings_summary,
     rule_rows,
 )
+from portal_tui.console.render_operator import ACK_COLUMN, with_acks
 from portal_tui.console.state import ConsoleState
 from portal_tui.console.widgets.row_table import RowTable
 
@@ -33,7 +34,10 @@ class ConsistencyPane(Pane):
         """Bar, findings, rules, filter box."""
         yield Bar(id="consistency-bar", classes="bar")
         yield RowTable(
-            FINDING_COLUMNS, empty_text="✔ no open findings", id="findings-table", classes="upper"
+            (*FINDING_COLUMNS, ACK_COLUMN),
+            empty_text="✔ no open findings",
+            id="findings-table",
+            classes="upper",
         )
         yield Static("Rules (run after every refresh cycle)", classes="caption")
         yield RowTable(RULE_COLUMNS, empty_text="no rules", id="rules-table")
@@ -45,8 +49,9 @@ class ConsistencyPane(Pane):
         view = self.state.view
         findings = view.findings
         instances = list(view.instances)
+        rows = finding_rows(findings, self.state.now, instances)
         self.query_one("#findings-table", RowTable).set_rows(
-            finding_rows(findings, self.state.now, instances)
+            with_acks(rows, findings, self.state.ack_of)
         )
         self.query_one("#rules-table", RowTable).set_rows(
             rule_rows(view.rules, findings)
@@ -63,7 +68,11 @@ class ConsistencyPane(Pane):
         )
         self.query_one("#consistency-bar", Bar).update(
             toned(
-                ("Consistency", "bold"), "  ", (findings_summary(findings), tone), f" · {checked}"
+                ("Consistency", "bold"),
+                "  ",
+                (findings_summary(findings), tone),
+                f" · {acked} acknowledged" if (acked := len(self.state.acks)) else "",
+                f" · {checked}",
             )
         )
 

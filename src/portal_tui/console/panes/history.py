@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
+from textual.widgets import Static
 
 from portal_tui.console.format import fmt_clock
 from portal_tui.console.panes.base import Bar, Pane, toned
+from portal_tui.console.render_operator import OPERATOR_COLUMNS, operator_rows
 from portal_tui.console.render_status import HISTORY_COLUMNS, history_rows
 from portal_tui.console.state import HISTORY_WINDOW_HOURS, ConsoleState
 from portal_tui.console.widgets.row_preview import RowPreview
@@ -27,8 +29,17 @@ class HistoryPane(Pane):
     def compose(self) -> ComposeResult:
         """Bar, table, filter box."""
         yield Bar(id="history-bar", classes="bar")
-        yield RowTable(HISTORY_COLUMNS, empty_text="no API calls recorded yet", id="history-table")
+        yield RowTable(
+            HISTORY_COLUMNS,
+            empty_text="no API calls recorded yet",
+            id="history-table",
+            classes="upper",
+        )
         yield RowPreview(("errors", "last"), id="history-preview")
+        yield Static("Operator actions (who did what, newest first)", classes="caption")
+        yield RowTable(
+            OPERATOR_COLUMNS, empty_text="no operator actions recorded", id="operator-table"
+        )
         yield from self.compose_filter()
 
     @on(RowTable.Moved, "#history-table")
@@ -43,6 +54,9 @@ class HistoryPane(Pane):
         super().repaint()
         state = self.state
         self.query_one("#history-table", RowTable).set_rows(history_rows(state.history))
+        self.query_one("#operator-table", RowTable).set_rows(
+            operator_rows(state.operator_actions, state.now)
+        )
         if state.history_error:
             text = toned((f"✗ could not read history: {state.history_error}", "bad"))
         else:
