@@ -212,8 +212,7 @@ class PortalMonitor:
         triggered_by: str = "manual",
         scope: Scope | None = None,
     ) -> CycleOutcome | None:
-        """Refresh ``names`` (default all); a dashboard already refreshing is joined.
-        ``scope``: only those workspaces (:mod:`portal_tui.engine.targeted`)."""
+        """Refresh ``names`` (default all; a ``scope``: only its workspaces); see the scheduler."""
         return await self.scheduler.refresh(
             names, force=force, triggered_by=triggered_by, scope=scope
         )
