@@ -46,7 +46,7 @@ class _Gated:
         self.events = scheduler_emit
 
     async def __call__(
-        self, names: list[DashboardName], force: bool, triggered_by: str
+        self, names: list[DashboardName], force: bool, triggered_by: str, scope: object = None
     ) -> CycleOutcome:
         gate = asyncio.Event()
         self.started.append(tuple(names))
