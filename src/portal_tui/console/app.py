@@ -384,6 +384,7 @@ def run_console(config_arg: str | None, demo: bool, db_arg: str | None) -> int:
 
     async def main() -> int:
         runtime = await open_runtime(config_arg=config_arg, demo=demo, db_arg=db_arg)
+        runtime.monitor.judge_apart = True  # the verdict off this process's GIL: keys stay fast
         try:
             app = PortalConsole(runtime)
             with contextlib.suppress(OSError):  # the terminal may be gone already

@@ -24,10 +24,12 @@ from typing import TYPE_CHECKING
 from portal_tui.config import Config, Secrets
 from portal_tui.consistency import ConsistencyChecker, OpenFinding
 from portal_tui.consistency import Verdict as ConsistencyVerdict
+from portal_tui.consistency.engine import DigestMemo
 from portal_tui.consistency.upstream import WINDOW as SLOW_WINDOW
 from portal_tui.dashboards.registry import dashboard_for, dashboard_names, ttl_of
 from portal_tui.dashboards.snapshot import DashboardSnapshot
 from portal_tui.engine.alerting import AlertSender
+from portal_tui.engine.apart import run_apart
 from portal_tui.engine.memory import cycle_finished, release_free_memory
 from portal_tui.engine.recording import cycle_record
 from portal_tui.engine.standing import HysteresisPolicy, WorkspaceTransition
@@ -136,6 +138,8 @@ class PortalMonitor:
         ``shared`` (another process, through the shared tier), ``cache``, ``failed``."""
         self.snapshots: dict[DashboardName, DashboardSnapshot] = {}
         self.last_outcome: CycleOutcome | None = None
+        self.judge_apart = False
+        """Judge each cycle in a forked child (:mod:`portal_tui.engine.apart`): the console."""
         """The last cycle's outcome, with ``results`` and ``api_calls`` left empty
         (:meth:`refresh` returns the whole of it)."""
         self.unreachable: dict[str, str] = {}
@@ -351,14 +355,19 @@ class PortalMonitor:
         """The consistency verdict and the cycle's record (runs in a worker thread: it reads
         the finished outcome and snapshots, which nothing changes any more)."""
         # The fetch has just replaced the old cache entries: hand their pages back before
-        # this thread's own arena grows to hold the digests and the snapshot text.
+        # this thread's own arena (or a child's copy of this process) grows.
         release_free_memory()
-        verdict = self.consistency.evaluate(
-            outcome, snapshots, self.config, response_times=response_times
-        )
-        record = cycle_record(
-            outcome, self.config, consistency=verdict.record, hysteresis=self._hysteresis
-        )
+        checker = self.consistency
+
+        def work() -> tuple[ConsistencyVerdict, CycleRecord, DigestMemo]:
+            times = response_times
+            verdict = checker.evaluate(outcome, snapshots, self.config, response_times=times)
+            record = cycle_record(
+                outcome, self.config, consistency=verdict.record, hysteresis=self._hysteresis
+            )
+            return verdict, record, checker.digest_memo  # the memo evaluate filled
+
+        verdict, record, checker.digest_memo = run_apart(work, apart=self.judge_apart)
         return verdict, record
 
     def _absorb(self, outcome: CycleOutcome) -> None:
