@@ -36,6 +36,7 @@ import pty
 import select
 import signal
 import sqlite3
+import statistics
 import struct
 import subprocess
 import sys
@@ -208,13 +209,19 @@ def _spawn(src: Path | None, config: Path, db: Path, tokens: dict[str, str], tmp
 
 
 def _keys_until(
-    reader: PtyReader, master: int, db: Path, cycles: int, turn: list[int], out: list[float]
+    reader: PtyReader,
+    master: int,
+    db: Path,
+    cycles: int,
+    turn: list[int],
+    out: list[float],
+    tail: float = TAIL,
 ) -> int:
     """Press pane keys until the records file holds ``cycles`` cycles, then :data:`TAIL` s
     more. Returns the keys lost (no marker within :data:`KEY_GIVE_UP`)."""
     lost = 0
     recorded_at: float | None = None
-    while recorded_at is None or time.monotonic() - recorded_at < TAIL:
+    while recorded_at is None or time.monotonic() - recorded_at < tail:
         key = KEYS[turn[0] % len(KEYS)]
         turn[0] += 1
         pressed = time.monotonic()
@@ -232,7 +239,9 @@ def _keys_until(
     return lost
 
 
-def console_run(upstream: Upstream, base_url: str, src: Path | None) -> dict[str, Any]:
+def console_run(
+    upstream: Upstream, base_url: str, src: Path | None, *, tail: float = TAIL, settle: float = 2.0
+) -> dict[str, Any]:
     """One console process across two full refreshes; what it cost and how keys fared."""
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
@@ -248,14 +257,14 @@ def console_run(upstream: Upstream, base_url: str, src: Path | None) -> dict[str
             keys: list[float] = []
             turn = [0]
             start = time.monotonic()
-            lost = _keys_until(reader, master, db, 1, turn, keys)
+            lost = _keys_until(reader, master, db, 1, turn, keys, tail)
             first = time.monotonic() - start
             after_one = _vm(proc.pid, "VmHWM")
             os.write(master, b"R")
             start = time.monotonic()
-            lost += _keys_until(reader, master, db, 2, turn, keys)
+            lost += _keys_until(reader, master, db, 2, turn, keys, tail)
             second = time.monotonic() - start
-            time.sleep(2.0)  # anything the console does once the refresh is in
+            time.sleep(settle)  # anything the console does once the refresh is in
             after_two = _vm(proc.pid, "VmHWM")
             rss_now = _vm(proc.pid, "VmRSS")
         finally:
@@ -293,10 +302,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mailboxes", type=int, default=50_000)
     parser.add_argument("--median", type=float, default=0.02)
     parser.add_argument("--json", type=Path, help="append one JSON line per run here")
+    parser.add_argument("--tail", type=float, default=TAIL, help="seconds of keys after a refresh")
+    parser.add_argument("--settle", type=float, default=2.0, help="seconds before the last read")
     args = parser.parse_args(argv)
     upstream = Upstream(args.workspaces, args.mailboxes, per_page=100, median=args.median)
     srcs: list[Path | None] = [Path(s).resolve() for s in args.src] or [None]
     sim, base_url = _start_simulator(upstream)
+    results: list[dict[str, Any]] = []
     try:
         for run in range(args.runs):
             # Alternate which tree goes first, run by run.
@@ -304,7 +316,8 @@ def main(argv: list[str] | None = None) -> None:
             for src in order:
                 _reset(sim, 3000 + run)  # both trees of a run are served the same latencies
                 load = os.getloadavg()
-                result = console_run(upstream, base_url, src)
+                result = console_run(upstream, base_url, src, tail=args.tail, settle=args.settle)
+                results.append(result)
                 result.update(src=str(src), run=run, load=[round(x, 2) for x in load])
                 line = json.dumps(result)
                 print(line, flush=True)
@@ -318,6 +331,41 @@ def main(argv: list[str] | None = None) -> None:
             sim.wait(10)
         except subprocess.TimeoutExpired:
             sim.kill()
+    print(summary(results))
+
+
+FIGURES = (
+    ("hwm_after_one_mb", "VmHWM after one refresh", "MB", 0),
+    ("hwm_after_two_mb", "VmHWM after two refreshes", "MB", 0),
+    ("key_p50_ms", "keypress→screen p50", "ms", 0),
+    ("key_p99_ms", "keypress→screen p99", "ms", 0),
+    ("key_max_ms", "keypress→screen max", "ms", 0),
+)
+
+
+def summary(results: list[dict[str, Any]]) -> str:
+    """A Markdown table: per tree, the median of each figure (min–max) over its runs."""
+    trees = list(dict.fromkeys(r["src"] for r in results))
+    lines = ["| figure | " + " | ".join(trees) + " |", "|---|" + "---|" * len(trees)]
+    for key, label, unit, digits in FIGURES:
+        cells = []
+        for tree in trees:
+            values = sorted(r[key] for r in results if r["src"] == tree)
+            mid = statistics.median(values)
+            cells.append(
+                f"{mid:.{digits}f} {unit} ({values[0]:.{digits}f}–{values[-1]:.{digits}f})"
+            )
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for tree in trees:
+        mine = [r for r in results if r["src"] == tree]
+        keys = sum(r["keys"] for r in mine)
+        lost = sum(r["keys_lost"] for r in mine)
+        loads = [r["load"][0] for r in mine]
+        lines.append(
+            f"\n{tree}: {len(mine)} runs, {keys} keys ({lost} lost), load average at start "
+            f"{min(loads):.1f}–{max(loads):.1f}"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
