@@ -98,3 +98,20 @@ async def test_the_monitor_judged_apart_finds_and_records_what_it_finds_in_a_thr
     assert here[1][2]  # the payload digests are remembered across cycles, child or not
     assert [x[:3] for x in forked] == [x[:3] for x in here]
     assert [len(x[3]) for x in forked] == [len(x[3]) for x in here]
+
+
+def test_the_digest_memo_keeps_only_responses_a_cache_can_serve_again() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from portal_tui.consistency.checksums import prune_digests
+
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    memo = {
+        ("stats/1", now - timedelta(minutes=4)): "old",  # replaced by a newer response
+        ("stats/1", now - timedelta(minutes=2)): "newer",
+        ("stats/1", now): "newest",
+        ("mailboxes/1", now - timedelta(minutes=9)): "kept",  # still its request's latest
+        ("mailboxes/2", now - timedelta(hours=3)): "expired",
+    }
+    prune_digests(memo, now)
+    assert memo == {("stats/1", now): "newest", ("mailboxes/1", now - timedelta(minutes=9)): "kept"}
