@@ -138,3 +138,22 @@ def test_the_records_month_bench_runs_beside_its_baseline() -> None:
     assert "api_call_rollups" in mine["tables_at_30"]  # attempts past an hour were rolled up
     # Every attempt written is counted, raw or rolled up.
     assert mine["reads"]["history_30d_calls"] == mine["api_calls_per_hour"] * 2 * 3
+
+
+@pytest.mark.timeout(180)
+def test_the_console_pty_harness_measures_the_real_console(tmp_path: Path) -> None:
+    """``bench.console_pty`` at a tiny size: the real console in a pty, two refreshes."""
+    raw = tmp_path / "pty.jsonl"
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "bench.console_pty", "--workspaces", "4", "--mailboxes", "60",
+            "--median", "0.002", "--tail", "0.5", "--settle", "0.2", "--json", str(raw),
+        ],
+        cwd=ROOT, capture_output=True, text=True, timeout=170,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = [json.loads(line) for line in raw.read_text().splitlines()]
+    assert 20 < run["hwm_after_one_mb"] <= run["hwm_after_two_mb"] < 1000
+    assert run["keys"] >= 4 and run["keys_lost"] == 0  # the tail's keys at least, each seen
+    assert 0 < run["key_p50_ms"] <= run["key_p99_ms"] <= run["key_max_ms"] < 30_000
+    assert "| keypress→screen p99 |" in result.stdout

@@ -350,7 +350,9 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _console(args: argparse.Namespace) -> int:
     from portal_tui.console.app import run_console
+    from portal_tui.console.terminal import SWITCH_INTERVAL
 
+    sys.setswitchinterval(SWITCH_INTERVAL)  # keys cross threads (see console.terminal)
     return run_console(config_arg=args.config, demo=args.demo, db_arg=args.db)
 
 

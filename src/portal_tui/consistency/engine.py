@@ -113,6 +113,10 @@ class Verdict:
         )
 
 
+DigestMemo = dict[tuple[str, datetime], str]
+"""Payload digest by (cache key, fetched at)."""
+
+
 class ConsistencyChecker:
     """The rules, their state across cycles, and the findings that hold now."""
 
@@ -120,7 +124,7 @@ class ConsistencyChecker:
         self.rules: list[Rule] = list(rules) if rules is not None else default_rules()
         self._open: dict[tuple[str, str, str], OpenFinding] = {}
         self._previous = PreviousState()
-        self._digests: dict[tuple[str, datetime], str] = {}
+        self._digests: DigestMemo = {}
         self._loaded = False
         self.resolved: deque[tuple[OpenFinding, datetime]] = deque(maxlen=200)
         """Findings resolved by this process, newest last, with when."""
@@ -141,6 +145,17 @@ class ConsistencyChecker:
     def checksums(self) -> dict[str, ChecksumRecord]:
         """The latest content checksum per dashboard (``changed_at``: when it last changed)."""
         return dict(self._previous.checksums)
+
+    @property
+    def digest_memo(self) -> DigestMemo:
+        """Payload digests by (cache key, fetched at), kept across cycles (responses served
+        from the cache again are not digested again)."""
+        return self._digests
+
+    @digest_memo.setter
+    def digest_memo(self, memo: DigestMemo) -> None:
+        # evaluate ran elsewhere (a forked child) and filled its own copy: take it.
+        self._digests = memo
 
     # -- state --------------------------------------------------------------------------
 

@@ -160,63 +160,6 @@ def mailbox_columns() -> list[Column]:
     return list(MAILBOX_COLUMNS)
 
 
-def mailbox_rows(snap: DashboardSnapshot | None) -> list[TableRow]:
-    """Every mailbox of every Infrastructure row (up to 50,000 and more), stale ones marked."""
-    if snap is None:
-        return []
-    rows: list[TableRow] = []
-    append = rows.append
-    for ws in snap.rows:
-        meta = snap.row_meta.get((ws.instance, ws.workspace_id))
-        stale = meta is not None and meta.stale
-        ref = RowWorkspace(ws.instance, ws.workspace, ws.workspace_id)
-        label = f"◐ {ws.workspace}" if stale else ws.workspace
-        for index, mb in enumerate(getattr(ws, "mailboxes", ())):
-            connected = mb.status == "Connected"
-            status = f"✔ {mb.status}" if connected else f"✗ {mb.status}"
-            price = f"${mb.price:,.2f}" + (" ?" if mb.needs_review else "")
-            append(
-                TableRow(
-                    key=f"{ws.instance}/{ws.workspace_id}/{mb.id}/{index}",
-                    cells=(
-                        mb.address,
-                        label,
-                        status,
-                        str(mb.daily_limit),
-                        str(mb.sent),
-                        str(mb.replied),
-                        str(mb.bounced),
-                        f"{mb.reply_rate:.1f}%",
-                        mb.provider,
-                        mb.reseller or NONE,
-                        price,
-                    ),
-                    sort_values=(
-                        mb.address,
-                        ws.workspace,
-                        mb.status,
-                        mb.daily_limit,
-                        mb.sent,
-                        mb.replied,
-                        mb.bounced,
-                        mb.reply_rate,
-                        mb.provider,
-                        mb.reseller or "",
-                        mb.price,
-                    ),
-                    tones=(
-                        "muted" if stale else "",
-                        "warn" if stale else "",
-                        "good" if connected else "bad",
-                    ),
-                    workspace=ref,
-                    search=f"{mb.address} {ws.workspace} {mb.status} {mb.provider} "
-                    f"{mb.reseller or ''}".casefold(),
-                )
-            )
-    return rows
-
-
 @dataclass(slots=True)
 class PaneNotes:
     """Lines a dashboard pane shows above its table: totals and instance-level failures."""

@@ -20,13 +20,13 @@ from portal_tui.console.render_status import (
     restored_suffix,
 )
 from portal_tui.console.state import ConsoleState
-from portal_tui.console.table_model import Column, RowWorkspace, TableRow
+from portal_tui.console.table_model import Column, Row, RowWorkspace
 from portal_tui.dashboards.registry import dashboard_names, title_of
 from portal_tui.vocabulary.freshness import format_age
 from portal_tui.vocabulary.names import DashboardName
 
 
-def row_text(columns: Sequence[Column], row: TableRow) -> str:
+def row_text(columns: Sequence[Column], row: Row) -> str:
     """One row as ``Label: value`` pairs on one line (what ``y`` copies)."""
     pairs = [
         f"{column.label}: {cell}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from rich.cells import cell_len
 
@@ -68,6 +68,38 @@ class TableRow:
         return self.tones[index] if index < len(self.tones) else ""
 
 
+class Row(Protocol):
+    """What a table reads of a row: :class:`TableRow`, or a row that makes its texts on
+    demand (:class:`~portal_tui.console.mailbox_lines.MailboxLine`)."""
+
+    @property
+    def key(self) -> str:
+        """Identity across repaints (the cursor stays on it)."""
+
+    @property
+    def cells(self) -> tuple[str, ...]:
+        """Display texts, column by column."""
+
+    @property
+    def sort_values(self) -> tuple[Any, ...]:
+        """Raw values to sort by, column by column."""
+
+    @property
+    def workspace(self) -> RowWorkspace | None:
+        """The workspace the row is about."""
+
+    @property
+    def target(self) -> str | None:
+        """A pane id ``enter`` leads to."""
+
+    @property
+    def search(self) -> str:
+        """Casefolded text the filter matches."""
+
+    def tone(self, index: int) -> Tone:
+        """The tone of cell ``index``."""
+
+
 SAMPLE_ROWS = 2000
 """Rows measured to size a fitted column; a 50,000-row table is not measured whole."""
 
@@ -77,8 +109,8 @@ class TableView:
 
     def __init__(self, columns: Sequence[Column]) -> None:
         self.columns: tuple[Column, ...] = tuple(columns)
-        self._rows: list[TableRow] = []
-        self._visible: list[TableRow] = []
+        self._rows: list[Row] = []
+        self._visible: list[Row] = []
         self.filter_text = ""
         self.sort_index: int | None = None
         """Column sorted by; None keeps the order the rows came in (the dashboard's rank)."""
@@ -93,11 +125,11 @@ class TableView:
         return len(self._rows)
 
     @property
-    def rows(self) -> list[TableRow]:
+    def rows(self) -> list[Row]:
         """The rows to show, filtered and sorted."""
         return self._visible
 
-    def set_rows(self, rows: Sequence[TableRow]) -> None:
+    def set_rows(self, rows: Sequence[Row]) -> None:
         """Replace every row; filter and sort are kept."""
         self._rows = list(rows)
         self.widths = tuple(self._fit(i, self._rows) for i in range(len(self.columns)))
@@ -176,28 +208,32 @@ class TableView:
             rows.reverse()
         self._visible = rows
 
-    def _fit(self, index: int, rows: Sequence[TableRow]) -> int:
+    def _fit(self, index: int, rows: Sequence[Row]) -> int:
         column = self.columns[index]
         if column.width is not None:
             return column.width
         # The sorted column's label carries an arrow (" ↓"): make room for it.
         widest = cell_len(column.label) + (2 if index == self.sort_index else 0)
         for row in rows[:SAMPLE_ROWS]:
-            if index < len(row.cells):
-                widest = max(widest, cell_len(row.cells[index]))
+            cells = row.cells
+            if index < len(cells):
+                widest = max(widest, cell_len(cells[index]))
         return min(widest, column.max_width)
 
 
-def _sorted(rows: list[TableRow], index: int, descending: bool) -> list[TableRow]:
+def _sorted(rows: list[Row], index: int, descending: bool) -> list[Row]:
     """Sort by column ``index``; missing values always last, ties keep their order."""
 
-    def value(row: TableRow) -> Any:
-        return row.sort_values[index] if index < len(row.sort_values) else None
+    def value(row: Row) -> Any:
+        values = row.sort_values
+        return values[index] if index < len(values) else None
 
-    present = [r for r in rows if value(r) is not None]
-    missing = [r for r in rows if value(r) is None]
+    # Each row's value once (a row may compute its values when asked).
+    keyed = [(value(r), r) for r in rows]
+    present = [(v, r) for v, r in keyed if v is not None]
+    missing = [r for v, r in keyed if v is None]
     try:
-        present.sort(key=value, reverse=descending)
+        present.sort(key=lambda pair: pair[0], reverse=descending)
     except TypeError:  # mixed types in one column: compare as text
-        present.sort(key=lambda r: str(value(r)), reverse=descending)
-    return present + missing
+        present.sort(key=lambda pair: str(pair[0]), reverse=descending)
+    return [r for _, r in present] + missing

@@ -77,6 +77,13 @@ class TerminalOutput:
 SYNC_END = "\x1b[?2026l"
 """Ends synchronized output: a frame cut short by a drop may have left it begun."""
 
+SWITCH_INTERVAL = 0.001
+"""Seconds a thread may keep the GIL while another waits for it, in the console's process
+(:func:`sys.setswitchinterval`; CPython's default is 5 ms). A key crosses threads on its
+way to the screen (Textual's input thread, the event loop, the writer thread); while a
+worker thread computes (the end of a refresh: the consistency verdict and the snapshot
+text, ~2 s at 50,000 mailboxes) every crossing waits for that worker to give up the
+GIL, several times per key (issue 20)."""
 BACKLOG_POLL = 0.25
 """Seconds between looks at a backed-up terminal while frames are being dropped."""
 

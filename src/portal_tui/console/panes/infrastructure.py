@@ -17,11 +17,11 @@ from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from portal_tui.console.format import fmt_int
+from portal_tui.console.mailbox_lines import MailboxLine, mailbox_lines
 from portal_tui.console.panes.base import Bar
 from portal_tui.console.panes.dashboard import DashboardPane
-from portal_tui.console.render import mailbox_columns, mailbox_rows, workspace_columns
+from portal_tui.console.render import mailbox_columns, workspace_columns
 from portal_tui.console.state import ConsoleState
-from portal_tui.console.table_model import TableRow
 from portal_tui.console.widgets.row_table import RowTable
 from portal_tui.dashboards.snapshot import DashboardSnapshot
 from portal_tui.vocabulary.names import DashboardName
@@ -66,11 +66,11 @@ class InfrastructurePane(DashboardPane):
     @work(thread=True, exclusive=True, group="mailboxes", description="build mailbox rows")
     def _build_mailboxes(self, snap: DashboardSnapshot | None) -> None:
         started = time.perf_counter()
-        rows = mailbox_rows(snap)
+        rows = mailbox_lines(snap)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._show_mailboxes, rows, time.perf_counter() - started)
 
-    def _show_mailboxes(self, rows: list[TableRow], built: float) -> None:
+    def _show_mailboxes(self, rows: list[MailboxLine], built: float) -> None:
         if not self.is_mounted:
             return
         started = time.perf_counter()

@@ -15,10 +15,10 @@ from rich.text import Text
 from textual.widgets import Static
 
 from portal_tui.console.format import NONE
-from portal_tui.console.table_model import TableRow, TableView
+from portal_tui.console.table_model import Row, TableView
 
 
-def preview_text(view: TableView, row: TableRow | None, keys: Sequence[str]) -> Text:
+def preview_text(view: TableView, row: Row | None, keys: Sequence[str]) -> Text:
     """``Last error: HTTP 401 Unauthorized … · Request: GET /api/…`` for ``row``'s ``keys``
     columns (the full cell texts, blank ones left out); empty without a row."""
     text = Text()
@@ -51,7 +51,7 @@ class RowPreview(Static):
         self.keys = tuple(keys)
         self._shown: Text | None = None
 
-    def show_row(self, view: TableView, row: TableRow | None) -> None:
+    def show_row(self, view: TableView, row: Row | None) -> None:
         """Show ``row``'s texts (hidden when there is no row); no redraw when unchanged."""
         text = preview_text(view, row, self.keys)
         if text == self._shown:

@@ -23,7 +23,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from portal_tui.console.table_model import Column, TableRow, TableView
+from portal_tui.console.table_model import Column, Row, TableView
 
 _TONE_CLASSES = {
     "good": "row-table--good",
@@ -113,12 +113,12 @@ class RowTable(ScrollView, can_focus=True):
     # -- content ------------------------------------------------------------------------
 
     @property
-    def selected(self) -> TableRow | None:
+    def selected(self) -> Row | None:
         """The row under the cursor, if any."""
         rows = self.view.rows
         return rows[self.cursor] if 0 <= self.cursor < len(rows) else None
 
-    def set_rows(self, rows: Sequence[TableRow]) -> None:
+    def set_rows(self, rows: Sequence[Row]) -> None:
         """Replace every row, keeping the cursor on the same row when it is still there."""
         current = self.selected
         self.view.set_rows(rows)
@@ -263,7 +263,7 @@ class RowTable(ScrollView, can_focus=True):
             segments.append(Segment(fit(label, width, column.align) + " ", base))
         return Strip(segments)
 
-    def _row(self, row: TableRow, is_cursor: bool) -> Strip:
+    def _row(self, row: Row, is_cursor: bool) -> Strip:
         base = self.rich_style
         if is_cursor:
             base = base + self._style(
@@ -271,8 +271,9 @@ class RowTable(ScrollView, can_focus=True):
             )
         segments = [Segment(" ", base)]
         view = self.view
+        cells = row.cells  # once: a row may make its texts when asked
         for index, (column, width) in enumerate(zip(view.columns, view.widths, strict=True)):
-            text = row.cells[index] if index < len(row.cells) else ""
+            text = cells[index] if index < len(cells) else ""
             tone = row.tone(index)
             style = base + self._style(_TONE_CLASSES[tone]) if tone else base
             if is_cursor and tone:
