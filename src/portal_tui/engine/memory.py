@@ -127,22 +127,23 @@ class CollectionPacer:
         self.sweeps = 0
 
     def cycle_finished(self, now: float) -> bool:
-        """A cycle has finished at ``now``; sweep if one is due. True if it swept.
-
-        Without a sweep, what the heap holds now becomes the baseline of
-        :meth:`between_cycles`: a cycle makes no cyclic garbage, so its growth is
-        the snapshots it keeps, and sweeping for it would find nothing (issue 5).
-        """
-        if self._last is None or now - self._last < self.interval:
-            if self._last is None:
-                self._last = now  # the first cycle starts the clock
-            self._baseline = self._blocks()
+        """A cycle has finished at ``now``; sweep if one is due. True if it swept."""
+        if self._last is None:
+            self._last = now  # the first cycle starts the clock
+            return False
+        if now - self._last < self.interval:
             return False
         self._sweep(now)
         return True
 
     def between_cycles(self, now: float) -> bool:
-        """No cycle is running: sweep if live blocks grew enough since the last sweep."""
+        """No cycle is running: sweep if live blocks grew enough since the last sweep.
+
+        Read between cycles, live blocks are what is kept plus cyclic garbage: a
+        refresh's transient payloads are gone by then (freed by reference count),
+        and in steady state its snapshots replace the last ones. So a refresh
+        alone seldom trips this (the first one, from an empty heap, does once);
+        the frames' garbage does, which is what it is for."""
         grown = self._blocks() - self._baseline
         if grown < max(SWEEP_MIN_BLOCKS, self._baseline * SWEEP_GROWTH):
             return False
