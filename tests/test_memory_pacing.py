@@ -8,14 +8,18 @@ between refreshes, at most every ``SWEEP_INTERVAL``, on the monitor's clock.
 from __future__ import annotations
 
 import gc
+import sys
+import weakref
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from console_scenario import drive, running_console
 from portal_tui.engine import memory
 from portal_tui.engine.memory import NO_AUTOMATIC_SWEEP, CollectionPacer, pace_collections
+from portal_tui.simulator import LatencyModel
 from support import rig
 
 
@@ -96,3 +100,98 @@ async def test_the_monitor_sweeps_on_its_own_clock(tmp_path: Path) -> None:
         r.clock.advance(31)
         await r.monitor.refresh(force=True)
         assert swept == [1]
+
+
+class _Heap:
+    """Live blocks as the test sets them; a sweep frees all but ``live``; counts sweeps."""
+
+    def __init__(self, blocks: int) -> None:
+        self.blocks = self.live = blocks
+        self.swept = 0
+
+    def collect(self) -> int:
+        freed, self.blocks = self.blocks - self.live, self.live
+        self.swept += 1
+        return freed
+
+
+def test_between_cycles_a_sweep_once_live_blocks_grew_by_a_quarter() -> None:
+    """Pane switches leave cyclic garbage in the oldest generation (Textual's strips):
+    with no cycle running, nothing else would ever sweep it (BENCHMARKS.md item 32)."""
+    heap = _Heap(1_000_000)
+    pacer = CollectionPacer(interval=600.0, collect=heap.collect, blocks=lambda: heap.blocks)
+    heap.blocks += 249_999
+    assert pacer.between_cycles(1.0) is False
+    heap.blocks += 1
+    heap.live = 1_100_000  # 100,000 of them are kept, the rest was garbage
+    assert pacer.between_cycles(2.0) is True and heap.swept == 1
+    heap.blocks += 274_999  # what the sweep left is the new baseline
+    assert pacer.between_cycles(3.0) is False
+    heap.blocks += 1
+    assert pacer.between_cycles(4.0) is True and heap.swept == 2
+    small = _Heap(10_000)  # a small heap: at least SWEEP_MIN_BLOCKS of growth
+    pacer = CollectionPacer(collect=small.collect, blocks=lambda: small.blocks)
+    small.blocks += memory.SWEEP_MIN_BLOCKS - 1
+    assert pacer.between_cycles(1.0) is False
+    small.blocks += 1
+    assert pacer.between_cycles(2.0) is True
+
+
+def test_a_sweep_after_a_cycle_also_resets_the_baseline() -> None:
+    heap = _Heap(1_000_000)
+    pacer = CollectionPacer(interval=60.0, collect=heap.collect, blocks=lambda: heap.blocks)
+    pacer.cycle_finished(0.0)
+    heap.blocks = 2_000_000
+    heap.live = 1_500_000  # the new snapshot, kept; the rest garbage
+    assert pacer.cycle_finished(60.0) is True
+    heap.blocks += 374_999
+    assert pacer.between_cycles(61.0) is False and heap.swept == 1
+    heap.blocks += 1
+    assert pacer.between_cycles(62.0) is True and heap.swept == 2
+
+
+@pytest.mark.usefixtures("fresh_pacing")
+def test_between_cycles_is_a_no_op_unpaced_or_while_a_cycle_runs() -> None:
+    assert memory.between_cycles(1.0) is False
+    heap = _Heap(0)
+    memory._pacer = CollectionPacer(collect=heap.collect, blocks=lambda: heap.blocks)
+    heap.blocks = 10 * memory.SWEEP_MIN_BLOCKS
+    assert memory.between_cycles(1.0, busy=True) is False and heap.swept == 0
+    assert memory.between_cycles(2.0) is True and heap.swept == 1
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.me = self  # a reference cycle, as a Strip cached in its own crop cache
+
+
+@pytest.mark.usefixtures("fresh_pacing")
+def test_paced_old_cyclic_garbage_is_freed_between_cycles_and_only_then() -> None:
+    pace_collections()
+    nodes = [_Node() for _ in range(max(memory.SWEEP_MIN_BLOCKS, sys.getallocatedblocks() // 3))]
+    gc.collect(1)  # they survive the young generations: now in the oldest, as a frame's strips
+    probe = weakref.ref(nodes[0])
+    del nodes
+    gc.collect(1)
+    assert probe() is not None, "paced: young collections never reach it"
+    assert memory.between_cycles(1.0) is True
+    assert probe() is None
+
+
+@pytest.mark.usefixtures("fresh_pacing")
+async def test_the_console_sweeps_on_its_tick_only_with_no_refresh_running(
+    tmp_path: Path,
+) -> None:
+    heap = _Heap(0)
+    memory._pacer = CollectionPacer(collect=heap.collect, blocks=lambda: heap.blocks)
+    latency = LatencyModel.fixed(5.0)  # on the FakeClock: in flight until the test advances it
+    async with running_console(tmp_path / "c.db", latency=latency) as (app, pilot, runtime, clock):
+        assert runtime.monitor.refreshing
+        heap.blocks = 10 * memory.SWEEP_MIN_BLOCKS
+        app.tick()
+        assert heap.swept == 0, "never in the middle of a refresh"
+        runtime.simulator.latency = None
+        await drive(pilot, clock, step=5)
+        assert not runtime.monitor.refreshing
+        app.tick()
+        assert heap.swept == 1

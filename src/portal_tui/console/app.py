@@ -40,6 +40,7 @@ from portal_tui.console.relay import FLUSH_INTERVAL, MonitorRelay
 from portal_tui.console.state import ConsoleState
 from portal_tui.console.summary import header_subtitle
 from portal_tui.console.widgets.key_bar import KeyBar
+from portal_tui.engine.memory import between_cycles
 from portal_tui.engine.runtime import Runtime
 from portal_tui.vocabulary.errors import ExitCode
 
@@ -111,8 +112,7 @@ class PortalConsole(ConsoleActions):
         """Panes being mounted, by tab id."""
         self._signals: list[signal.Signals] = []
         self.composed = asyncio.Event()
-        """Set once every pane is composed (:meth:`panes_composed`) and
-        :func:`~portal_tui.console.preload.preload` has run."""
+        """Set once every pane is composed (:meth:`panes_composed`) and preload has run."""
         self.exit_line: str | None = None
         """The one line to print on stderr after the screen is given back, if any."""
         if runtime is not None:
@@ -365,10 +365,10 @@ class PortalConsole(ConsoleActions):
             pane.tick()
         self.update_header()
         self.check_auto_refresh()
+        between_cycles(self.monitor.clock.monotonic(), busy=bool(self.monitor.refreshing))
 
     def fresh_view(self) -> None:
-        """Draw from the monitor as it is now: a new frozen view (with the cache's counts
-        only when the Overview, which shows them, is on screen)."""
+        """Draw from the monitor: a new frozen view (cache counts only for the Overview)."""
         overview = self._tabs is not None and self._tabs.active == "tab-overview"
         self.state.adopt(self.monitor.view(cache=overview))
 

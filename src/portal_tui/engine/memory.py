@@ -18,7 +18,16 @@ refresh), and each found nothing to free. The core makes no reference cycles
 of its own in steady state (tests/test_memory_release.py holds it to that), so
 full collections run on the process's schedule instead: after a cycle, at
 most every :data:`SWEEP_INTERVAL`. Young collections (which cost
-milliseconds and catch short-lived cycles) are unchanged."""
+milliseconds and catch short-lived cycles) are unchanged.
+
+The screen does make cycles that outlive the young generations: every frame
+Textual draws leaves ``Strip`` objects that hold themselves in their own crop
+caches (seven caches each), and styles made for a component class hold their
+node. With no refresh running nothing swept them: ~0.25 MB per pane switch in
+a real terminal, without bound (BENCHMARKS.md item 32). So between cycles the
+console calls :func:`between_cycles` once a second, which sweeps once Python's
+live blocks have grown by :data:`SWEEP_GROWTH` since the last sweep, the rule
+CPython's own full collections follow."""
 
 from __future__ import annotations
 
@@ -84,6 +93,12 @@ SWEEP_INTERVAL = 600.0
 """Seconds between full collections once paced: at most one ~0.4 s pause (50,000
 mailboxes) every 10 minutes, after a refresh, never in the middle of one."""
 
+SWEEP_GROWTH = 0.25
+"""Between cycles: a sweep once live blocks grew by this share since the last."""
+
+SWEEP_MIN_BLOCKS = 50_000
+"""...and by at least this many blocks (~3 MB), so a small heap is not swept for a few."""
+
 NO_AUTOMATIC_SWEEP = 1 << 30
 """The oldest generation's threshold once paced: CPython never reaches it."""
 
@@ -96,13 +111,19 @@ class CollectionPacer:
     """
 
     def __init__(
-        self, interval: float = SWEEP_INTERVAL, collect: Callable[[], int] = gc.collect
+        self,
+        interval: float = SWEEP_INTERVAL,
+        collect: Callable[[], int] = gc.collect,
+        blocks: Callable[[], int] = sys.getallocatedblocks,
     ) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
         self.interval = interval
         self._collect = collect
+        self._blocks = blocks
         self._last: float | None = None
+        self._baseline = blocks()
+        """Live blocks just after the last sweep (or at start-up)."""
         self.sweeps = 0
 
     def cycle_finished(self, now: float) -> bool:
@@ -112,10 +133,28 @@ class CollectionPacer:
             return False
         if now - self._last < self.interval:
             return False
+        self._sweep(now)
+        return True
+
+    def between_cycles(self, now: float) -> bool:
+        """No cycle is running: sweep if live blocks grew enough since the last sweep.
+
+        Read between cycles, live blocks are what is kept plus cyclic garbage: a
+        refresh's transient payloads are gone by then (freed by reference count),
+        and in steady state its snapshots replace the last ones. So a refresh
+        alone seldom trips this (the first one, from an empty heap, does once);
+        the frames' garbage does, which is what it is for."""
+        grown = self._blocks() - self._baseline
+        if grown < max(SWEEP_MIN_BLOCKS, self._baseline * SWEEP_GROWTH):
+            return False
+        self._sweep(now)
+        return True
+
+    def _sweep(self, now: float) -> None:
         self._last = now
         self._collect()
+        self._baseline = self._blocks()
         self.sweeps += 1
-        return True
 
 
 _pacer: CollectionPacer | None = None
@@ -133,6 +172,14 @@ def pace_collections(interval: float = SWEEP_INTERVAL) -> CollectionPacer:
         gc.set_threshold(young, middle, NO_AUTOMATIC_SWEEP)
         _pacer = CollectionPacer(interval)
     return _pacer
+
+
+def between_cycles(now: float, busy: bool = False) -> bool:
+    """Called by the console once a second (``busy`` while a cycle runs: no sweep then,
+    the cycle's end has its own); True if it swept: the frames' garbage (see above)."""
+    if _pacer is None or busy:
+        return False
+    return _pacer.between_cycles(now)
 
 
 def cycle_finished(now: float) -> bool:
