@@ -20,9 +20,10 @@ against :mod:`bench.simproc` over loopback HTTP, and measures from outside:
 A refresh counts as finished when its ``refresh_cycles`` row is in the
 records file (read-only polling). ``--src`` runs another source tree's
 console (``PYTHONPATH``), e.g. a worktree of ``main``, against the same
-simulator, alternating with this tree's run by run::
+simulator, alternating with this tree's run by run (the old tree from
+``git worktree add ../portal-tui-old OLD_REV``)::
 
-    python -m bench.console_pty --src /work/wt/main-old/src --src src --runs 3
+    python -m bench.console_pty --src ../portal-tui-old/src --src src --runs 3
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ the lower bound, the ideal replay and the simulator's share from what was
 served). Trees alternate run by run and take turns to go first; run ``k`` of
 every tree is served the same latencies (seed ``1000 + k``)::
 
-    python -m bench.gap --src /work/wt/main-old/src --src src --runs 3
+    python -m bench.gap --src ../portal-tui-old/src --src src --runs 3
 """
 
 from __future__ import annotations
