@@ -138,6 +138,34 @@ async def test_a_pass_stops_sending_before_its_lease_could_lapse(tmp_path: Path)
             delivery.kick()
             await delivery.idle()
         events = [e for e in await store.alert_events() if e.kind == "FAILING"]
+        # What it never started is released, not leased: another process claims it now.
+        others = await store.claim_alerts("another process", 60)
     tried = [e for e in events if e.attempts]
     assert 0 < len(tried) < len(events)
     assert all(e.attempts == 2 for e in tried) and len(hook.posts) == 2 * len(tried)
+    untried = {e.id for e in events if not e.attempts}
+    assert {e.id for e in others} == untried
+
+
+async def test_a_pass_cut_short_gives_back_what_it_did_not_start(tmp_path: Path) -> None:
+    """``check``'s drain deadline (or quitting) ends a pass mid-batch: the message in flight
+    keeps its lease (it may still arrive), the rest are released for any process at once."""
+    clock = FakeClock(START)
+    async with await Store.open(tmp_path / "r.sqlite3", clock=clock) as store:
+        for w in range(3):
+            await cycles(store, 2, failed=True, workspace=f"W{w}", wid=w)
+        with receiver() as hook:
+            hook.open.clear()  # the first POST hangs
+            target = AlertTarget(url=hook.url, name="hook")
+            delivery = AlertDelivery(
+                [target], store=store, clock=clock, env={}, attempt_timeout=30.0
+            )
+            delivery.kick()
+            await asyncio.to_thread(hook.arrived.wait, 10)
+            assert await delivery.drain(5.0) is False
+            await delivery.aclose()
+            first, *rest = sorted(await store.alert_events(), key=lambda e: e.id)
+            claimed = await store.claim_alerts("another process", 60)
+            hook.open.set()
+    assert [e.id for e in claimed] == [e.id for e in rest] and len(rest) == 2
+    assert first.delivered_at is None and first.id not in {e.id for e in claimed}

@@ -122,9 +122,11 @@ async def test_two_os_processes_send_one_failing_and_one_recovered_message(
             titles = hook.titles()
     async with await Store.open(db, clock=SystemClock()) as store:
         events = await store.alert_events()
+        standings = await store.standings()
     failing = [t for t in titles if t.startswith("FAILING ")]
     recovered = [t for t in titles if t.startswith("RECOVERED ")]
-    assert len(failing) == 1 and len(recovered) == 1, titles
+    records = [(e.title, e.delivered_at, e.attempts) for e in events]
+    assert len(failing) == 1 and len(recovered) == 1, (titles, records, standings)
     assert failing[0].startswith("FAILING Boldcrest Digital (sim): ") and "401" in failing[0]
     assert recovered[0].startswith("RECOVERED Boldcrest Digital (sim)"), recovered
     # Every event delivered exactly once between the processes.

@@ -118,3 +118,84 @@ async def test_processes_sharing_a_file_count_into_one_run(tmp_path: Path) -> No
     finally:
         for store in stores:
             await store.close()
+
+
+def test_two_good_cycles_recorded_out_of_order_are_two_good_cycles() -> None:
+    """Two processes' cycles run side by side; the one that finished fetching first is
+    recorded second. Both were good cycles after the failures: RECOVERED, as in order."""
+    runs = Runs(HysteresisPolicy(fail_after=3, recover_after=2))
+    for n in range(3):
+        runs.update(cycle(n, {DashboardName.KPI}))
+    assert runs.rows[ACME].state is WorkspaceState.FAILING
+    assert runs.update(cycle(5, set())) == []
+    [back] = runs.update(cycle(4, set()))  # late, and part of the same good run
+    assert back.to_state is WorkspaceState.RECOVERED
+    row = runs.rows[ACME]
+    assert (row.successes_in_row, row.updated_at) == (2, START + timedelta(minutes=10))
+    assert row.run_after == START + timedelta(minutes=4)  # the last failure
+
+
+def test_a_late_cycle_from_before_the_current_run_is_ignored() -> None:
+    """good(0), failed(2), good(3), then good(1) recorded late: a failure came between
+    it and the current run, so it is not one of the run's good cycles."""
+    runs = Runs(HysteresisPolicy(fail_after=1, recover_after=2))
+    runs.update(cycle(0, set()))
+    [failing] = runs.update(cycle(2, {DashboardName.KPI}))
+    assert failing.to_state is WorkspaceState.FAILING
+    assert runs.update(cycle(3, set())) == []
+    before = runs.rows[ACME]
+    assert before.run_after == START + timedelta(minutes=4)
+    assert runs.update(cycle(1, set())) == []
+    assert runs.rows[ACME] == before
+
+
+def test_a_late_failure_counts_into_a_failing_run_and_moves_its_start_back() -> None:
+    runs = Runs(HysteresisPolicy(fail_after=3, recover_after=2))
+    runs.update(cycle(0, set()))
+    runs.update(cycle(2, {DashboardName.KPI}))
+    runs.update(cycle(3, {DashboardName.VOLUME}))
+    [flip] = runs.update(cycle(1, {DashboardName.REVENUE}))  # late, after the good cycle
+    assert flip.to_state is WorkspaceState.FAILING
+    assert flip.since == START + timedelta(minutes=2)  # the late one was the first failure
+    row = runs.rows[ACME]
+    assert row.dashboards == ("volume",)  # what failed last, not the late cycle's
+    assert row.updated_at == START + timedelta(minutes=6)
+
+
+async def test_processes_recording_out_of_order_still_recover(tmp_path: Path) -> None:
+    """The records' own version of the race: two connections, the newer cycle recorded
+    first; the standing survives reopening with where its run began."""
+    clock = FakeClock(START)
+    first = await Store.open(tmp_path / "records.sqlite3", clock=clock)
+    second = await Store.open(tmp_path / "records.sqlite3", clock=clock)
+    try:
+        policy = HysteresisPolicy(fail_after=1, recover_after=2)
+        at = [START + timedelta(minutes=n) for n in range(4)]
+        [failing] = (
+            await first.record(
+                CycleRecord(
+                    "check",
+                    at[0],
+                    at[0],
+                    observations=[seen(at[0], failed=True)],
+                    hysteresis=policy,
+                )
+            )
+        ).transitions
+        assert failing.to_state is WorkspaceState.FAILING
+        newer, older = (
+            CycleRecord("check", t, t, observations=[seen(t, failed=False)], hysteresis=policy)
+            for t in (at[2], at[1])
+        )
+        assert (await second.record(newer)).transitions == ()
+        [back] = (await first.record(older)).transitions
+        assert back.to_state is WorkspaceState.RECOVERED
+        [row] = await second.standings()
+        assert (row.state, row.successes_in_row, row.run_after) == (
+            WorkspaceState.RECOVERED,
+            2,
+            at[0],
+        )
+    finally:
+        await first.close()
+        await second.close()

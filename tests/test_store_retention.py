@@ -183,7 +183,7 @@ async def test_a_real_version_2_file_migrates_keeping_its_rows(tmp_path: Path) -
     raw.close()
     clock = FakeClock(START)
     async with await Store.open(path, clock=clock) as store:
-        assert await store.schema_version() == schema.latest_version() == 12
+        assert await store.schema_version() == schema.latest_version() == 13
         (history,) = await store.workspace_history(START - 50 * DAY)
         assert history.calls == 2 and history.p50_ms == 12.5
         deleted = await store.prune_if_due()

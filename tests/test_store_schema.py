@@ -61,7 +61,7 @@ async def test_fresh_file_gets_every_table_the_view_and_the_version(tmp_path: Pa
     assert {"consistency_baselines", "verify_results"} <= found["table"]  # issue 19
     assert {"shared_leases", "shared_responses"} <= found["table"]  # issue 18
     assert {"alert_outbox", "alert_levels"} <= found["table"]  # issue 17
-    assert pragma(path, "user_version") == SCHEMA_VERSION == 12
+    assert pragma(path, "user_version") == SCHEMA_VERSION == 13
     assert "alert_outbox_subject" in found["index"]  # version 10: reminders
     assert "api_call_rollups" in found["table"]  # issue 20: version 11
     assert {"operator_actions", "finding_acks"} <= found["table"]  # issue 19: version 12
@@ -200,3 +200,22 @@ async def test_a_version_3_file_keeps_its_snapshots_and_sqlite_stops_reparsing_t
     raw.close()
     assert rows == [("kpi", payload, 1.0, 2.0, 0, "a" * 64, 1)]
     assert "json_valid" not in table_sql and "length(checksum) = 64" in table_sql
+
+
+async def test_a_version_12_standing_keeps_its_run_and_ignores_cycles_older_than_it(
+    tmp_path: Path,
+) -> None:
+    """Version 13 records where each run began; of the runs before it nothing is known,
+    so their start is taken as their last observation (a late cycle is ignored, as in 12)."""
+    path = tmp_path / "v12.sqlite3"
+    with file_at_version(path, 12) as raw:
+        raw.execute(
+            "INSERT INTO workspace_standing (instance, workspace_id, workspace, state,"
+            " failures_in_row, successes_in_row, failing_since, state_since, updated_at)"
+            " VALUES ('main', 7, 'Acme', 'failing', 0, 1, NULL, 100, 500)"
+        )
+    raw.close()
+    async with await Store.open(path, clock=clock()) as store:
+        [row] = await store.standings()
+    assert (row.state, row.successes_in_row) == ("failing", 1)
+    assert row.updated_at == row.run_after == datetime.fromtimestamp(500, UTC)

@@ -38,6 +38,7 @@ from portal_tui.store import Store
 from portal_tui.store.outbox import AlertEvent
 from portal_tui.store.reminders import ReminderRule
 from portal_tui.vocabulary.clock import Clock
+from portal_tui.vocabulary.errors import StoreError
 from portal_tui.vocabulary.retrying import retry_after_failure
 
 log = logging.getLogger(__name__)
@@ -263,19 +264,39 @@ class AlertSender:
             # A claim takes a batch; claim again until nothing is left (an event that
             # failed waits for its retry time, so it is not claimed twice in one pass).
             while events := await self.store.claim_alerts(self.owner, lease):
-                if not await self._send_batch(events, lease - budget, done):
+                waiting = {e.id for e in events}
+                try:
+                    finished = await self._send_batch(events, lease - budget, done, waiting)
+                finally:
+                    # Stopped early (out of time, cancelled, or failed): what was
+                    # claimed but never started goes back at once, so another process
+                    # (or the next pass) sends it now, not after the lease.
+                    if waiting:
+                        with contextlib.suppress(StoreError):  # then the lease lapses
+                            release = self.store.release_alerts(self.owner, sorted(waiting))
+                            await asyncio.shield(release)
+                if not finished:
                     break
             return done
 
     async def _send_batch(
-        self, events: list[AlertEvent], window: float, done: list[AlertEvent]
+        self,
+        events: list[AlertEvent],
+        window: float,
+        done: list[AlertEvent],
+        waiting: set[int],
     ) -> bool:
-        """Send one claimed batch, starting sends for ``window`` seconds; False if out of time."""
+        """Send one claimed batch, starting sends for ``window`` seconds; False if out of time.
+
+        An event leaves ``waiting`` when its first send starts: one in flight when
+        the pass stops keeps its lease, as its message may still arrive.
+        """
         last_start = self.clock.monotonic() + window
         for event in events:
             if self.clock.monotonic() > last_start:
-                log.info("alert delivery pass out of time; the rest waits for its lease")
+                log.info("alert delivery pass out of time; the rest is released")
                 return False
+            waiting.discard(event.id)
             sent = list(event.sent_to)
             errors: list[str] = []
             tries = 0

@@ -27,6 +27,13 @@ class StoreAlerts:
         query = partial(outbox.claim, owner=owner, now=now, lease=lease, limit=limit)
         return await self._db.run("claiming alerts to send", query)
 
+    async def release_alerts(self, owner: str, ids: Sequence[int]) -> int:
+        """Give back claims that were never sent (see :func:`outbox.release`)."""
+        if not ids:
+            return 0
+        query = partial(outbox.release, owner=owner, ids=tuple(ids))
+        return await self._db.run("releasing unsent alerts", query)
+
     async def claim_reminders(self, rules: Sequence[reminders.ReminderRule]) -> int:
         """Record the REMINDER events due now, in one write transaction (see
         :func:`reminders.enqueue_reminders`); returns how many."""

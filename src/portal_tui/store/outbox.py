@@ -238,6 +238,20 @@ async def claim(
     )
 
 
+async def release(conn: aiosqlite.Connection, owner: str, ids: Sequence[int]) -> int:
+    """Give back ``owner``'s claims on ``ids`` that it never started sending (caller's
+    write txn): any sender may claim them at once. Returns how many were released."""
+    marks = ",".join("?" * len(ids))
+    cursor = await conn.execute(
+        "UPDATE alert_outbox SET claimed_by = NULL, claimed_until = 0"
+        f" WHERE claimed_by = ? AND delivered_at IS NULL AND id IN ({marks})",
+        (owner, *ids),
+    )
+    released = cursor.rowcount
+    await cursor.close()
+    return released
+
+
 async def settle(
     conn: aiosqlite.Connection,
     *,

@@ -238,6 +238,15 @@ _V8_SHARED_TIER = (
     """,
 )
 
+_V13_RUNS = (
+    # The last observation before each workspace's current run of failed or good
+    # cycles: a cycle recorded after a newer one still counts into the run it
+    # belongs to (portal_tui.store.standing.advance). Nothing is known of the runs
+    # before this version, so a late cycle there is ignored, as it was.
+    "ALTER TABLE workspace_standing ADD COLUMN run_after REAL",
+    "UPDATE workspace_standing SET run_after = updated_at",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", (*V1_TABLES, V1_HEALTH_VIEW)),
     Migration(2, "consistency findings, dashboard checksums, schema fields", _V2_CONSISTENCY),
@@ -253,6 +262,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     # workspace (see portal_tui.store.rollup). Kept as one step so it can be renumbered.
     Migration(11, "roll-ups of API attempts past the raw window (issue 20)", ROLLUP_SCHEMA),
     Migration(12, "operator actions, finding acknowledgements, evidence (issue 19)", V12_OPERATOR),
+    Migration(13, "where each workspace's current run began (late cycles count)", _V13_RUNS),
     # Migration(4, "what changed", ("ALTER TABLE ...", "DROP VIEW ...", "CREATE VIEW ...")),
 )
 

@@ -43,6 +43,9 @@ class Standing:
     dashboards: tuple[str, ...] = ()
     reason: str = ""
     updated_at: datetime | None = None
+    run_after: datetime | None = None
+    """The last observation before the current run of failed or good cycles began
+    (None: no earlier observation is known)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,33 +68,43 @@ def advance(
 ) -> tuple[Standing, WorkspaceTransition | None]:
     """Count one observation into a workspace's standing; the transition it causes, if any.
 
-    An observation older than the last one counted (a slow cycle of another
-    process finishing after a newer one) is ignored, so runs only move forward.
+    Observations arrive in the order cycles are recorded, which is not always
+    the order they were made: two processes' cycles run side by side, and the
+    one that finished fetching first may be recorded second. A late
+    observation (older than the last one counted) still counts when it
+    belongs to the current run: it agrees with it and came after the last
+    observation that disagreed (``run_after``). Two concurrent good cycles
+    are then two good cycles, whichever is recorded first. A late one that
+    disagrees is ignored, so a stale failure never resets a newer good run.
     """
     now = before or Standing(seen.instance, seen.workspace_id, seen.workspace)
-    if now.updated_at is not None and seen.at < now.updated_at:
-        return now, None
+    failing_run = now.failures_in_row > 0
+    late = now.updated_at is not None and seen.at < now.updated_at
+    if late:
+        after_run_began = now.run_after is None or seen.at > now.run_after
+        if seen.failed != failing_run or not after_run_began:
+            return now, None
+    elif now.updated_at is not None and seen.failed != failing_run:
+        now = replace(now, run_after=now.updated_at)  # a new run begins after this one
+    newest = now if late else replace(now, workspace=seen.workspace, updated_at=seen.at)
     if seen.failed:
+        first = seen.at if now.failing_since is None else min(now.failing_since, seen.at)
         now = replace(
-            now,
-            workspace=seen.workspace,
+            newest,
             failures_in_row=now.failures_in_row + 1,
             successes_in_row=0,
-            failing_since=now.failing_since or seen.at,
-            dashboards=seen.failed_dashboards,
-            reason=seen.reason,
-            updated_at=seen.at,
+            failing_since=first,
+            dashboards=now.dashboards if late else seen.failed_dashboards,
+            reason=now.reason if late else seen.reason,
         )
         if now.state is not WorkspaceState.FAILING and now.failures_in_row >= policy.fail_after:
             return _move(now, WorkspaceState.FAILING, seen.at)
         return now, None
     now = replace(
-        now,
-        workspace=seen.workspace,
+        newest,
         successes_in_row=now.successes_in_row + 1,
         failures_in_row=0,
         failing_since=None,
-        updated_at=seen.at,
     )
     if now.state is WorkspaceState.FAILING and now.successes_in_row >= policy.recover_after:
         return _move(now, WorkspaceState.RECOVERED, seen.at, reason="refreshing normally again")
@@ -123,14 +136,14 @@ def _move(
 
 _SELECT = """
 SELECT instance, workspace_id, workspace, state, failures_in_row, successes_in_row,
-    failing_since, state_since, dashboards, reason, updated_at
+    failing_since, state_since, dashboards, reason, updated_at, run_after
 FROM workspace_standing
 """
 
 _UPSERT = """
 INSERT INTO workspace_standing (instance, workspace_id, workspace, state, failures_in_row,
-    successes_in_row, failing_since, state_since, dashboards, reason, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    successes_in_row, failing_since, state_since, dashboards, reason, updated_at, run_after)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (instance, workspace_id) DO UPDATE SET
     workspace = excluded.workspace,
     state = excluded.state,
@@ -140,7 +153,8 @@ ON CONFLICT (instance, workspace_id) DO UPDATE SET
     state_since = excluded.state_since,
     dashboards = excluded.dashboards,
     reason = excluded.reason,
-    updated_at = excluded.updated_at
+    updated_at = excluded.updated_at,
+    run_after = excluded.run_after
 """
 
 
@@ -160,6 +174,7 @@ def _standing(row: Row) -> Standing:
         dashboards=tuple(d for d in row["dashboards"].split(",") if d),
         reason=row["reason"],
         updated_at=when(row["updated_at"]),
+        run_after=when(row["run_after"]),
     )
 
 
@@ -197,6 +212,7 @@ async def apply_observations(
                 ",".join(after.dashboards),
                 after.reason,
                 None if after.updated_at is None else to_epoch(after.updated_at),
+                None if after.run_after is None else to_epoch(after.run_after),
             )
         )
     await conn.executemany(_UPSERT, rows)
