@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,6 +139,16 @@ async def settle(pilot: Pilot[Any], *, patience: float = 20.0) -> None:
         if unchanged >= 3 and clock.pending_sleepers:
             break
     await catch_up(pilot)
+
+
+async def until(
+    pilot: Pilot[Any], done: Callable[[], object], what: str, patience: float = 30.0
+) -> None:
+    """Let the app run until ``done()``: an event, however long a busy machine takes."""
+    deadline = time.monotonic() + patience
+    while not done():
+        assert time.monotonic() < deadline, f"no {what} within {patience} s"
+        await pilot.pause(0.05)
 
 
 async def catch_up(pilot: Pilot[Any]) -> None:

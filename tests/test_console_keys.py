@@ -14,7 +14,7 @@ import pytest
 from textual import events
 from textual.widgets import TabbedContent
 
-from console_scenario import catch_up, running_console, screen_text, settle
+from console_scenario import catch_up, running_console, screen_text, settle, until
 from portal_tui.console.bindings import keys, panes
 from portal_tui.console.panes.base import FilterBox
 from portal_tui.console.screens.confirm import ConfirmScreen
@@ -54,12 +54,10 @@ async def test_number_keys_show_every_pane(tmp_path: Path) -> None:
             assert app.current_pane().id == pane
             assert PANE_MARKERS[pane] in screen_text(app), pane
         await pilot.click("#--content-tab-tab-volume")  # the tab bar, by mouse ...
-        await pilot.pause()
-        assert app.current_pane().id == "volume"
+        await until(pilot, lambda: app.current_pane().id == "volume", "Volume pane")
         app.query_one("#panes Tabs").focus()
         await pilot.press("right")  # ... and by arrow keys
-        await pilot.pause()
-        assert app.current_pane().id == "revenue"
+        await until(pilot, lambda: app.current_pane().id == "revenue", "Revenue pane")
 
 
 async def test_p_pauses_auto_refresh_where_it_cannot_be_missed(tmp_path: Path) -> None:

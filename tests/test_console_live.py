@@ -39,6 +39,7 @@ from console_scenario import (
     scenario_clock,
     screen_text,
     settle,
+    until,
 )
 from portal_tui.console.widgets.row_table import RowTable
 from portal_tui.engine.monitor import CallStatusChanged, SnapshotUpdated
@@ -106,14 +107,6 @@ async def test_keys_respond_while_a_slow_refresh_is_in_flight(tmp_path: Path) ->
         assert len(app.query_one("#kpi-table", RowTable).view.rows) == 6
 
 
-async def _until(pilot: Any, done: Any, what: str, patience: float = 30.0) -> None:
-    """Let the app run until ``done()``: an event, however long a busy machine takes."""
-    deadline = time.monotonic() + patience
-    while not done():
-        assert time.monotonic() < deadline, f"no {what} within {patience} s"
-        await pilot.pause(0.05)
-
-
 async def test_a_thousand_status_events_coalesce(tmp_path: Path) -> None:
     async with running_console(tmp_path / "c.db") as (app, pilot, runtime, clock):
         await pilot.press("6")
@@ -126,7 +119,7 @@ async def test_a_thousand_status_events_coalesce(tmp_path: Path) -> None:
         for n in range(1000):  # one per workspace of a 1,000-workspace refresh
             status = RetryStatus("demo", f"ws{n}", ("kpi",), "stats", CallPhase.RETRYING, 1, 4, now)
             runtime.monitor._emit(CallStatusChanged(status))
-        await _until(pilot, lambda: calls.paints > paints, "repaint of the calls table")
+        await until(pilot, lambda: calls.paints > paints, "repaint of the calls table")
         await pilot.pause(0.6)  # two or three flush intervals more: no further posts
         assert app.relay.seen["CallStatusChanged"] >= 1000
         assert app.relay.posted["CallsChanged"] - posted <= 3
@@ -135,7 +128,7 @@ async def test_a_thousand_status_events_coalesce(tmp_path: Path) -> None:
         for _ in range(50):  # snapshot updates coalesce too
             runtime.monitor._emit(SnapshotUpdated(DashboardName.KPI))
         updates = app.relay.posted["DashboardsUpdated"]
-        await _until(pilot, lambda: app.relay.posted["DashboardsUpdated"] > updates, "a post")
+        await until(pilot, lambda: app.relay.posted["DashboardsUpdated"] > updates, "a post")
         await catch_up(pilot)
         await pilot.pause(0.6)
         assert app.relay.posted["DashboardsUpdated"] - updates <= 2
@@ -213,7 +206,7 @@ async def test_notifications_when_a_workspace_fails_and_recovers(tmp_path: Path)
 async def test_sighup_exits_cleanly(tmp_path: Path) -> None:
     async with running_console(tmp_path / "c.db", handle_signals=True) as (app, pilot, _, _):
         os.kill(os.getpid(), signal.SIGHUP)
-        await _until(pilot, lambda: app.return_code is not None, "exit after SIGHUP")
+        await until(pilot, lambda: app.return_code is not None, "exit after SIGHUP")
         assert app.return_code == 128 + signal.SIGHUP
     assert signal.getsignal(signal.SIGHUP) in (signal.SIG_DFL, signal.default_int_handler)
 
