@@ -11,6 +11,8 @@ could land is searched, byte for byte:
   (the rig's store is given NO token list: the client's scrub alone must do);
 - ``check`` (human and ``--json``, stdout and stderr), ``export`` (Markdown,
   JSON, ``-o FILE``), ``history`` and ``doctor``, and the file after them;
+- the alert messages ``check`` sends (a real webhook on loopback: FAILING with
+  the failure's reason, the findings, the health);
 - the console's screens (SVG screenshots and text) of every pane, on an
   echoing demo upstream.
 
@@ -30,6 +32,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from alert_receiver import receiver
 from console_scenario import demo_tokens, running_console, screen_text, settle
 from portal_tui.cli import main
 from portal_tui.config import InstanceConfig
@@ -76,7 +79,7 @@ def echoing_upstream(faults: str) -> AbstractContextManager[tuple[str, Simulator
     return simulator_in_thread(echo_dataset(), faults)
 
 
-def write_config(tmp_path: Path, base_url: str) -> Path:
+def write_config(tmp_path: Path, base_url: str, alerts: str = "") -> Path:
     path = tmp_path / "portal.toml"
     # Matched by id: the echoed names no longer read "Acme Corp" / "Globex".
     path.write_text(
@@ -86,7 +89,7 @@ def write_config(tmp_path: Path, base_url: str) -> Path:
         f"[[clients]]\nname = 'Acme Corp'\nid = 2\nmonthly_kpi = 30\napi_key_env = '{ENV[2]}'\n"
         f"[[clients]]\nname = 'Globex'\nid = 3\nmonthly_kpi = 20\napi_key_env = '{ENV[3]}'\n"
         "[retry]\nattempts = 2\nbackoff_initial = 0.05\njitter = 0.0\n"
-        f"[storage]\npath = '{tmp_path / 'records.sqlite3'}'\n"
+        f"[storage]\npath = '{tmp_path / 'records.sqlite3'}'\n" + alerts
     )
     return path
 
@@ -143,8 +146,13 @@ def test_echoed_tokens_never_reach_an_output(
 ) -> None:
     tokens = all_tokens()
     searched: dict[str, bytes | str] = {}
-    with echoing_upstream(ECHO) as (base_url, sim):
-        config = write_config(tmp_path, base_url)
+    with echoing_upstream(ECHO) as (base_url, sim), receiver() as hook:
+        # Every event to a webhook: findings, health, and FAILING after one failed cycle.
+        alerts = (
+            f"[[alerts]]\nname = 'hook'\nurl = '{hook.url}'\n"
+            "min_severity = 'info'\nfailure_threshold = 1\n"
+        )
+        config = write_config(tmp_path, base_url, alerts)
         for args in (["check", "--json"], ["check"]):
             code, out, err = run_cli([*args, "--config", str(config)])
             assert code in (1, 2), err  # the echoes fail calls: a WARNING or CRITICAL verdict
@@ -170,6 +178,12 @@ def test_echoed_tokens_never_reach_an_output(
             assert "Traceback" not in err, (args, err)
             searched[" ".join(args)] = out + err
         assert sim.counters.faults["echo_token"] > 10
+        titles = hook.titles()
+        notified = [json.dumps(body) for body in hook.accepted]
+    kinds = {title.split()[0] for title in titles if title}
+    assert {"FAILING", "FINDING"} <= kinds, titles  # the messages that quote the upstream
+    assert any("[REDACTED]" in text for text in notified), notified  # they did quote it
+    searched["notifications"] = "\n".join(notified)
     searched["incident.md"] = (tmp_path / "incident.md").read_bytes()
     for path in db_files(tmp_path):
         searched[path.name] = path.read_bytes()
