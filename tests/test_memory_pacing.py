@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from console_scenario import drive, running_console
+from console_scenario import drive, running_console, settle, until
 from portal_tui.engine import memory
 from portal_tui.engine.memory import NO_AUTOMATIC_SWEEP, CollectionPacer, pace_collections
 from portal_tui.simulator import LatencyModel
@@ -150,6 +150,52 @@ def test_a_sweep_after_a_cycle_also_resets_the_baseline() -> None:
     assert pacer.between_cycles(62.0) is True and heap.swept == 2
 
 
+class _Freezer:
+    """Records what the pacer asked, in order, with the sweeps between."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def freeze(self) -> None:
+        self.log.append("freeze")
+
+    def thaw(self) -> None:
+        self.log.append("thaw")
+
+
+def test_freezing_a_cycle_s_survivors_and_thawing_them_for_the_full_sweep() -> None:
+    """The console's pacer: every cycle's end freezes what survived (no sweep walks
+    it); the full sweep after a cycle, at most every interval, thaws everything
+    first and freezes again after; a sweep between cycles walks only what is not
+    frozen, so it does not put the next full sweep off."""
+    log: list[str] = []
+    heap = _Heap(1_000_000)
+
+    def collect() -> int:
+        log.append("sweep")
+        return heap.collect()
+
+    pacer = CollectionPacer(
+        interval=60.0, collect=collect, blocks=lambda: heap.blocks, freezer=_Freezer(log)
+    )
+    assert pacer.cycle_finished(0.0) is False and log == ["freeze"]
+    assert pacer.cycle_finished(30.0) is False and log == ["freeze"] * 2
+    heap.blocks = 2_000_000
+    assert pacer.between_cycles(50.0) is True and log[-1] == "sweep"
+    log.clear()
+    assert pacer.cycle_finished(60.0) is True, "the sweep at 50 s was not a full one"
+    assert log == ["thaw", "sweep", "freeze"]
+    log.clear()
+    assert pacer.cycle_finished(90.0) is False and log == ["freeze"]
+
+
+@pytest.mark.usefixtures("fresh_pacing")
+def test_only_the_console_freezes() -> None:
+    assert pace_collections().freezer is None  # check, watch, export: nothing frozen
+    assert pace_collections(freeze=True).freezer is not None
+    assert pace_collections().freezer is not None  # it stays on
+
+
 @pytest.mark.usefixtures("fresh_pacing")
 def test_between_cycles_is_a_no_op_unpaced_or_while_a_cycle_runs() -> None:
     assert memory.between_cycles(1.0) is False
@@ -195,3 +241,36 @@ async def test_the_console_sweeps_on_its_tick_only_with_no_refresh_running(
         assert not runtime.monitor.refreshing
         app.tick()
         assert heap.swept == 1
+
+
+async def test_the_console_keeps_no_replaced_snapshot_in_a_reference_cycle(
+    tmp_path: Path,
+) -> None:
+    """What the console made from a snapshot is freed by reference count once it is
+    replaced: a frozen survivor (the console's pacer) is walked by no sweep but a
+    full one, so an old snapshot held in a cycle would stay until then. Textual
+    keeps a finished worker (and its arguments) in a cycle: the mailbox rows' worker
+    must not keep the snapshot it was handed."""
+    async with running_console(tmp_path / "c.db", size=(120, 40)) as (app, pilot, _, clock):
+        await pilot.press("5")  # Infrastructure: its mailbox rows are built in a worker
+        pane = app.current_pane()
+        await until(pilot, lambda: pane.mailbox_generation >= 1, "mailbox rows")
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for _ in range(2):
+                shown = pane.mailbox_generation
+                app.start_refresh(None, force=True, triggered_by="manual")
+                await drive(pilot, clock)
+                await settle(pilot)
+                await until(pilot, lambda s=shown: pane.mailbox_generation > s, "new mailbox rows")
+            gc.collect()
+            ours = Counter(
+                type(o).__qualname__
+                for o in gc.garbage
+                if type(o).__module__.startswith(("portal_tui", "pydantic"))
+            )
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+    assert not ours, f"the console's cyclic garbage held: {ours.most_common(8)}"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from portal_tui.fetch.events import ApiCallRecord
 from portal_tui.store import (
@@ -16,6 +19,7 @@ from portal_tui.store import (
     StateTransition,
     Store,
     dashboard_cache_key,
+    redaction,
 )
 from portal_tui.store.redaction import MAX_TEXT_CHARS, REDACTED
 from portal_tui.vocabulary.clock import FakeClock
@@ -62,6 +66,46 @@ def test_exact_secrets_are_removed_and_short_values_ignored() -> None:
 
 def test_long_text_is_clipped() -> None:
     assert len(Redactor()("x" * 50_000)) == MAX_TEXT_CHARS
+
+
+def test_every_code_point_a_rule_takes_for_a_letter_of_its_words_folds_to_it() -> None:
+    """The words that let a rule be skipped must be in the folded text wherever the
+    rule's case-insensitive pattern could match: every code point a pattern takes
+    for a letter of a word, put in that word, still folds to the word."""
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    words = {word for _, _, words in redaction._RULES for word in words}
+    for letter in sorted({ch for word in words for ch in word if ch.isalpha()}):
+        alike = {m.group() for m in re.finditer(f"(?i){letter}", every)}
+        assert len(alike) >= 2, letter  # itself and its upper case at least
+        for word in words:
+            for at in (i for i, ch in enumerate(word) if ch == letter):
+                for ch in alike:
+                    spelled = word[:at] + ch + word[at + 1 :]
+                    assert word in redaction._folded(spelled), (word, spelled)
+
+
+FRAGMENTS = st.sampled_from(
+    ["token", "TOKEN", "to", "ken", "api", "_", "-", "key", "Key", "secret", "passwd",
+     "password", "Authorization", "authorization", "Bearer", "bearer", "://", "https",
+     "user", ":", "@", "=", '"', "'", " ", "\n", "x.y", "42|abc", "&", "İ", "ı", "ſ",
+     "\u212a", "ﬆ", "é", "0"]
+)  # fmt: skip
+
+
+@given(st.lists(FRAGMENTS, max_size=14).map("".join))
+def test_skipping_rules_by_their_words_changes_nothing(text: str) -> None:
+    """Every rule whose pattern matches is among the rules run; the scrub is the same as
+    running every rule (as before the words were there)."""
+    kept = redaction._rules_for(text)
+    for pattern, replacement, _ in redaction._RULES:
+        if pattern.search(text):
+            assert (pattern, replacement) in kept, (pattern.pattern, text)
+    everything = text
+    for pattern, replacement, _ in redaction._RULES:
+        everything = pattern.sub(replacement, everything)
+    redact = Redactor()
+    assert redact.clipped(text, 10**6) == everything
+    assert redact.touches(text) is any(p.search(text) for p, _, _ in redaction._RULES)
 
 
 async def test_nothing_secret_reaches_the_file(tmp_path: Path) -> None:

@@ -353,6 +353,7 @@ def _console(args: argparse.Namespace) -> int:
     from portal_tui.console.terminal import SWITCH_INTERVAL
 
     sys.setswitchinterval(SWITCH_INTERVAL)  # keys cross threads (see console.terminal)
+    pace_collections(freeze=True)  # sweeps between refreshes walk only what is new
     return run_console(config_arg=args.config, demo=args.demo, db_arg=args.db)
 
 

@@ -27,7 +27,18 @@ node. With no refresh running nothing swept them: ~0.25 MB per pane switch in
 a real terminal, without bound (BENCHMARKS.md item 32). So between cycles the
 console calls :func:`between_cycles` once a second, which sweeps once Python's
 live blocks have grown by :data:`SWEEP_GROWTH` since the last sweep, the rule
-CPython's own full collections follow."""
+CPython's own full collections follow.
+
+A sweep walks every object the collector tracks: ~0.4 s in a 200-workspace
+console, more at 1,000, a pause no key should meet (BENCHMARKS.md item 33).
+So the console also *freezes* what survives a cycle (:func:`gc.freeze`, which
+only relinks lists): the snapshots, the records' rows, Textual's widgets. A
+frozen object is still freed by its reference count (a replaced snapshot
+is: the core makes no cycles), but no sweep walks it, so a sweep between
+cycles walks only what was made since the last cycle, the frames' garbage
+among it. What froze while it was part of a cycle, and became garbage later,
+waits for the full sweep after a cycle (at most every :data:`SWEEP_INTERVAL`),
+which thaws everything first."""
 
 from __future__ import annotations
 
@@ -89,6 +100,23 @@ def tune_allocator(mmap_threshold: int = 128 * 1024) -> bool:
     return bool(libc.mallopt(M_MMAP_THRESHOLD, mmap_threshold))
 
 
+class Freezer:
+    """Moves what the collector tracks out of its reach and back: :func:`gc.freeze`.
+
+    Both only relink the collector's lists (microseconds, whatever the heap
+    holds); before freezing, the young generations (a few thousand objects at
+    most) are swept, so a cycle's short-lived garbage is not frozen with it.
+    Tests give a pacer their own.
+    """
+
+    def freeze(self) -> None:
+        gc.collect(1)
+        gc.freeze()
+
+    def thaw(self) -> None:
+        gc.unfreeze()
+
+
 SWEEP_INTERVAL = 600.0
 """Seconds between full collections once paced: at most one ~0.4 s pause (50,000
 mailboxes) every 10 minutes, after a refresh, never in the middle of one."""
@@ -115,12 +143,15 @@ class CollectionPacer:
         interval: float = SWEEP_INTERVAL,
         collect: Callable[[], int] = gc.collect,
         blocks: Callable[[], int] = sys.getallocatedblocks,
+        freezer: Freezer | None = None,
     ) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
         self.interval = interval
         self._collect = collect
         self._blocks = blocks
+        self.freezer = freezer
+        """Set (the console's): a cycle's survivors are frozen, a full sweep thaws first."""
         self._last: float | None = None
         self._baseline = blocks()
         """Live blocks just after the last sweep (or at start-up)."""
@@ -128,12 +159,18 @@ class CollectionPacer:
 
     def cycle_finished(self, now: float) -> bool:
         """A cycle has finished at ``now``; sweep if one is due. True if it swept."""
-        if self._last is None:
-            self._last = now  # the first cycle starts the clock
+        if self._last is None or now - self._last < self.interval:
+            if self._last is None:
+                self._last = now  # the first cycle starts the clock
+            if self.freezer is not None:
+                self.freezer.freeze()
             return False
-        if now - self._last < self.interval:
-            return False
-        self._sweep(now)
+        if self.freezer is not None:
+            self.freezer.thaw()  # this sweep walks everything, what froze in a cycle too
+        self._last = now
+        self._sweep()
+        if self.freezer is not None:
+            self.freezer.freeze()
         return True
 
     def between_cycles(self, now: float) -> bool:
@@ -147,11 +184,12 @@ class CollectionPacer:
         grown = self._blocks() - self._baseline
         if grown < max(SWEEP_MIN_BLOCKS, self._baseline * SWEEP_GROWTH):
             return False
-        self._sweep(now)
+        if self.freezer is None:
+            self._last = now  # a full sweep: the next cycle's is not due for an interval
+        self._sweep()
         return True
 
-    def _sweep(self, now: float) -> None:
-        self._last = now
+    def _sweep(self) -> None:
         self._collect()
         self._baseline = self._blocks()
         self.sweeps += 1
@@ -160,17 +198,20 @@ class CollectionPacer:
 _pacer: CollectionPacer | None = None
 
 
-def pace_collections(interval: float = SWEEP_INTERVAL) -> CollectionPacer:
+def pace_collections(interval: float = SWEEP_INTERVAL, *, freeze: bool = False) -> CollectionPacer:
     """At start-up of a long-running process: full collections only from :func:`cycle_finished`.
 
     Keeps CPython's young thresholds. Idempotent: a second call returns the
-    installed pacer.
+    installed pacer; ``freeze`` (the console's) turns freezing survivors on
+    for it (see the module's docstring), and it stays on.
     """
     global _pacer
     if _pacer is None:
         young, middle, _ = gc.get_threshold()
         gc.set_threshold(young, middle, NO_AUTOMATIC_SWEEP)
         _pacer = CollectionPacer(interval)
+    if freeze and _pacer.freezer is None:
+        _pacer.freezer = Freezer()
     return _pacer
 
 

@@ -36,20 +36,53 @@ __all__ = ["MAX_TEXT_CHARS", "MIN_SECRET_CHARS", "REDACTED", "Redactor"]
 MAX_TEXT_CHARS = 2000
 
 _SECRET_NAME = r"[\w.-]*(?:token|api[_-]?key|apikey|secret|password|passwd)"
+_NAME_WORDS = ("token", "api_key", "api-key", "apikey", "secret", "passw")
 
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+_RULES: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
     (
         re.compile(r"(?i)\b(authorization)([\"']?\s*[:=]\s*[\"']?)[^\"'\r\n,;}]+"),
         rf"\1\2{REDACTED}",
+        ("authorization",),
     ),
-    (re.compile(r"(?i)\b(bearer)\s+[\w\-.~+/|=]+"), rf"\1 {REDACTED}"),
-    (re.compile(rf"(?i)\b({_SECRET_NAME})=[^&\s\"'#<>;,]+"), rf"\1={REDACTED}"),
+    (re.compile(r"(?i)\b(bearer)\s+[\w\-.~+/|=]+"), rf"\1 {REDACTED}", ("bearer",)),
+    (re.compile(rf"(?i)\b({_SECRET_NAME})=[^&\s\"'#<>;,]+"), rf"\1={REDACTED}", _NAME_WORDS),
     (
         re.compile(rf"(?i)([\"']{_SECRET_NAME}[\"']\s*:\s*[\"'])[^\"']*"),
         rf"\1{REDACTED}",
+        _NAME_WORDS,
     ),
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@"), rf"\1{REDACTED}@"),
+    (
+        re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@"),
+        rf"\1{REDACTED}@",
+        ("://",),
+    ),
 )
+"""Each rule with words one of which any text it matches holds (lower-cased as
+:func:`_folded` does): a rule whose words are all absent is not run. The
+rules' searches scan the whole text in C with the GIL held (17 ms for a 50 KB
+mailbox page, BENCHMARKS.md item 34); the words are a few ``in`` tests."""
+
+_ASCII_FOLD = {0x130: "i", 0x131: "i", 0x17F: "s", 0x212A: "k"}
+"""The characters that a case-insensitive pattern takes for an ASCII letter
+but ``str.lower`` does not lower to it (``tests/test_redaction.py`` checks
+every code point)."""
+
+
+def _folded(text: str) -> str:
+    """``text`` lower-cased so each rule's words are in it wherever its pattern matches."""
+    if text.isascii():
+        return text.lower()
+    return text.translate(_ASCII_FOLD).lower()
+
+
+def _rules_for(text: str) -> list[tuple[re.Pattern[str], str]]:
+    """The rules that may match ``text``: those one of whose words it holds."""
+    folded = _folded(text)
+    return [
+        (pattern, replacement)
+        for pattern, replacement, words in _RULES
+        if any(word in folded for word in words)
+    ]
 
 
 class Redactor:
@@ -82,7 +115,7 @@ class Redactor:
         """Whether anything in ``text`` (however long) would be scrubbed."""
         if self._scanner.found(text.encode()):
             return True
-        if any(pattern.search(text) for pattern, _ in _RULES):
+        if any(pattern.search(text) for pattern, _ in _rules_for(text)):
             return True
         return self._extra is not None and self._extra(text) != text
 
@@ -102,7 +135,7 @@ class Redactor:
         """``text`` with secrets removed, clipped to ``limit`` characters (a finding's
         evidence is kept longer than a message)."""
         text = self._scanner.scrub(text)
-        for pattern, replacement in _RULES:
+        for pattern, replacement in _rules_for(text):
             text = pattern.sub(replacement, text)
         if self._extra is not None:
             text = self._extra(text)

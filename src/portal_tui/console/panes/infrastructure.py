@@ -61,10 +61,15 @@ class InfrastructurePane(DashboardPane):
         if board.loading is not None and board.shown is self._mailboxes_of:
             return  # a cold refresh's progress moved, its rows did not
         self._mailboxes_of = board.shown
-        self._build_mailboxes(board.shown)
+        self._build_mailboxes([board.shown])
 
     @work(thread=True, exclusive=True, group="mailboxes", description="build mailbox rows")
-    def _build_mailboxes(self, snap: DashboardSnapshot | None) -> None:
+    def _build_mailboxes(self, handed: list[DashboardSnapshot | None]) -> None:
+        """The rows of the snapshot in ``handed``, which it takes out at once: Textual
+        keeps a finished worker's arguments, and the worker sits in a reference cycle
+        (its context holds it) that only a full collection frees, so the worker must
+        not keep a replaced snapshot alive (BENCHMARKS.md item 33)."""
+        snap = handed.pop()
         started = time.perf_counter()
         rows = mailbox_lines(snap)
         if not get_current_worker().is_cancelled:
