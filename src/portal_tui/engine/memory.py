@@ -30,15 +30,18 @@ live blocks have grown by :data:`SWEEP_GROWTH` since the last sweep, the rule
 CPython's own full collections follow.
 
 A sweep walks every object the collector tracks: ~0.4 s in a 200-workspace
-console, more at 1,000, a pause no key should meet (BENCHMARKS.md item 33).
-So the console also *freezes* what survives a cycle (:func:`gc.freeze`, which
-only relinks lists): the snapshots, the records' rows, Textual's widgets. A
-frozen object is still freed by its reference count (a replaced snapshot
-is: the core makes no cycles), but no sweep walks it, so a sweep between
-cycles walks only what was made since the last cycle, the frames' garbage
-among it. What froze while it was part of a cycle, and became garbage later,
-waits for the full sweep after a cycle (at most every :data:`SWEEP_INTERVAL`),
-which thaws everything first."""
+console, ~1.5 s at 1,000 (BENCHMARKS.md item 33), a pause no key should meet.
+So the console also *freezes* (:func:`gc.freeze`, which only relinks lists)
+what survives each cycle: its snapshots, the records' rows, Textual's widgets.
+A frozen object is still freed by its reference count (a replaced snapshot
+is: the core makes no cycles, and the console keeps none in one, as
+tests/test_memory_pacing.py checks), but no sweep walks it, so a sweep
+between cycles walks only what was made since the last cycle. Sweeping what
+a cycle made before freezing it would cost the same ~1.5 s, so that is not
+done: the frames' garbage made while a cycle ran (and what froze while in a
+cycle and died later) waits for the full sweep after a cycle, at most every
+:data:`SWEEP_INTERVAL`, which thaws everything first. That is memory traded
+for keys, bounded by ten minutes of frames."""
 
 from __future__ import annotations
 
@@ -104,9 +107,8 @@ class Freezer:
     """Moves what the collector tracks out of its reach and back: :func:`gc.freeze`.
 
     Both only relink the collector's lists (microseconds, whatever the heap
-    holds); before freezing, the young generations (a few thousand objects at
-    most) are swept, so a cycle's short-lived garbage is not frozen with it.
-    Tests give a pacer their own.
+    holds); the young generations (a few thousand objects) are swept first, so a
+    cycle's short-lived garbage is not frozen. Tests give a pacer their own.
     """
 
     def freeze(self) -> None:
@@ -158,20 +160,23 @@ class CollectionPacer:
         self.sweeps = 0
 
     def cycle_finished(self, now: float) -> bool:
-        """A cycle has finished at ``now``; sweep if one is due. True if it swept."""
-        if self._last is None or now - self._last < self.interval:
-            if self._last is None:
-                self._last = now  # the first cycle starts the clock
+        """A cycle has finished at ``now``; sweep if one is due. True if it swept.
+
+        With a freezer (the console), every cycle's end freezes what is not frozen
+        yet (the cycle's survivors, after a sweep of the young generations); when a
+        full sweep is due it thaws everything first and freezes after.
+        """
+        due = self._last is not None and now - self._last >= self.interval
+        if self._last is None:
+            self._last = now  # the first cycle starts the clock
+        if due:
             if self.freezer is not None:
-                self.freezer.freeze()
-            return False
-        if self.freezer is not None:
-            self.freezer.thaw()  # this sweep walks everything, what froze in a cycle too
-        self._last = now
-        self._sweep()
+                self.freezer.thaw()  # this sweep walks everything, what froze before too
+            self._last = now
+            self._sweep()
         if self.freezer is not None:
             self.freezer.freeze()
-        return True
+        return due
 
     def between_cycles(self, now: float) -> bool:
         """No cycle is running: sweep if live blocks grew enough since the last sweep.
