@@ -188,6 +188,12 @@ def test_freezing_a_cycle_s_survivors_and_thawing_them_for_the_full_sweep() -> N
     assert log == ["thaw", "sweep", "freeze"]
     log.clear()
     assert pacer.cycle_finished(90.0) is False and log == ["freeze"]
+    log.clear()
+    assert pacer.between_cycles(91.0, quiet=True) is True, "the operator is reading: sweep now"
+    assert log == ["thaw", "sweep", "freeze"]
+    log.clear()
+    assert pacer.between_cycles(92.0, quiet=True) is False and log == [], "nothing owed"
+    assert pacer.cycle_finished(150.0) is False, "that full sweep restarted the interval"
 
 
 @pytest.mark.usefixtures("fresh_pacing")
@@ -242,6 +248,40 @@ async def test_the_console_sweeps_on_its_tick_only_with_no_refresh_running(
         assert not runtime.monitor.refreshing
         app.tick()
         assert heap.swept == 1
+
+
+@pytest.mark.usefixtures("fresh_pacing")
+async def test_the_console_owes_its_full_sweep_until_the_operator_is_quiet(
+    tmp_path: Path,
+) -> None:
+    """After a cycle froze the frames' garbage, the console's tick sweeps everything
+    once no key was pressed for QUIET_AFTER seconds, never while keys come."""
+    log: list[str] = []
+    heap = _Heap(0)
+    memory._pacer = CollectionPacer(
+        collect=lambda: log.append("sweep") or 0, blocks=lambda: heap.blocks,
+        freezer=_Freezer(log),
+    )  # fmt: skip
+    async with running_console(tmp_path / "c.db") as (app, pilot, _, clock):
+        await pilot.press("2")  # the operator at work (the monitor's clock does not move)
+        log.clear()
+        app.start_refresh(None, force=True, triggered_by="manual")
+        await drive(pilot, clock)
+        assert log == ["freeze"], "the cycle's end freezes, it does not sweep"
+        log.clear()
+        app.tick()
+        clock.advance(memory.QUIET_AFTER / 2)
+        await pilot.press("1")
+        app.tick()
+        clock.advance(memory.QUIET_AFTER - 0.1)
+        app.tick()
+        assert log == [], "a key within the last few seconds: no pause now"
+        clock.advance(0.1)
+        app.tick()
+        assert log == ["thaw", "sweep", "freeze"]
+        clock.advance(10.0)
+        app.tick()
+        assert log == ["thaw", "sweep", "freeze"], "owed once"
 
 
 async def test_the_console_keeps_no_replaced_snapshot_in_a_reference_cycle(

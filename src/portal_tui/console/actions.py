@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
+from textual import events
 from textual.widgets import Static, TabbedContent
 from textual.worker import Worker
 
@@ -22,6 +23,7 @@ from portal_tui.console.relay import MonitorRelay
 from portal_tui.console.state import HISTORY_WINDOW_HOURS, ConsoleState
 from portal_tui.console.widgets.key_bar import KeyBar
 from portal_tui.dashboards.registry import dashboard_names, title_of
+from portal_tui.engine.memory import QUIET_AFTER, between_cycles
 from portal_tui.engine.monitor import PortalMonitor
 from portal_tui.engine.runtime import Runtime
 from portal_tui.vocabulary.errors import PortalError
@@ -52,6 +54,23 @@ class ConsoleActions(OperatorActions):
 
     _tabs: TabbedContent | None = None
     """The pane tabs, once mounted (found once: a DOM query walks every widget)."""
+
+    _last_input: float | None = None
+    """When the operator last pressed a key or used the mouse (the monitor's clock)."""
+
+    async def on_event(self, event: events.Event) -> None:
+        """Every event reaches the app first: note when the operator last did something."""
+        if isinstance(event, events.InputEvent) and not event.is_forwarded:
+            self._last_input = self.monitor.clock.monotonic()
+        await super().on_event(event)
+
+    def sweep_between_cycles(self) -> None:
+        """The 1 s tick's share of :mod:`portal_tui.engine.memory`: never during a cycle;
+        a full sweep a cycle left owing once the operator has been quiet a moment."""
+        now = self.monitor.clock.monotonic()
+        last = self._last_input
+        quiet = last is None or now - last >= QUIET_AFTER
+        between_cycles(now, busy=bool(self.monitor.refreshing), quiet=quiet)
 
     def live(self) -> bool:
         """False once exiting: timers and late messages may still arrive as panes go away."""

@@ -40,7 +40,6 @@ from portal_tui.console.relay import FLUSH_INTERVAL, MonitorRelay
 from portal_tui.console.state import ConsoleState
 from portal_tui.console.summary import header_subtitle
 from portal_tui.console.widgets.key_bar import KeyBar
-from portal_tui.engine.memory import between_cycles
 from portal_tui.engine.runtime import Runtime
 from portal_tui.vocabulary.errors import ExitCode
 
@@ -365,7 +364,7 @@ class PortalConsole(ConsoleActions):
             pane.tick()
         self.update_header()
         self.check_auto_refresh()
-        between_cycles(self.monitor.clock.monotonic(), busy=bool(self.monitor.refreshing))
+        self.sweep_between_cycles()
 
     def fresh_view(self) -> None:
         """Draw from the monitor: a new frozen view (cache counts only for the Overview)."""
