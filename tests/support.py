@@ -345,3 +345,28 @@ def simulator_in_thread(dataset: Dataset, faults: str = "") -> Iterator[tuple[st
         loop.call_soon_threadsafe(stop.set)
         thread.join(10)
         loop.close()
+
+
+@contextmanager
+def silent_far_host() -> Iterator[str]:
+    """``http://<this machine's own non-loopback address>:<port>/api``: a listener
+    that takes the connection and never answers, so a probe times out.
+
+    Not an unroutable address such as 10.255.255.1: a sandbox or a corporate
+    network may answer those (one here answered HTTP 404 now and then), and the
+    test then saw a reachable upstream. Skips where the machine has no address
+    but loopback (the "non-loopback host" warnings need one)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this picks the route only
+            address = probe.getsockname()[0]
+        except OSError:
+            address = "127.0.0.1"
+    if address.startswith("127.") or address == "0.0.0.0":
+        import pytest
+
+        pytest.skip("this machine has no address but loopback")
+    with socket.create_server((address, 0), backlog=16) as listener:
+        yield f"http://{address}:{listener.getsockname()[1]}/api"

@@ -19,7 +19,7 @@ from portal_tui.reports.doctor import Level, run_doctor
 from portal_tui.reports.doctor_report import DoctorReport, print_doctor, print_doctor_json
 from portal_tui.simulator import FaultSet, LatencyModel, Simulator, serve_simulator
 from portal_tui.store.filesystems import Mount, is_network, mount_for, parse_mounts
-from support import MASTER, hand_dataset
+from support import MASTER, hand_dataset, silent_far_host
 from test_cli import EXE, env, run  # noqa: F401  (env is a fixture)
 
 LOCAL = [Mount("/dev/vda", "/", "ext4")]
@@ -133,12 +133,12 @@ async def test_unreachable_instance_is_critical(tmp_path: Path) -> None:
 
 
 async def test_tls_off_and_cleartext_are_warnings(tmp_path: Path) -> None:
-    url = f"http://10.255.255.1:{closed_port()}/api"  # never answers: the probe times out
-    report = await run_doctor(
-        config_arg=str(write_config(tmp_path, url, extra="verify_tls = false\n")),
-        demo=False, db_arg=None, env={"SIM_MASTER": MASTER, "ACME_TOKEN": TOKENS[1]},
-        mounts=LOCAL, probe_seconds=0.2,
-    )  # fmt: skip
+    with silent_far_host() as url:  # never answers: the probe times out
+        report = await run_doctor(
+            config_arg=str(write_config(tmp_path, url, extra="verify_tls = false\n")),
+            demo=False, db_arg=None, env={"SIM_MASTER": MASTER, "ACME_TOKEN": TOKENS[1]},
+            mounts=LOCAL, probe_seconds=0.2,
+        )  # fmt: skip
     level, summary = by_name(report)["upstream sim"]
     assert level is Level.CRITICAL  # unreachable wins over the warnings, which are still said
     assert "TLS certificate verification is OFF" in summary and "unencrypted" in summary

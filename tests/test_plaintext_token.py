@@ -18,8 +18,9 @@ import pytest
 from console_scenario import running_console, screen_text, settle
 from portal_tui.cli import main
 from portal_tui.config import InstanceConfig, is_loopback_host
+from support import silent_far_host
 
-UNREACHABLE = "http://10.255.255.1:9/api"  # not loopback; never answers (the probe times out)
+UNREACHABLE = "http://10.255.255.1:9/api"  # not loopback; never contacted where it is used
 
 
 @pytest.fixture
@@ -77,12 +78,13 @@ def test_loopback_hosts() -> None:
 def test_check_warns_on_stderr_on_the_instance_line_and_in_json(
     tmp_path: Path, run_cli: Callable[[list[str]], tuple[int, str, str]]
 ) -> None:
-    config = write_config(tmp_path, UNREACHABLE)
-    code, human, err = run_cli(["check", "--config", str(config)])
-    assert code == 2  # unreachable: the warning comes on top of the verdict
-    assert "UNENCRYPTED" in err and "instance far" in err and err.startswith("portal-tui: ")
-    assert "TOKEN SENT UNENCRYPTED" in human
-    code, out, err = run_cli(["check", "--json", "--config", str(config)])
+    with silent_far_host() as url:  # not loopback; never answers
+        config = write_config(tmp_path, url)
+        code, human, err = run_cli(["check", "--config", str(config)])
+        assert code == 2  # unreachable: the warning comes on top of the verdict
+        assert "UNENCRYPTED" in err and "instance far" in err and err.startswith("portal-tui: ")
+        assert "TOKEN SENT UNENCRYPTED" in human
+        code, out, err = run_cli(["check", "--json", "--config", str(config)])
     assert json.loads(out)["instances"][0]["plaintext_token"] is True
     assert "UNENCRYPTED" in err
 
