@@ -9,6 +9,7 @@ file. Nothing here is mocked.
 from __future__ import annotations
 
 import asyncio
+import socket
 import sqlite3
 import threading
 import time
@@ -21,6 +22,8 @@ from contextlib import (
 )
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from portal_tui.config import (
     BreakerConfig,
@@ -356,8 +359,6 @@ def silent_far_host() -> Iterator[str]:
     network may answer those (one here answered HTTP 404 now and then), and the
     test then saw a reachable upstream. Skips where the machine has no address
     but loopback (the "non-loopback host" warnings need one)."""
-    import socket
-
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         try:
             probe.connect(("192.0.2.1", 9))  # no packet is sent: this picks the route only
@@ -365,8 +366,6 @@ def silent_far_host() -> Iterator[str]:
         except OSError:
             address = "127.0.0.1"
     if address.startswith("127.") or address == "0.0.0.0":
-        import pytest
-
         pytest.skip("this machine has no address but loopback")
     with socket.create_server((address, 0), backlog=16) as listener:
         yield f"http://{address}:{listener.getsockname()[1]}/api"

@@ -177,13 +177,10 @@ class CollectionPacer:
         if self._last is None:
             self._last = now  # the first cycle starts the clock
         if due:
-            if self.freezer is not None:
-                self.freezer.thaw()  # this sweep walks everything, what froze before too
-            self._last = now
-            self._sweep()
-        if self.freezer is not None:
+            self._full_sweep(now)
+        elif self.freezer is not None:
             self.freezer.freeze()
-            self._frozen_unswept = not due
+            self._frozen_unswept = True
         return due
 
     def between_cycles(self, now: float, quiet: bool = False) -> bool:
@@ -198,12 +195,8 @@ class CollectionPacer:
         and in steady state its snapshots replace the last ones. So a refresh
         alone seldom trips this (the first one, from an empty heap, does once);
         the frames' garbage does, which is what it is for."""
-        if quiet and self.freezer is not None and self._frozen_unswept:
-            self.freezer.thaw()
-            self._last = now
-            self._sweep()
-            self.freezer.freeze()
-            self._frozen_unswept = False
+        if quiet and self._frozen_unswept:
+            self._full_sweep(now)
             return True
         grown = self._blocks() - self._baseline
         if grown < max(SWEEP_MIN_BLOCKS, self._baseline * SWEEP_GROWTH):
@@ -212,6 +205,16 @@ class CollectionPacer:
             self._last = now  # a full sweep: the next cycle's is not due for an interval
         self._sweep()
         return True
+
+    def _full_sweep(self, now: float) -> None:
+        """Every object, what froze before too (thawed first, frozen again after)."""
+        if self.freezer is not None:
+            self.freezer.thaw()
+        self._last = now
+        self._sweep()
+        if self.freezer is not None:
+            self.freezer.freeze()
+            self._frozen_unswept = False
 
     def _sweep(self) -> None:
         self._collect()

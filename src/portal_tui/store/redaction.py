@@ -64,8 +64,8 @@ mailbox page, BENCHMARKS.md item 34); the words are a few ``in`` tests."""
 
 _ASCII_FOLD = {0x130: "i", 0x131: "i", 0x17F: "s", 0x212A: "k"}
 """The characters that a case-insensitive pattern takes for an ASCII letter
-but ``str.lower`` does not lower to it (``tests/test_redaction.py`` checks
-every code point)."""
+but ``str.lower`` does not lower to it (``tests/test_store_redaction.py``
+checks every code point)."""
 
 
 def _folded(text: str) -> str:
